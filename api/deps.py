@@ -1,0 +1,52 @@
+"""FastAPI dependencies as `Annotated` aliases: settings, the Temporal client, the calling owner."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from temporalio.client import Client
+
+from api.temporal_connection import TemporalConnection
+from core.config import Settings
+from core.errors import NotAuthenticated
+
+_bearer = HTTPBearer(auto_error=False, description="An API key from AIJOBS_API_KEYS.")
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+SettingsDep = Annotated[Settings, Depends(_settings)]
+
+
+async def _temporal_client(request: Request) -> Client:
+    connection: TemporalConnection = request.app.state.temporal
+    return await connection.client()
+
+
+TemporalClient = Annotated[Client, Depends(_temporal_client)]
+
+
+def _current_owner(
+    settings: SettingsDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> str:
+    """The owner whose key was presented. Every key is compared, in constant time."""
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise NotAuthenticated("send an API key as 'Authorization: Bearer <key>'")
+    presented = credentials.credentials.encode()
+    owner: str | None = None
+    for name, key in settings.api_keys.items():
+        if secrets.compare_digest(presented, key.get_secret_value().encode()):
+            owner = name
+    if owner is None:
+        raise NotAuthenticated("the API key is not valid")
+    return owner
+
+
+CurrentOwner = Annotated[str, Depends(_current_owner)]

@@ -1,0 +1,231 @@
+"""Jobs as Temporal workflows: start, read, list and cancel them on behalf of one owner."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import structlog
+from pydantic import BaseModel
+from temporalio.client import (
+    Client,
+    WorkflowExecutionDescription,
+    WorkflowExecutionStatus,
+    WorkflowFailureError,
+    WorkflowHandle,
+)
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDReusePolicy,
+)
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from api.job_views import VISIBILITY_STATUS, error_from_failure, job_status, links
+from api.schemas import Job, JobCreated, JobPage, JobStatus, JobSummary
+from core.config import Settings
+from core.errors import InvalidInput, JobConflict, JobNotFound
+from core.jobs import JobType
+from core.temporal import JOB_OWNER, JOB_TYPE
+
+log = structlog.get_logger(__name__)
+
+# The memo key holding a digest of the request, to tell a replay from a reused idempotency key.
+REQUEST_DIGEST = "request_sha256"
+# A progress query must not hold a status read hostage to a slow or absent worker.
+PROGRESS_TIMEOUT = timedelta(seconds=3)
+
+
+class JobService:
+    """Every call is scoped to `owner`: another owner's job is indistinguishable from none."""
+
+    def __init__(self, client: Client, settings: Settings, owner: str) -> None:
+        self._client = client
+        self._settings = settings
+        self._owner = owner
+        self._rpc_timeout = timedelta(seconds=settings.rpc_timeout_s)
+
+    async def start(
+        self, job_type: JobType, job_input: BaseModel, idempotency_key: str | None
+    ) -> tuple[JobCreated, bool]:
+        """Start a job; returns it and whether it is new (False: an idempotent replay)."""
+        digest = _digest(job_type.name, job_input)
+        job_id = (
+            _idempotent_id(self._owner, idempotency_key)
+            if idempotency_key
+            else f"job-{uuid.uuid4().hex}"
+        )
+        try:
+            handle = await self._client.start_workflow(
+                job_type.workflow.run,
+                job_input,
+                id=job_id,
+                task_queue=self._settings.task_queue,
+                # An idempotency key names one job for as long as Temporal retains it.
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                search_attributes=TypedSearchAttributes(
+                    [
+                        SearchAttributePair(JOB_OWNER, self._owner),
+                        SearchAttributePair(JOB_TYPE, job_type.name),
+                    ]
+                ),
+                memo={REQUEST_DIGEST: digest},
+                static_summary=f"{job_type.name} job for {self._owner}",
+                rpc_timeout=self._rpc_timeout,
+            )
+        except WorkflowAlreadyStartedError:
+            existing = await self._describe(job_id)
+            if await existing.memo_value(REQUEST_DIGEST, None) != digest:
+                raise JobConflict(
+                    "this Idempotency-Key was already used with a different request body"
+                ) from None
+            return self._created(existing), False
+        log.info("job.started", job_id=job_id, job_type=job_type.name, owner=self._owner)
+        return (
+            JobCreated(
+                id=job_id,
+                type=job_type.name,
+                status="running",
+                links=links(self._settings, job_id, handle.first_execution_run_id),
+            ),
+            True,
+        )
+
+    async def get(self, job_id: str) -> Job:
+        desc = await self._describe(job_id)
+        handle = self._client.get_workflow_handle(job_id)
+        status = job_status(desc.status)
+        job = Job(
+            id=job_id,
+            type=desc.typed_search_attributes.get(JOB_TYPE) or desc.workflow_type,
+            status=status,
+            created_at=desc.start_time,
+            closed_at=desc.close_time,
+            links=links(self._settings, job_id, desc.run_id),
+        )
+        if status == "running":
+            job.progress = await self._progress(handle)
+        elif status == "completed":
+            job.result = await handle.result(rpc_timeout=self._rpc_timeout)
+        else:
+            try:
+                await handle.result(rpc_timeout=self._rpc_timeout)
+            except WorkflowFailureError as failure:
+                job.error = error_from_failure(failure.cause)
+        return job
+
+    async def list(
+        self,
+        job_type: str | None,
+        status: JobStatus | None,
+        limit: int,
+        page_token: str | None,
+    ) -> JobPage:
+        clauses = [f"{JOB_OWNER.name} = {_quote(self._owner)}"]
+        if job_type:
+            clauses.append(f"{JOB_TYPE.name} = {_quote(job_type)}")
+        if status:
+            clauses.append(f"ExecutionStatus = {_quote(VISIBILITY_STATUS[status])}")
+        else:
+            clauses.append("ExecutionStatus != 'ContinuedAsNew'")
+        executions = self._client.list_workflows(
+            " AND ".join(clauses),
+            page_size=limit,
+            next_page_token=_decode_token(page_token),
+            rpc_timeout=self._rpc_timeout,
+        )
+        try:
+            await executions.fetch_next_page()
+        except RPCError as err:
+            if err.status == RPCStatusCode.INVALID_ARGUMENT and page_token:
+                raise _bad_page_token() from err
+            raise
+        jobs = [
+            JobSummary(
+                id=ex.id,
+                type=ex.typed_search_attributes.get(JOB_TYPE) or ex.workflow_type,
+                status=job_status(ex.status),
+                created_at=ex.start_time,
+                closed_at=ex.close_time,
+                links=links(self._settings, ex.id, ex.run_id),
+            )
+            for ex in executions.current_page or []
+        ]
+        token = executions.next_page_token
+        return JobPage(
+            jobs=jobs,
+            next_page_token=base64.urlsafe_b64encode(token).decode() if token else None,
+        )
+
+    async def cancel(self, job_id: str) -> None:
+        desc = await self._describe(job_id)
+        if desc.status != WorkflowExecutionStatus.RUNNING:
+            raise JobConflict(f"job {job_id!r} is already {job_status(desc.status)}")
+        await self._client.get_workflow_handle(job_id).cancel(rpc_timeout=self._rpc_timeout)
+        log.info("job.cancel_requested", job_id=job_id, owner=self._owner)
+
+    async def _describe(self, job_id: str) -> WorkflowExecutionDescription:
+        try:
+            desc = await self._client.get_workflow_handle(job_id).describe(
+                rpc_timeout=self._rpc_timeout
+            )
+        except RPCError as err:
+            if err.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT):
+                raise JobNotFound(job_id) from err
+            raise
+        if desc.typed_search_attributes.get(JOB_OWNER) != self._owner:
+            raise JobNotFound(job_id)
+        return desc
+
+    async def _progress(self, handle: WorkflowHandle[Any, Any]) -> dict[str, Any] | None:
+        """The workflow's `progress` query, or None when no worker answers in time."""
+        try:
+            progress = await handle.query("progress", rpc_timeout=PROGRESS_TIMEOUT)
+        except (RPCError, TimeoutError) as err:
+            log.info("job.progress_unavailable", job_id=handle.id, reason=str(err))
+            return None
+        return progress if isinstance(progress, dict) else None
+
+    def _created(self, desc: WorkflowExecutionDescription) -> JobCreated:
+        return JobCreated(
+            id=desc.id,
+            type=desc.typed_search_attributes.get(JOB_TYPE) or desc.workflow_type,
+            status=job_status(desc.status),
+            links=links(self._settings, desc.id, desc.run_id),
+        )
+
+
+def _digest(job_type: str, job_input: BaseModel) -> str:
+    canonical = json.dumps(
+        {"type": job_type, "input": job_input.model_dump(mode="json")}, sort_keys=True
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _idempotent_id(owner: str, key: str) -> str:
+    """Derive the workflow id from owner and key, so two owners' keys can never collide."""
+    return "job-" + hashlib.sha256(f"{owner}\0{key}".encode()).hexdigest()[:32]
+
+
+def _quote(value: str) -> str:
+    """Quote a value for a visibility query."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _decode_token(page_token: str | None) -> bytes | None:
+    if not page_token:
+        return None
+    try:
+        return base64.urlsafe_b64decode(page_token.encode())
+    except (binascii.Error, ValueError):
+        raise _bad_page_token() from None
+
+
+def _bad_page_token() -> InvalidInput:
+    return InvalidInput(("query", "page_token"), "page_token is not one this API issued")

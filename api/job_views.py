@@ -1,0 +1,74 @@
+"""Reads Temporal's view of a workflow into the API's view of a job: status, error, links."""
+
+from __future__ import annotations
+
+from temporalio.client import WorkflowExecutionStatus
+from temporalio.exceptions import (
+    ApplicationError,
+    CancelledError,
+    FailureError,
+    TerminatedError,
+    TimeoutError,
+)
+
+from api.schemas import JobError, JobLinks, JobStatus
+from core.config import Settings
+
+STATUS_NAMES: dict[WorkflowExecutionStatus, JobStatus] = {
+    WorkflowExecutionStatus.RUNNING: "running",
+    # A run that continued as new lives on in its successor, which is what the job reports.
+    WorkflowExecutionStatus.CONTINUED_AS_NEW: "running",
+    WorkflowExecutionStatus.COMPLETED: "completed",
+    WorkflowExecutionStatus.FAILED: "failed",
+    WorkflowExecutionStatus.CANCELED: "cancelled",
+    WorkflowExecutionStatus.TIMED_OUT: "timed_out",
+    WorkflowExecutionStatus.TERMINATED: "terminated",
+}
+
+# The visibility query's names for each job status.
+VISIBILITY_STATUS: dict[JobStatus, str] = {
+    "running": "Running",
+    "completed": "Completed",
+    "failed": "Failed",
+    "cancelled": "Canceled",
+    "timed_out": "TimedOut",
+    "terminated": "Terminated",
+}
+
+
+def job_status(status: WorkflowExecutionStatus | None) -> JobStatus:
+    return STATUS_NAMES.get(status or WorkflowExecutionStatus.RUNNING, "running")
+
+
+def links(settings: Settings, job_id: str, run_id: str | None) -> JobLinks:
+    base = (
+        f"{settings.ui_url.rstrip('/')}/namespaces/{settings.temporal_namespace}/workflows/{job_id}"
+    )
+    return JobLinks(self=f"/v1/jobs/{job_id}", ui=f"{base}/{run_id}/history" if run_id else base)
+
+
+def error_from_failure(failure: BaseException) -> JobError:
+    """The most specific error in the chain: the innermost application error, else the outermost.
+
+    Only types and messages leave here; stack traces stay in Temporal for operators.
+    """
+    innermost_app: ApplicationError | None = None
+    current: BaseException | None = failure
+    while current is not None:
+        if isinstance(current, ApplicationError):
+            innermost_app = current
+        current = current.__cause__
+    if innermost_app is not None:
+        return JobError(
+            type=innermost_app.type or "ApplicationError", message=innermost_app.message
+        )
+    cause = failure.__cause__ or failure
+    if isinstance(cause, CancelledError):
+        return JobError(type="Cancelled", message=cause.message or "the job was cancelled")
+    if isinstance(cause, TerminatedError):
+        return JobError(type="Terminated", message=cause.message or "the job was terminated")
+    if isinstance(cause, TimeoutError):
+        return JobError(type="Timeout", message=cause.message or "the job timed out")
+    if isinstance(cause, FailureError):
+        return JobError(type=type(cause).__name__, message=cause.message)
+    return JobError(type=type(cause).__name__, message=str(cause))

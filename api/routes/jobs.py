@@ -1,0 +1,114 @@
+"""Routes for jobs: start one, read one, list your own, cancel one."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Path, Query, Response, status
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+
+from api.deps import CurrentOwner, SettingsDep, TemporalClient
+from api.job_service import JobService
+from api.schemas import CancelAccepted, ErrorBody, Job, JobCreate, JobCreated, JobPage, JobStatus
+from core.errors import InvalidInput
+from core.jobs import JOB_TYPES
+
+router = APIRouter(
+    prefix="/v1/jobs",
+    tags=["jobs"],
+    responses={
+        401: {"model": ErrorBody, "description": "No valid API key."},
+        503: {"model": ErrorBody, "description": "Temporal is unreachable."},
+    },
+)
+
+JobId = Annotated[str, Path(min_length=1, max_length=255, description="The job id.")]
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorBody, "description": "No such job for this caller."}
+}
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=JobCreated,
+    responses={
+        200: {"model": JobCreated, "description": "Replayed: this Idempotency-Key's job."},
+        409: {"model": ErrorBody, "description": "Idempotency-Key reused with another body."},
+        413: {"model": ErrorBody, "description": "Body over the size limit."},
+    },
+)
+async def create_job(
+    body: JobCreate,
+    owner: CurrentOwner,
+    client: TemporalClient,
+    settings: SettingsDep,
+    response: Response,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            min_length=1,
+            max_length=200,
+            description="Same key and same body return the same job instead of a new one.",
+        ),
+    ] = None,
+) -> JobCreated:
+    job_type = JOB_TYPES.get(body.type)
+    if job_type is None:
+        valid = ", ".join(sorted(JOB_TYPES))
+        raise InvalidInput(
+            ("body", "type"), f"unknown job type {body.type!r}; valid types: {valid}"
+        )
+    try:
+        job_input = job_type.input_model.model_validate(body.input)
+    except ValidationError as err:
+        raise RequestValidationError(
+            [
+                {**e, "loc": ("body", "input", *e["loc"])}
+                for e in err.errors(include_url=False, include_context=False)
+            ]
+        ) from None
+    job, created = await JobService(client, settings, owner).start(
+        job_type, job_input, idempotency_key
+    )
+    response.status_code = status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK
+    response.headers["Location"] = job.links.self
+    return job
+
+
+@router.get("", response_model=JobPage)
+async def list_jobs(
+    owner: CurrentOwner,
+    client: TemporalClient,
+    settings: SettingsDep,
+    type: Annotated[str | None, Query(max_length=100, description="Only this job type.")] = None,
+    status: Annotated[JobStatus | None, Query(description="Only jobs in this status.")] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    page_token: Annotated[str | None, Query(max_length=4096)] = None,
+) -> JobPage:
+    """The caller's jobs: running ones first, then closed ones, most recently closed first."""
+    if type is not None and type not in JOB_TYPES:
+        valid = ", ".join(sorted(JOB_TYPES))
+        raise InvalidInput(("query", "type"), f"unknown job type {type!r}; valid types: {valid}")
+    return await JobService(client, settings, owner).list(type, status, limit, page_token)
+
+
+@router.get("/{job_id}", response_model=Job, responses=_NOT_FOUND)
+async def get_job(
+    job_id: JobId, owner: CurrentOwner, client: TemporalClient, settings: SettingsDep
+) -> Job:
+    return await JobService(client, settings, owner).get(job_id)
+
+
+@router.post(
+    "/{job_id}/cancel",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=CancelAccepted,
+    responses={**_NOT_FOUND, 409: {"model": ErrorBody, "description": "The job is closed."}},
+)
+async def cancel_job(
+    job_id: JobId, owner: CurrentOwner, client: TemporalClient, settings: SettingsDep
+) -> CancelAccepted:
+    await JobService(client, settings, owner).cancel(job_id)
+    return CancelAccepted(id=job_id)

@@ -1,0 +1,84 @@
+"""HTTP shapes of the API: what callers send and what they get back."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+JobStatus = Literal["running", "completed", "failed", "cancelled", "timed_out", "terminated"]
+
+
+class JobCreate(BaseModel):
+    """Start a job: its type, and an input that the type's own model validates."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: str = Field(min_length=1, max_length=100, examples=["summarize"])
+    input: dict[str, Any] = Field(examples=[{"text": "A long text...", "max_words": 100}])
+
+
+class JobLinks(BaseModel):
+    self: str
+    ui: str = Field(description="The run in the Temporal Web UI.")
+
+
+class JobCreated(BaseModel):
+    id: str
+    type: str
+    status: JobStatus
+    links: JobLinks
+
+
+class JobError(BaseModel):
+    """Why a job did not complete: the error type and message from the failure chain."""
+
+    type: str
+    message: str
+
+
+class Job(BaseModel):
+    id: str
+    type: str
+    status: JobStatus
+    progress: dict[str, Any] | None = None
+    result: Any = None
+    error: JobError | None = None
+    created_at: datetime
+    closed_at: datetime | None = None
+    links: JobLinks
+
+
+class JobSummary(BaseModel):
+    id: str
+    type: str
+    status: JobStatus
+    created_at: datetime
+    closed_at: datetime | None = None
+    links: JobLinks
+
+
+class JobPage(BaseModel):
+    jobs: list[JobSummary]
+    next_page_token: str | None = Field(
+        description="Pass as `page_token` for the next page; null on the last page."
+    )
+
+
+class CancelAccepted(BaseModel):
+    id: str
+    cancel_requested: Literal[True] = True
+
+
+class JobTypeInfo(BaseModel):
+    name: str
+    description: str
+    input_schema: dict[str, Any]
+
+
+class ErrorBody(BaseModel):
+    """Every error the API answers, apart from 422, which keeps FastAPI's field-level shape."""
+
+    detail: str
+    code: str

@@ -1,0 +1,65 @@
+"""One settings object for the worker, the API and the dev launcher, read from the environment."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Annotated
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every knob aijobs reads; names map to environment variables as documented in the README."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    temporal_address: str = Field(default="localhost:7233", alias="TEMPORAL_ADDRESS")
+    temporal_namespace: str = Field(default="default", alias="TEMPORAL_NAMESPACE")
+    temporal_api_key: SecretStr | None = Field(default=None, alias="TEMPORAL_API_KEY")
+    temporal_tls: bool = Field(default=False, alias="TEMPORAL_TLS")
+    task_queue: str = Field(default="aijobs", alias="AIJOBS_TASK_QUEUE")
+
+    openai_api_key: SecretStr | None = Field(default=None, alias="OPENAI_API_KEY")
+    openai_base_url: str | None = Field(default=None, alias="OPENAI_BASE_URL")
+    model: str = Field(default="gpt-4o-mini", alias="AIJOBS_MODEL")
+    llm_timeout_s: float = Field(default=120.0, gt=0, alias="AIJOBS_LLM_TIMEOUT_S")
+
+    api_keys: Annotated[dict[str, SecretStr], NoDecode] = Field(
+        default_factory=dict, alias="AIJOBS_API_KEYS"
+    )
+    ui_url: str = Field(default="http://localhost:8233", alias="AIJOBS_UI_URL")
+    max_body_bytes: int = Field(default=1_000_000, gt=0, alias="AIJOBS_MAX_BODY_BYTES")
+    rpc_timeout_s: float = Field(default=10.0, gt=0, alias="AIJOBS_RPC_TIMEOUT_S")
+    max_concurrent_activities: int = Field(
+        default=50, gt=0, alias="AIJOBS_MAX_CONCURRENT_ACTIVITIES"
+    )
+    log_level: str = Field(default="INFO", alias="AIJOBS_LOG_LEVEL")
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _parse_api_keys(cls, raw: object) -> object:
+        """Accept `owner=key,owner2=key2`, the form that fits in one environment variable."""
+        if not isinstance(raw, str):
+            return raw
+        keys: dict[str, str] = {}
+        for entry in filter(None, (part.strip() for part in raw.split(","))):
+            owner, sep, key = entry.partition("=")
+            owner, key = owner.strip(), key.strip()
+            if not sep or not owner or not key:
+                raise ValueError(f"AIJOBS_API_KEYS entries look like owner=key, got {owner!r}")
+            if owner in keys:
+                raise ValueError(f"AIJOBS_API_KEYS names owner {owner!r} twice")
+            keys[owner] = key
+        return keys
+
+    @property
+    def uses_offline_model(self) -> bool:
+        """No key and no endpoint: answer with the built-in offline model."""
+        return self.openai_api_key is None and self.openai_base_url is None
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()

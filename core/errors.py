@@ -1,0 +1,67 @@
+"""Domain errors raised below the HTTP layer; one API handler turns each into a status code."""
+
+from __future__ import annotations
+
+
+class AijobsError(Exception):
+    """Base of every error the API knows how to answer; `status` is the HTTP code it maps to."""
+
+    status: int = 500
+    code: str = "internal_error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class NotAuthenticated(AijobsError):
+    """No key, or a key that matches no owner."""
+
+    status = 401
+    code = "not_authenticated"
+
+
+class JobNotFound(AijobsError):
+    """No such job for this owner. Another owner's job is reported the same way, on purpose."""
+
+    status = 404
+    code = "job_not_found"
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__(f"job {job_id!r} not found")
+
+
+class JobConflict(AijobsError):
+    """The request clashes with the job's state (already closed, idempotency key reused...)."""
+
+    status = 409
+    code = "conflict"
+
+
+class InvalidInput(AijobsError):
+    """A value the boundary models cannot check alone (an unknown job type, a stale token)."""
+
+    status = 422
+    code = "invalid_input"
+
+    def __init__(self, loc: tuple[str | int, ...], message: str) -> None:
+        super().__init__(message)
+        self.loc = loc
+
+
+class PayloadTooLarge(AijobsError):
+    """The request body is over the configured limit."""
+
+    status = 413
+    code = "payload_too_large"
+
+
+class TemporalUnavailable(AijobsError):
+    """Temporal did not answer in time, so the API cannot say anything true about jobs."""
+
+    status = 503
+    code = "temporal_unavailable"
+
+    def __init__(self, detail: str = "") -> None:
+        message = "Temporal is unreachable; try again shortly"
+        super().__init__(f"{message} ({detail})" if detail else message)

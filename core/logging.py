@@ -1,0 +1,78 @@
+"""structlog set-up for worker and API: JSON off a TTY, Temporal context on every line."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import structlog
+from structlog.typing import EventDict, Processor, WrappedLogger
+from temporalio import activity, workflow
+
+
+def _add_temporal_context(_: WrappedLogger, __: str, event: EventDict) -> EventDict:
+    """Bind workflow id, run id, activity and attempt, whichever side of Temporal logged."""
+    # workflow.logger puts its context in a `temporal_workflow` extra; flatten it.
+    wf = event.pop("temporal_workflow", None)
+    if isinstance(wf, dict):
+        event.setdefault("workflow_id", wf.get("workflow_id"))
+        event.setdefault("run_id", wf.get("run_id"))
+        event.setdefault("workflow_type", wf.get("workflow_type"))
+    act = event.pop("temporal_activity", None)
+    if activity.in_activity():
+        info = activity.info()
+        event.setdefault("workflow_id", info.workflow_id)
+        event.setdefault("run_id", info.workflow_run_id)
+        event.setdefault("activity", info.activity_type)
+        event.setdefault("attempt", info.attempt)
+    elif isinstance(act, dict):
+        event.setdefault("workflow_id", act.get("workflow_id"))
+        event.setdefault("activity", act.get("activity_type"))
+        event.setdefault("attempt", act.get("attempt"))
+    return event
+
+
+def configure_logging(level: str = "INFO", *, json: bool | None = None) -> None:
+    """Route structlog and stdlib logging (Temporal's, uvicorn's) through one renderer."""
+    use_json = (not sys.stderr.isatty()) if json is None else json
+    shared: list[Processor] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.stdlib.ExtraAdder(),
+        _add_temporal_context,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+    renderer: Processor = (
+        structlog.processors.JSONRenderer()
+        if use_json
+        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+    )
+    structlog.configure(
+        processors=[
+            structlog.stdlib.filter_by_level,
+            *shared,
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=shared,
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            structlog.processors.format_exc_info,
+            renderer,
+        ],
+    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    # The context goes into structured keys; do not also append it to the message text.
+    workflow.logger.workflow_info_on_message = False
+    activity.logger.activity_info_on_message = False
+    for noisy in ("httpx", "httpcore", "openai", "uvicorn.access"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

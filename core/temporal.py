@@ -1,0 +1,72 @@
+"""Connecting to Temporal with the pydantic converter, and the search attributes aijobs owns."""
+
+from __future__ import annotations
+
+import structlog
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import (
+    AddSearchAttributesRequest,
+    ListSearchAttributesRequest,
+)
+from temporalio.client import Client
+from temporalio.common import SearchAttributeKey
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import RPCError
+
+from core.config import Settings
+
+log = structlog.get_logger(__name__)
+
+# Search attribute names are part of the public contract: the API filters on them and operators
+# query them in the Temporal UI. Never rename them casually.
+JOB_OWNER = SearchAttributeKey.for_keyword("JobOwner")
+JOB_TYPE = SearchAttributeKey.for_keyword("JobType")
+SEARCH_ATTRIBUTES: tuple[SearchAttributeKey[str], ...] = (JOB_OWNER, JOB_TYPE)
+
+
+async def connect(settings: Settings) -> Client:
+    """Connect to the configured server; TLS and an API key reach Temporal Cloud."""
+    api_key = settings.temporal_api_key.get_secret_value() if settings.temporal_api_key else None
+    return await Client.connect(
+        settings.temporal_address,
+        namespace=settings.temporal_namespace,
+        api_key=api_key,
+        tls=settings.temporal_tls or api_key is not None,
+        data_converter=pydantic_data_converter,
+    )
+
+
+def dev_server_search_attribute_flags() -> list[str]:
+    """`--search-attribute` flags that register our attributes on `temporal server start-dev`."""
+    flags: list[str] = []
+    for key in SEARCH_ATTRIBUTES:
+        flags += ["--search-attribute", f"{key.name}=Keyword"]
+    return flags
+
+
+async def ensure_search_attributes(client: Client) -> None:
+    """Register missing search attributes on a self-hosted server.
+
+    Temporal Cloud refuses this call (attributes are managed in its console), so a refusal is
+    logged with the names to add instead of stopping the worker.
+    """
+    try:
+        existing = await client.operator_service.list_search_attributes(
+            ListSearchAttributesRequest(namespace=client.namespace)
+        )
+        missing = {
+            key.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD
+            for key in SEARCH_ATTRIBUTES
+            if key.name not in existing.custom_attributes
+        }
+        if missing:
+            await client.operator_service.add_search_attributes(
+                AddSearchAttributesRequest(namespace=client.namespace, search_attributes=missing)
+            )
+            log.info("temporal.search_attributes_added", names=sorted(missing))
+    except RPCError as err:
+        log.warning(
+            "temporal.search_attributes_unchecked",
+            reason=err.message,
+            required=[key.name for key in SEARCH_ATTRIBUTES],
+        )

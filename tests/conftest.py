@@ -1,0 +1,55 @@
+"""Shared fixtures: Temporal servers, the fake model server, per-test task queues and settings."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+from core.config import Settings
+from tests.support.fake_openai import FakeOpenAI
+from tests.support.temporal import start_dev_server, start_time_skipping
+
+
+@pytest.fixture(scope="session")
+async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await start_dev_server()
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+async def ts_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await start_time_skipping()
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture
+def fake_openai() -> Iterator[FakeOpenAI]:
+    with FakeOpenAI().running() as fake:
+        yield fake
+
+
+@pytest.fixture
+def task_queue() -> str:
+    return f"test-{uuid.uuid4().hex}"
+
+
+def make_settings(**overrides: Any) -> Settings:
+    """Settings from explicit values only: no .env file, so a developer's own keys never leak in."""
+    return Settings(_env_file=None, **overrides)  # type: ignore[call-arg]
+
+
+@pytest.fixture
+def settings(fake_openai: FakeOpenAI, task_queue: str) -> Settings:
+    return make_settings(
+        openai_base_url=fake_openai.base_url,
+        openai_api_key="sk-test",
+        task_queue=task_queue,
+        model="fake-model",
+        api_keys="alice=alice-key,bob=bob-key",
+    )

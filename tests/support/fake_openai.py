@@ -1,0 +1,237 @@
+"""A real HTTP server on 127.0.0.1 that speaks OpenAI's Chat Completions wire protocol.
+
+Tests script its replies (text, errors with headers, malformed bodies, slow or held answers,
+streamed chunks) and read back every request it received, so the real `openai` client runs.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass
+class Reply:
+    """One scripted answer. Build with the class methods."""
+
+    status: int = 200
+    text: str | None = None
+    body: bytes | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    delay_s: float = 0.0
+    hold: threading.Event | None = None
+    finish_reason: str = "stop"
+    usage: tuple[int, int] = (10, 5)
+
+    @classmethod
+    def ok(cls, text: str, *, delay_s: float = 0.0, usage: tuple[int, int] = (10, 5)) -> Reply:
+        return cls(text=text, delay_s=delay_s, usage=usage)
+
+    @classmethod
+    def error(
+        cls, status: int, message: str = "error", *, code: str | None = None, **headers: str
+    ) -> Reply:
+        payload = {"error": {"message": message, "type": "fake_error", "code": code}}
+        return cls(
+            status=status,
+            body=json.dumps(payload).encode(),
+            headers={k.replace("_", "-"): v for k, v in headers.items()},
+        )
+
+    @classmethod
+    def malformed(cls) -> Reply:
+        return cls(body=b'{"id": "chatcmpl-x", "choices": [ this is not json')
+
+    @classmethod
+    def held(cls, gate: threading.Event, text: str) -> Reply:
+        """Answer only once `gate` is set: keeps a call in flight for as long as a test needs."""
+        return cls(text=text, hold=gate)
+
+    @classmethod
+    def filtered(cls) -> Reply:
+        return cls(text="", finish_reason="content_filter")
+
+
+@dataclass
+class Recorded:
+    path: str
+    headers: dict[str, str]
+    body: dict[str, Any]
+
+    @property
+    def user_text(self) -> str:
+        return str(self.body["messages"][-1]["content"])
+
+    @property
+    def system_text(self) -> str:
+        return str(self.body["messages"][0]["content"])
+
+
+def default_reply(request: dict[str, Any]) -> Reply:
+    """Echo the first words of the user's text, so tests can tell which input was answered."""
+    words = str(request["messages"][-1]["content"]).split()
+    return Reply.ok("Summary: " + " ".join(words[:8]))
+
+
+class FakeOpenAI:
+    """Replies come from the script (in order) while it lasts, then from `responder`."""
+
+    def __init__(self, responder: Callable[[dict[str, Any]], Reply] = default_reply) -> None:
+        self.responder = responder
+        self.requests: list[Recorded] = []
+        self.completed: list[Recorded] = []
+        self._script: deque[Reply] = deque()
+        self._lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+
+    @property
+    def base_url(self) -> str:
+        assert self._server is not None, "server not started"
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}/v1"
+
+    def script(self, *replies: Reply) -> None:
+        with self._lock:
+            self._script.extend(replies)
+
+    def _next_reply(self, request: dict[str, Any]) -> Reply:
+        with self._lock:
+            if self._script:
+                return self._script.popleft()
+        return self.responder(request)
+
+    def _record(self, recorded: Recorded, *, completed: bool) -> None:
+        with self._lock:
+            (self.completed if completed else self.requests).append(recorded)
+
+    @contextmanager
+    def running(self) -> Iterator[FakeOpenAI]:
+        server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        server.daemon_threads = True
+        self._server = server
+        thread = threading.Thread(
+            target=server.serve_forever, args=(0.02,), name="fake-openai", daemon=True
+        )
+        thread.start()
+        try:
+            yield self
+        finally:
+            server.shutdown()
+            server.server_close()
+            thread.join(timeout=5)
+
+
+def _handler_for(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:
+            """Silence the default per-request stderr line."""
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length", "0"))
+            raw = self.rfile.read(length)
+            body = json.loads(raw or b"{}")
+            recorded = Recorded(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+            fake._record(recorded, completed=False)
+            if not self.path.endswith("/chat/completions"):
+                self._send(404, json.dumps({"error": {"message": "no such route"}}).encode())
+                return
+            reply = fake._next_reply(body)
+            if reply.hold is not None:
+                reply.hold.wait()
+            if reply.delay_s:
+                time.sleep(reply.delay_s)
+            try:
+                if reply.body is not None or reply.status != 200:
+                    self._send(reply.status, reply.body or b"{}", reply.headers)
+                elif body.get("stream"):
+                    self._stream(body, reply)
+                else:
+                    self._send(200, json.dumps(_completion(body, reply)).encode())
+            except (BrokenPipeError, ConnectionResetError):
+                return  # the caller is gone (a killed worker); nothing completed
+            if reply.status == 200 and reply.body is None:
+                fake._record(recorded, completed=True)
+
+        def _send(self, status: int, payload: bytes, headers: dict[str, str] | None = None) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(payload)
+            self.wfile.flush()
+
+        def _stream(self, request: dict[str, Any], reply: Reply) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.close_connection = True
+            words = (reply.text or "").split(" ")
+            for index, word in enumerate(words):
+                delta = word if index == 0 else " " + word
+                self._event(_chunk(request, {"content": delta}, None))
+                if reply.delay_s:
+                    time.sleep(reply.delay_s / max(len(words), 1))
+            self._event(_chunk(request, {}, reply.finish_reason))
+            if (request.get("stream_options") or {}).get("include_usage"):
+                usage_chunk = _chunk(request, None, None)
+                usage_chunk["usage"] = _usage(reply)
+                self._event(usage_chunk)
+            self.wfile.write(b"data: [DONE]\n\n")
+            self.wfile.flush()
+
+        def _event(self, payload: dict[str, Any]) -> None:
+            self.wfile.write(b"data: " + json.dumps(payload).encode() + b"\n\n")
+            self.wfile.flush()
+
+    return Handler
+
+
+def _usage(reply: Reply) -> dict[str, int]:
+    prompt, completion = reply.usage
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+    }
+
+
+def _completion(request: dict[str, Any], reply: Reply) -> dict[str, Any]:
+    return {
+        "id": "chatcmpl-fake",
+        "object": "chat.completion",
+        "created": 0,
+        "model": request.get("model", "fake-model"),
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": reply.text},
+                "finish_reason": reply.finish_reason,
+            }
+        ],
+        "usage": _usage(reply),
+    }
+
+
+def _chunk(
+    request: dict[str, Any], delta: dict[str, Any] | None, finish: str | None
+) -> dict[str, Any]:
+    choices = [] if delta is None else [{"index": 0, "delta": delta, "finish_reason": finish}]
+    return {
+        "id": "chatcmpl-fake",
+        "object": "chat.completion.chunk",
+        "created": 0,
+        "model": request.get("model", "fake-model"),
+        "choices": choices,
+    }

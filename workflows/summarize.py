@@ -1,0 +1,198 @@
+"""The `summarize` job: split a long text, summarize chunks in parallel, combine the partials."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from temporalio import workflow
+
+from workflows.chunking import group_for_combine, split_text
+from workflows.llm_step import ask_model
+
+with workflow.unsafe.imports_passed_through():
+    from activities.llm import ChatMessage, ChatRequest, ChatResult, TokenUsage
+
+Stage = Literal["splitting", "summarizing", "combining", "done"]
+
+
+class SummarizeInput(BaseModel):
+    """What a caller sends to start a `summarize` job."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(min_length=1, description="The text to summarize.")
+    max_words: int = Field(150, ge=10, le=2000, description="Length limit of the final summary.")
+    chunk_chars: int = Field(
+        4000, ge=200, le=100_000, description="Characters per chunk sent to the model."
+    )
+    model: str | None = Field(
+        None,
+        min_length=1,
+        max_length=200,
+        description="Model name; the worker's default when null, `offline` for the built-in one.",
+    )
+    max_parallel: int = Field(8, ge=1, le=32, description="Chunk calls in flight at once.")
+
+    @field_validator("text")
+    @classmethod
+    def _has_words(cls, text: str) -> str:
+        if not text.strip():
+            raise ValueError("text has no words to summarize")
+        return text
+
+
+class SummarizeProgress(BaseModel):
+    stage: Stage = "splitting"
+    completed: int = 0
+    total: int = 0
+    usage: TokenUsage = Field(default_factory=TokenUsage)
+
+
+class SummarizeResult(BaseModel):
+    summary: str
+    chunk_count: int
+    model: str
+    usage: TokenUsage
+
+
+@workflow.defn(name="SummarizeWorkflow")
+class SummarizeWorkflow:
+    """Map-reduce summary. Every model call is an activity; this code only decides their order."""
+
+    @workflow.init
+    def __init__(self, input: SummarizeInput) -> None:
+        self._input = input
+        self._progress = SummarizeProgress()
+        # The model label for the UI; learned from the first answer when the input names none.
+        self._model_label = input.model
+
+    @workflow.query(name="progress")
+    def progress(self) -> SummarizeProgress:
+        return self._progress
+
+    @workflow.run
+    async def run(self, input: SummarizeInput) -> SummarizeResult:
+        chunks = split_text(input.text, input.chunk_chars)
+        self._enter("summarizing", total=len(chunks))
+        workflow.logger.info("summarize.split", extra={"chunks": len(chunks)})
+
+        limit = asyncio.Semaphore(input.max_parallel)
+        partials = await _all_or_nothing(
+            [
+                self._call(
+                    limit,
+                    _chunk_prompt(chunk, index, len(chunks), input),
+                    f"summarize chunk {index + 1}/{len(chunks)}",
+                )
+                for index, chunk in enumerate(chunks)
+            ]
+        )
+        summary = partials[0].text
+        if len(partials) > 1:
+            self._enter("combining", total=self._progress.total)
+            summary = await self._combine([p.text for p in partials], limit)
+
+        self._enter("done", total=self._progress.total)
+        return SummarizeResult(
+            summary=summary,
+            chunk_count=len(chunks),
+            model=partials[0].model,
+            usage=self._progress.usage,
+        )
+
+    async def _combine(self, parts: list[str], limit: asyncio.Semaphore) -> str:
+        """Combine partial summaries, level by level, until one call can take them all."""
+        level = 1
+        while len(parts) > 1:
+            groups = group_for_combine(parts, self._input.chunk_chars)
+            self._progress.total += len(groups)
+            self._show()
+            results = await _all_or_nothing(
+                [
+                    self._call(
+                        limit,
+                        _combine_prompt(group, self._input),
+                        f"combine level {level} · group {index + 1}/{len(groups)}",
+                    )
+                    for index, group in enumerate(groups)
+                ]
+            )
+            parts = [r.text for r in results]
+            level += 1
+        return parts[0]
+
+    async def _call(self, limit: asyncio.Semaphore, request: ChatRequest, label: str) -> ChatResult:
+        async with limit:
+            model = self._model_label
+            result = await ask_model(request, f"{label} · {model}" if model else label)
+        self._model_label = self._model_label or result.model
+        self._progress.completed += 1
+        self._progress.usage = self._progress.usage + result.usage
+        self._show()
+        return result
+
+    def _enter(self, stage: Stage, total: int) -> None:
+        self._progress.stage = stage
+        self._progress.total = total
+        self._show()
+
+    def _show(self) -> None:
+        """Keep the Temporal UI's 'current details' in step with the progress query."""
+        p = self._progress
+        model = f" · {self._model_label}" if self._model_label else ""
+        workflow.set_current_details(
+            f"**{p.stage}** · {p.completed}/{p.total} calls{model} · "
+            f"{p.usage.input_tokens + p.usage.output_tokens} tokens"
+        )
+
+
+async def _all_or_nothing(calls: list[Awaitable[ChatResult]]) -> list[ChatResult]:
+    """Await every call; on the first failure cancel the rest so no model is paid for nothing."""
+    tasks = [asyncio.ensure_future(call) for call in calls]
+    try:
+        return list(await asyncio.gather(*tasks))
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        raise
+
+
+def _chunk_prompt(chunk: str, index: int, count: int, job: SummarizeInput) -> ChatRequest:
+    max_words = job.max_words
+    where = f" It is part {index + 1} of {count} of a longer document." if count > 1 else ""
+    return ChatRequest(
+        messages=[
+            ChatMessage(
+                role="system",
+                content=(
+                    f"Summarize the user's text faithfully in at most {max_words} words.{where} "
+                    "Reply with the summary only."
+                ),
+            ),
+            ChatMessage(role="user", content=chunk),
+        ],
+        model=job.model,
+        max_output_tokens=max_words * 2 + 64,
+    )
+
+
+def _combine_prompt(parts: list[str], job: SummarizeInput) -> ChatRequest:
+    max_words = job.max_words
+    return ChatRequest(
+        messages=[
+            ChatMessage(
+                role="system",
+                content=(
+                    "The user's message holds summaries of consecutive parts of one document, "
+                    "separated by blank lines. Combine them into one summary of at most "
+                    f"{max_words} words. Reply with the summary only."
+                ),
+            ),
+            ChatMessage(role="user", content="\n\n".join(parts)),
+        ],
+        model=job.model,
+        max_output_tokens=max_words * 2 + 64,
+    )
