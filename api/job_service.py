@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import hmac
 import json
 import uuid
 from datetime import timedelta
@@ -40,6 +41,7 @@ log = structlog.get_logger(__name__)
 REQUEST_DIGEST = "request_sha256"
 # A progress query must not hold a status read hostage to a slow or absent worker.
 PROGRESS_TIMEOUT = timedelta(seconds=3)
+_MAC_BYTES = 16
 
 
 class JobService:
@@ -137,15 +139,10 @@ class JobService:
         executions = self._client.list_workflows(
             " AND ".join(clauses),
             page_size=limit,
-            next_page_token=_decode_token(page_token),
+            next_page_token=self._decode_token(page_token),
             rpc_timeout=self._rpc_timeout,
         )
-        try:
-            await executions.fetch_next_page()
-        except RPCError as err:
-            if err.status == RPCStatusCode.INVALID_ARGUMENT and page_token:
-                raise _bad_page_token() from err
-            raise
+        await executions.fetch_next_page()
         jobs = [
             JobSummary(
                 id=ex.id,
@@ -160,7 +157,7 @@ class JobService:
         token = executions.next_page_token
         return JobPage(
             jobs=jobs,
-            next_page_token=base64.urlsafe_b64encode(token).decode() if token else None,
+            next_page_token=self._encode_token(token) if token else None,
         )
 
     async def cancel(self, job_id: str) -> None:
@@ -192,6 +189,27 @@ class JobService:
             return None
         return progress if isinstance(progress, dict) else None
 
+    def _encode_token(self, token: bytes) -> str:
+        """Sign Temporal's page token, so a forged one is refused here, not sent to the server."""
+        return base64.urlsafe_b64encode(self._token_mac(token) + token).decode()
+
+    def _decode_token(self, page_token: str | None) -> bytes | None:
+        if not page_token:
+            return None
+        try:
+            raw = base64.urlsafe_b64decode(page_token.encode())
+        except (binascii.Error, ValueError):
+            raise _bad_page_token() from None
+        mac, token = raw[:_MAC_BYTES], raw[_MAC_BYTES:]
+        if not token or not hmac.compare_digest(mac, self._token_mac(token)):
+            raise _bad_page_token()
+        return token
+
+    def _token_mac(self, token: bytes) -> bytes:
+        # Keyed by the owner's name and the configured keys: a token works for its owner only.
+        key = self._owner.encode() + b"\0" + self._settings.page_token_secret
+        return hmac.new(key, token, hashlib.sha256).digest()[:_MAC_BYTES]
+
     def _created(self, desc: WorkflowExecutionDescription) -> JobCreated:
         return JobCreated(
             id=desc.id,
@@ -216,15 +234,6 @@ def _idempotent_id(owner: str, key: str) -> str:
 def _quote(value: str) -> str:
     """Quote a value for a visibility query."""
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
-def _decode_token(page_token: str | None) -> bytes | None:
-    if not page_token:
-        return None
-    try:
-        return base64.urlsafe_b64decode(page_token.encode())
-    except (binascii.Error, ValueError):
-        raise _bad_page_token() from None
 
 
 def _bad_page_token() -> InvalidInput:

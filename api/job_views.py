@@ -48,20 +48,16 @@ def links(settings: Settings, job_id: str, run_id: str | None) -> JobLinks:
 
 
 def error_from_failure(failure: BaseException) -> JobError:
-    """The most specific error in the chain: the innermost application error, else the outermost.
+    """The first application error in the chain (the workflow's or the activity's own words),
+    else a description of how the run ended.
 
     Only types and messages leave here; stack traces stay in Temporal for operators.
     """
-    innermost_app: ApplicationError | None = None
     current: BaseException | None = failure
     while current is not None:
         if isinstance(current, ApplicationError):
-            innermost_app = current
+            return JobError(type=current.type or "ApplicationError", message=current.message)
         current = current.__cause__
-    if innermost_app is not None:
-        return JobError(
-            type=innermost_app.type or "ApplicationError", message=innermost_app.message
-        )
     cause = failure.__cause__ or failure
     if isinstance(cause, CancelledError):
         return JobError(type="Cancelled", message=cause.message or "the job was cancelled")

@@ -12,6 +12,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 log = structlog.get_logger("api.http")
 
 _BODY_METHODS = {"POST", "PUT", "PATCH"}
+# How far past the limit an upload is read and dropped so the client can read the 413.
+_DRAIN_FACTOR = 8
 
 
 class RequestContext:
@@ -75,6 +77,7 @@ class BodySizeLimit:
                 return
             body += message.get("body", b"")
             if len(body) > max_bytes:
+                await self._drain(receive, len(body), max_bytes * _DRAIN_FACTOR)
                 await self._reject(send, max_bytes)
                 return
             if not message.get("more_body", False):
@@ -89,6 +92,20 @@ class BodySizeLimit:
             return await receive()
 
         await self.app(scope, replay, send)
+
+    @staticmethod
+    async def _drain(receive: Receive, seen: int, cap: int) -> None:
+        """Read (and drop) the rest of a modest upload so the client gets to read our 413.
+
+        Past `cap` we stop reading and the connection closes on the 413 instead.
+        """
+        more = True
+        while more and seen <= cap:
+            message = await receive()
+            if message["type"] != "http.request":
+                return
+            seen += len(message.get("body", b""))
+            more = message.get("more_body", False)
 
     async def _reject(self, send: Send, max_bytes: int) -> None:
         payload = json.dumps(

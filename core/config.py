@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from functools import lru_cache
 from typing import Annotated
 
@@ -52,6 +53,14 @@ class Settings(BaseSettings):
                 raise ValueError(f"AIJOBS_API_KEYS names owner {owner!r} twice")
             keys[owner] = key
         return keys
+
+    @property
+    def page_token_secret(self) -> bytes:
+        """Signs list page tokens; derived from the API keys so every replica agrees on it."""
+        material = "\0".join(
+            f"{o}={k.get_secret_value()}" for o, k in sorted(self.api_keys.items())
+        )
+        return hashlib.sha256(b"aijobs-page-token\0" + material.encode()).digest()
 
     @property
     def uses_offline_model(self) -> bool:

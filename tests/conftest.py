@@ -41,7 +41,7 @@ def task_queue() -> str:
 
 def make_settings(**overrides: Any) -> Settings:
     """Settings from explicit values only: no .env file, so a developer's own keys never leak in."""
-    return Settings(_env_file=None, **overrides)  # type: ignore[call-arg]
+    return Settings(_env_file=None, **overrides)
 
 
 @pytest.fixture
@@ -51,5 +51,6 @@ def settings(fake_openai: FakeOpenAI, task_queue: str) -> Settings:
         openai_api_key="sk-test",
         task_queue=task_queue,
         model="fake-model",
-        api_keys="alice=alice-key,bob=bob-key",
+        # Owners are unique per test: the dev server is shared across the session.
+        api_keys=f"alice-{task_queue}=alice-key-{task_queue},bob-{task_queue}=bob-key-{task_queue}",
     )

@@ -1,8 +1,7 @@
-"""The `complete_chat` activity against the fake model server: answers, and how failures classify."""
+"""`complete_chat` against the fake model server: answers, and how failures classify."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
@@ -25,11 +24,11 @@ REQUEST = ChatRequest(
 
 
 @pytest.fixture
-def llm(fake_openai: FakeOpenAI) -> Iterator[LLMActivities]:
+def llm(fake_openai: FakeOpenAI) -> LLMActivities:
     client = openai.AsyncOpenAI(
         api_key="sk-test", base_url=fake_openai.base_url, max_retries=0, timeout=2.0
     )
-    yield LLMActivities(client=client, default_model="fake-model")
+    return LLMActivities(client=client, default_model="fake-model")
 
 
 async def call(llm: LLMActivities, request: ChatRequest = REQUEST) -> ChatResult:
@@ -147,9 +146,7 @@ async def test_malformed_json_is_retryable(llm: LLMActivities, fake_openai: Fake
     assert not err.non_retryable
 
 
-async def test_slow_server_times_out_retryably(
-    llm: LLMActivities, fake_openai: FakeOpenAI
-) -> None:
+async def test_slow_server_times_out_retryably(llm: LLMActivities, fake_openai: FakeOpenAI) -> None:
     """The client's own timeout (2 s here) surfaces as a retryable Timeout."""
     fake_openai.script(Reply.ok("late", delay_s=3.0))
     err = await failure(llm)

@@ -87,6 +87,9 @@ class FakeOpenAI:
         self.responder = responder
         self.requests: list[Recorded] = []
         self.completed: list[Recorded] = []
+        # Calls being answered right now, and the most there ever were at once.
+        self.in_flight = 0
+        self.peak_in_flight = 0
         self._script: deque[Reply] = deque()
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
@@ -110,6 +113,11 @@ class FakeOpenAI:
     def _record(self, recorded: Recorded, *, completed: bool) -> None:
         with self._lock:
             (self.completed if completed else self.requests).append(recorded)
+
+    def _track(self, change: int) -> None:
+        with self._lock:
+            self.in_flight += change
+            self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
 
     @contextmanager
     def running(self) -> Iterator[FakeOpenAI]:
@@ -145,21 +153,27 @@ def _handler_for(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
                 self._send(404, json.dumps({"error": {"message": "no such route"}}).encode())
                 return
             reply = fake._next_reply(body)
+            fake._track(+1)
+            try:
+                self._answer(body, reply)
+            except (BrokenPipeError, ConnectionResetError):
+                return  # the caller is gone (a killed worker); nothing completed
+            finally:
+                fake._track(-1)
+            if reply.status == 200 and reply.body is None:
+                fake._record(recorded, completed=True)
+
+        def _answer(self, body: dict[str, Any], reply: Reply) -> None:
             if reply.hold is not None:
                 reply.hold.wait()
             if reply.delay_s:
                 time.sleep(reply.delay_s)
-            try:
-                if reply.body is not None or reply.status != 200:
-                    self._send(reply.status, reply.body or b"{}", reply.headers)
-                elif body.get("stream"):
-                    self._stream(body, reply)
-                else:
-                    self._send(200, json.dumps(_completion(body, reply)).encode())
-            except (BrokenPipeError, ConnectionResetError):
-                return  # the caller is gone (a killed worker); nothing completed
-            if reply.status == 200 and reply.body is None:
-                fake._record(recorded, completed=True)
+            if reply.body is not None or reply.status != 200:
+                self._send(reply.status, reply.body or b"{}", reply.headers)
+            elif body.get("stream"):
+                self._stream(body, reply)
+            else:
+                self._send(200, json.dumps(_completion(body, reply)).encode())
 
         def _send(self, status: int, payload: bytes, headers: dict[str, str] | None = None) -> None:
             self.send_response(status)

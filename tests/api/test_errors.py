@@ -1,0 +1,137 @@
+"""Bad input gets a clear status and message, never a traceback, and the API keeps serving."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+
+from core.config import Settings
+from tests.api.conftest import Api
+from tests.api.jobs_client import SUMMARIZE, start_job, wait_for
+from tests.conftest import make_settings
+from tests.support.api_server import serve_api
+
+
+def locs(response: httpx.Response) -> list[list[Any]]:
+    return [error["loc"] for error in response.json()["detail"]]
+
+
+@pytest.fixture
+async def after(api: Api) -> AsyncIterator[None]:
+    """After each bad request the service still answers a good one normally."""
+    yield
+    job_id = await start_job(api.alice)
+    await wait_for(api.alice, job_id, "completed")
+
+
+@pytest.mark.usefixtures("after")
+async def test_unknown_type_lists_valid_ones(api: Api) -> None:
+    """422 naming the valid types."""
+    response = await api.alice.post("/v1/jobs", json={"type": "translate", "input": {}})
+    assert response.status_code == 422
+    [error] = response.json()["detail"]
+    assert error["loc"] == ["body", "type"]
+    assert error["msg"] == "unknown job type 'translate'; valid types: summarize"
+
+
+@pytest.mark.usefixtures("after")
+@pytest.mark.parametrize(
+    ("job_input", "loc"),
+    [
+        ({}, ["body", "input", "text"]),
+        ({"text": "ok", "max_words": 0}, ["body", "input", "max_words"]),
+        ({"text": "ok", "max_words": "many"}, ["body", "input", "max_words"]),
+        ({"text": "ok", "chunk_chars": 10}, ["body", "input", "chunk_chars"]),
+        ({"text": "   "}, ["body", "input", "text"]),
+        ({"text": "ok", "colour": "red"}, ["body", "input", "colour"]),
+    ],
+)
+async def test_bad_input_has_field_errors(
+    api: Api, job_input: dict[str, Any], loc: list[Any]
+) -> None:
+    """The type's own input model validates the input; errors point at the field."""
+    response = await api.alice.post("/v1/jobs", json={"type": "summarize", "input": job_input})
+    assert response.status_code == 422
+    assert locs(response) == [loc]
+
+
+@pytest.mark.usefixtures("after")
+@pytest.mark.parametrize(
+    "content",
+    [b"{not json", b"[]", b'"text"', b'{"type": "summarize"}', b""],
+)
+async def test_malformed_bodies_are_422(api: Api, content: bytes) -> None:
+    """Bodies that are not JSON, or not the envelope, are 422s with a location."""
+    response = await api.alice.post(
+        "/v1/jobs", content=content, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 422
+    assert locs(response)
+    assert response.json()["detail"][0]["loc"][0] == "body"
+
+
+@pytest.mark.usefixtures("after")
+async def test_bad_query_parameters_are_422(api: Api) -> None:
+    """Unknown status or type, out-of-range limit, and forged page tokens."""
+    for params in (
+        {"status": "sleeping"},
+        {"type": "translate"},
+        {"limit": 0},
+        {"limit": 101},
+        {"page_token": "!!!not-base64!!!"},
+        {"page_token": "bm90IGEgdG9rZW4="},
+    ):
+        response = await api.alice.get("/v1/jobs", params=params)
+        assert response.status_code == 422, (params, response.text)
+        assert locs(response)[0][0] == "query"
+
+
+@pytest.mark.usefixtures("after")
+async def test_bad_idempotency_key_is_422(api: Api) -> None:
+    """An over-long Idempotency-Key is refused, not truncated."""
+    response = await api.alice.post(
+        "/v1/jobs", json=SUMMARIZE, headers={"Idempotency-Key": "k" * 201}
+    )
+    assert response.status_code == 422
+    assert locs(response) == [["header", "idempotency-key"]]
+
+
+@pytest.mark.usefixtures("after")
+async def test_oversized_body_is_413(api: Api) -> None:
+    """Over AIJOBS_MAX_BODY_BYTES (20 kB here): 413, whether the size is declared or streamed."""
+    big = {"type": "summarize", "input": {"text": "word " * 10_000}}
+    declared = await api.alice.post("/v1/jobs", json=big)
+    assert declared.status_code == 413
+    assert declared.json()["code"] == "payload_too_large"
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for _ in range(30):
+            yield b"x" * 1000
+
+    streamed = await api.alice.post(
+        "/v1/jobs", content=chunks(), headers={"Content-Type": "application/json"}
+    )
+    assert streamed.status_code == 413
+
+
+async def test_temporal_unreachable_is_503(settings: Settings) -> None:
+    """With no Temporal server, job routes answer 503 with a plain message; readyz says so too."""
+    down = make_settings(
+        temporal_address="127.0.0.1:1",
+        api_keys=settings.api_keys,
+        rpc_timeout_s=2,
+    )
+    owner_key = next(iter(down.api_keys.values())).get_secret_value()
+    async with (
+        serve_api(down, client=None) as url,
+        httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {owner_key}"}) as http,
+    ):
+        for method, path in (("GET", "/v1/jobs"), ("GET", "/v1/jobs/x"), ("POST", "/v1/jobs")):
+            response = await http.request(method, path, json=SUMMARIZE)
+            assert response.status_code == 503, response.text
+            assert response.json()["code"] == "temporal_unavailable"
+        assert (await http.get("/readyz")).status_code == 503
+        assert (await http.get("/healthz")).json() == {"status": "ok"}

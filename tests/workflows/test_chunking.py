@@ -1,0 +1,53 @@
+"""Text splitting and combine grouping: sizes hold, nothing is lost, reduction always ends."""
+
+from __future__ import annotations
+
+import pytest
+
+from workflows.chunking import group_for_combine, split_text
+
+
+def test_paragraphs_are_kept_whole_when_they_fit() -> None:
+    """Chunks break between paragraphs, and rejoining them gives back the text."""
+    paragraphs = [f"Paragraph number {i} is here." for i in range(10)]
+    text = "\n\n".join(paragraphs)
+    chunks = split_text(text, 100)
+    assert all(len(c) <= 100 for c in chunks)
+    assert "\n\n".join(chunks) == text
+
+
+def test_long_paragraph_breaks_at_sentences() -> None:
+    """A paragraph over the limit is cut at sentence ends, not mid-word."""
+    paragraph = " ".join(f"Sentence {i} has some words in it." for i in range(20))
+    chunks = split_text(paragraph, 120)
+    assert len(chunks) > 1
+    assert all(len(c) <= 120 and c.endswith(".") for c in chunks)
+    assert " ".join(chunks) == paragraph
+
+
+def test_unbroken_text_is_cut_hard_without_loss() -> None:
+    """Text with no sentence or paragraph breaks is still split, and nothing is dropped."""
+    text = "x" * 1050
+    chunks = split_text(text, 200)
+    assert [len(c) for c in chunks] == [200] * 5 + [50]
+    assert "".join(chunks) == text
+
+
+def test_blank_text_has_no_chunks() -> None:
+    """Whitespace yields no chunks (the input model rejects it before this)."""
+    assert split_text(" \n\n  ", 200) == []
+
+
+@pytest.mark.parametrize("count", [2, 3, 5, 12, 40])
+def test_grouping_always_shrinks(count: int) -> None:
+    """Every round has fewer groups than parts, so hierarchical combining terminates."""
+    parts = ["p" * 150] * count
+    groups = group_for_combine(parts, 200)
+    assert len(groups) < count
+    assert all(len(g) >= 2 for g in groups)
+    assert [p for g in groups for p in g] == parts
+
+
+def test_small_parts_share_one_group() -> None:
+    """Parts that fit together go into a single call."""
+    assert group_for_combine(["a" * 10] * 5, 1000) == [["a" * 10] * 5]

@@ -1,0 +1,208 @@
+"""SummarizeWorkflow on the time-skipping server, with real activities against the fake model."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from temporalio.client import WorkflowFailureError, WorkflowHandle
+from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from core.config import Settings
+from tests.support.fake_openai import FakeOpenAI, Reply, default_reply
+from tests.support.polling import eventually
+from worker import build_worker
+from workflows.summarize import SummarizeInput, SummarizeProgress, SummarizeWorkflow
+
+# About 90 characters each: two fit a 200-character chunk, three do not.
+PARAGRAPHS = [
+    f"Paragraph {i} opens here. It has a second sentence about topic {i}, told at some length."
+    for i in range(6)
+]
+TEXT = "\n\n".join(PARAGRAPHS)
+
+
+@pytest.fixture
+async def worker(ts_env: WorkflowEnvironment, settings: Settings) -> AsyncIterator[Worker]:
+    async with build_worker(settings, ts_env.client) as running:
+        yield running
+
+
+async def start(
+    env: WorkflowEnvironment, settings: Settings, **fields: Any
+) -> WorkflowHandle[SummarizeWorkflow, Any]:
+    return await env.client.start_workflow(
+        SummarizeWorkflow.run,
+        SummarizeInput(**fields),
+        id=f"summarize-{uuid.uuid4().hex}",
+        task_queue=settings.task_queue,
+    )
+
+
+def chunk_calls(fake: FakeOpenAI) -> list[str]:
+    return [r.user_text for r in fake.requests if "Combine" not in r.system_text]
+
+
+def combine_calls(fake: FakeOpenAI) -> list[str]:
+    return [r.user_text for r in fake.requests if "Combine" in r.system_text]
+
+
+async def test_short_text_is_one_call(
+    ts_env: WorkflowEnvironment, settings: Settings, fake_openai: FakeOpenAI, worker: Worker
+) -> None:
+    """A text that fits one chunk is summarized by one call, with no combine step."""
+    fake_openai.script(Reply.ok("The short summary.", usage=(30, 4)))
+    handle = await start(ts_env, settings, text="Just one short paragraph.", max_words=20)
+    result = await handle.result()
+    assert result.summary == "The short summary."
+    assert result.chunk_count == 1
+    assert result.model == "fake-model"
+    assert (result.usage.input_tokens, result.usage.output_tokens, result.usage.llm_calls) == (
+        30,
+        4,
+        1,
+    )
+    assert "at most 20 words" in fake_openai.requests[0].system_text
+    progress = await handle.query(SummarizeWorkflow.progress)
+    assert (progress.stage, progress.completed, progress.total) == ("done", 1, 1)
+
+
+async def test_chunks_then_combine(
+    ts_env: WorkflowEnvironment, settings: Settings, fake_openai: FakeOpenAI, worker: Worker
+) -> None:
+    """Each chunk is summarized once, then one combine call sees every partial, in order."""
+    handle = await start(ts_env, settings, text=TEXT, chunk_chars=200, max_words=50)
+    result = await handle.result()
+    chunks = chunk_calls(fake_openai)
+    assert result.chunk_count == len(chunks) == 3
+    assert sorted(chunks) == ["\n\n".join(PARAGRAPHS[i : i + 2]) for i in (0, 2, 4)]
+    [combined] = combine_calls(fake_openai)
+    partials = combined.split("\n\n")
+    assert partials == [default_reply({"messages": [{"content": c}]}).text for c in sorted(chunks)]
+    assert result.summary == default_reply({"messages": [{"content": combined}]}).text
+    assert result.usage.llm_calls == 4
+
+
+async def test_combine_is_hierarchical_when_partials_do_not_fit(
+    ts_env: WorkflowEnvironment, settings: Settings, fake_openai: FakeOpenAI, worker: Worker
+) -> None:
+    """Partials too long for one call are combined in groups, level by level, down to one."""
+    fake_openai.responder = lambda request: Reply.ok("x" * 150 + ".")
+    # Each part fills most of a chunk, so there is one chunk per part.
+    text = "\n\n".join(f"Part {i} " + "word " * 28 for i in range(12))
+    handle = await start(ts_env, settings, text=text, chunk_chars=200, max_words=20)
+    result = await handle.result()
+    assert result.chunk_count == 12
+    levels = [r for r in fake_openai.requests if "Combine" in r.system_text]
+    # 12 partials of ~150 chars fit one call only in pairs: 6 groups, then 3, then 1 (3 merged).
+    assert len(levels) == 6 + 3 + 1
+    progress = await handle.query(SummarizeWorkflow.progress)
+    assert progress.completed == progress.total == 12 + 10
+
+
+async def test_fan_out_is_bounded(
+    ts_env: WorkflowEnvironment, settings: Settings, fake_openai: FakeOpenAI, worker: Worker
+) -> None:
+    """No more than `max_parallel` chunk calls are in flight at once."""
+
+    def slow(request: dict[str, Any]) -> Reply:
+        reply = default_reply(request)
+        reply.delay_s = 0.2
+        return reply
+
+    fake_openai.responder = slow
+    handle = await start(ts_env, settings, text=TEXT, chunk_chars=200, max_parallel=2)
+    await handle.result()
+    assert fake_openai.peak_in_flight == 2
+
+
+async def test_transient_failures_are_retried_until_success(
+    ts_env: WorkflowEnvironment, settings: Settings, fake_openai: FakeOpenAI, worker: Worker
+) -> None:
+    """429 (with Retry-After), 500 and a malformed body are each retried; the job completes."""
+    fake_openai.script(
+        Reply.error(429, "slow down", retry_after="30"),
+        Reply.error(500, "oops"),
+        Reply.malformed(),
+        Reply.ok("Finally a summary."),
+    )
+    handle = await start(ts_env, settings, text="One paragraph only.")
+    result = await handle.result()
+    assert result.summary == "Finally a summary."
+    assert len(fake_openai.requests) == 4
+    history = await handle.fetch_history()
+    [completed] = [
+        e for e in history.events if e.HasField("activity_task_started_event_attributes")
+    ]
+    assert completed.activity_task_started_event_attributes.attempt == 4
+
+
+async def test_bad_request_fails_at_once_with_readable_type(
+    ts_env: WorkflowEnvironment, settings: Settings, fake_openai: FakeOpenAI, worker: Worker
+) -> None:
+    """A 400 is not retried: the job fails with type InvalidRequest after one request."""
+    fake_openai.script(Reply.error(400, "max_completion_tokens is too large"))
+    handle = await start(ts_env, settings, text="One paragraph only.")
+    with pytest.raises(WorkflowFailureError) as caught:
+        await handle.result()
+    cause = caught.value.cause
+    assert isinstance(cause, ActivityError)
+    assert isinstance(cause.cause, ApplicationError)
+    assert cause.cause.type == "InvalidRequest"
+    assert "max_completion_tokens is too large" in cause.cause.message
+    assert len(fake_openai.requests) == 1
+
+
+async def test_progress_query_reports_calls_in_flight(
+    ts_env: WorkflowEnvironment, settings: Settings, fake_openai: FakeOpenAI, worker: Worker
+) -> None:
+    """While chunk calls are held, progress says `summarizing` with completed and total counts."""
+    gate = threading.Event()
+    fake_openai.script(Reply.ok("first is quick"))
+    fake_openai.responder = lambda request: Reply.held(gate, "held summary")
+    handle = await start(ts_env, settings, text=TEXT, chunk_chars=200)
+
+    async def progress() -> SummarizeProgress:
+        return await handle.query(SummarizeWorkflow.progress)
+
+    seen = await eventually(progress, until=lambda p: p.completed == 1, what="one call done")
+    assert (seen.stage, seen.total) == ("summarizing", 3)
+    gate.set()
+    await handle.result()
+    done = await progress()
+    assert (done.stage, done.completed, done.total) == ("done", 4, 4)
+
+
+async def test_cancel_stops_the_job_and_its_calls(
+    ts_env: WorkflowEnvironment, settings: Settings, fake_openai: FakeOpenAI, worker: Worker
+) -> None:
+    """Cancelling a job in the middle of calls ends it as cancelled, with no combine step."""
+    gate = threading.Event()
+    fake_openai.responder = lambda request: Reply.held(gate, "never used")
+    handle = await start(ts_env, settings, text=TEXT, chunk_chars=200)
+    await eventually(
+        lambda: _count(fake_openai), until=lambda n: n == 3, what="three chunk calls in flight"
+    )
+    await handle.cancel()
+    with pytest.raises(WorkflowFailureError) as caught:
+        await handle.result()
+    gate.set()
+    assert isinstance(caught.value.cause, CancelledError)
+    assert combine_calls(fake_openai) == []
+
+
+async def _count(fake: FakeOpenAI) -> int:
+    return len(fake.requests)
+
+
+def test_input_rejects_blank_text_and_unknown_fields() -> None:
+    """The input model is strict: blank text and misspelled fields are errors, not defaults."""
+    with pytest.raises(ValueError, match="no words"):
+        SummarizeInput(text="   \n ")
+    with pytest.raises(ValueError, match="max_wrods"):
+        SummarizeInput.model_validate({"text": "hi", "max_wrods": 3})
