@@ -37,6 +37,12 @@ class Settings(BaseSettings):
     )
     log_level: str = Field(default="INFO", alias="AIJOBS_LOG_LEVEL")
 
+    # Used by `make run` (scripts/dev_stack.py) only.
+    data_dir: str = Field(default=".data", alias="AIJOBS_DATA_DIR")
+    api_port: int = Field(default=8000, ge=1, le=65535, alias="AIJOBS_API_PORT")
+    dev_temporal_port: int = Field(default=7233, ge=1, le=65535, alias="AIJOBS_DEV_TEMPORAL_PORT")
+    dev_ui_port: int = Field(default=8233, ge=1, le=65535, alias="AIJOBS_DEV_UI_PORT")
+
     @field_validator("api_keys", mode="before")
     @classmethod
     def _parse_api_keys(cls, raw: object) -> object:

@@ -7,6 +7,7 @@ streamed chunks) and read back every request it received, so the real `openai` c
 from __future__ import annotations
 
 import json
+import sys
 import threading
 import time
 from collections import deque
@@ -121,7 +122,7 @@ class FakeOpenAI:
 
     @contextmanager
     def running(self) -> Iterator[FakeOpenAI]:
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        server = _QuietServer(("127.0.0.1", 0), _handler_for(self))
         server.daemon_threads = True
         self._server = server
         thread = threading.Thread(
@@ -134,6 +135,13 @@ class FakeOpenAI:
             server.shutdown()
             server.server_close()
             thread.join(timeout=5)
+
+
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A caller that vanished (a killed worker) is expected here; anything else is not."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 def _handler_for(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:

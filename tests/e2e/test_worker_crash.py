@@ -1,0 +1,110 @@
+"""A worker killed with SIGKILL mid-job: a new worker finishes it, repaying no completed call."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from temporalio.api.history.v1 import HistoryEvent
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from activities.llm import ChatRequest
+from tests.support.fake_openai import FakeOpenAI, Reply, default_reply
+from tests.support.polling import eventually
+from tests.support.processes import kill, start_worker, stop
+from workflows.summarize import SummarizeInput, SummarizeWorkflow
+
+CHUNKS = 6
+TEXT = "\n\n".join(f"Section {i} " + "text " * 35 for i in range(CHUNKS))
+
+
+async def completed_chunk_texts(env: WorkflowEnvironment, workflow_id: str) -> list[str]:
+    """The chunk texts whose activities Temporal recorded as completed."""
+    history = await env.client.get_workflow_handle(workflow_id).fetch_history()
+    scheduled: dict[int, HistoryEvent] = {}
+    texts: list[str] = []
+    for event in history.events:
+        if event.HasField("activity_task_scheduled_event_attributes"):
+            scheduled[event.event_id] = event
+        if event.HasField("activity_task_completed_event_attributes"):
+            attrs = event.activity_task_completed_event_attributes
+            origin = scheduled[attrs.scheduled_event_id].activity_task_scheduled_event_attributes
+            [request] = pydantic_data_converter.payload_converter.from_payloads(
+                origin.input.payloads, [ChatRequest]
+            )
+            texts.append(request.messages[-1].content)
+    return texts
+
+
+async def test_killed_worker_loses_nothing_and_repays_nothing(
+    dev_env: WorkflowEnvironment, fake_openai: FakeOpenAI, task_queue: str, tmp_path: Path
+) -> None:
+    """Two chunk calls finish, three hang, SIGKILL; a new worker completes the job, asking the
+    model again only for chunks that had not completed."""
+    gate = threading.Event()
+    answered = 0
+    lock = threading.Lock()
+
+    def responder(request: dict[str, Any]) -> Reply:
+        nonlocal answered
+        with lock:
+            answered += 1
+            first_two = answered <= 2
+        if first_two or gate.is_set():
+            return default_reply(request)
+        return Reply.held(gate, "never delivered: the worker is dead")
+
+    fake_openai.responder = responder
+    env = {
+        "TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host,
+        "AIJOBS_TASK_QUEUE": task_queue,
+        "OPENAI_BASE_URL": fake_openai.base_url,
+        "OPENAI_API_KEY": "sk-test",
+        "AIJOBS_MODEL": "fake-model",
+    }
+    log = tmp_path / "worker.log"
+    first = start_worker(env, log)
+    workflow_id = f"crash-{uuid.uuid4().hex}"
+    handle = await dev_env.client.start_workflow(
+        SummarizeWorkflow.run,
+        SummarizeInput(text=TEXT, chunk_chars=200, max_parallel=3),
+        id=workflow_id,
+        task_queue=task_queue,
+    )
+    try:
+        done_before_kill = await eventually(
+            lambda: completed_chunk_texts(dev_env, workflow_id),
+            until=lambda texts: len(texts) == 2,
+            timeout_s=60,
+            what="two chunk activities completed",
+        )
+        await eventually(
+            lambda: _in_flight(fake_openai), until=lambda n: n == 3, what="three calls in flight"
+        )
+        kill(first)
+    finally:
+        gate.set()  # from now on the model answers at once; held replies go to a dead socket
+        if first.poll() is None:
+            kill(first)
+
+    second = start_worker(env, log)
+    try:
+        result = await handle.result()
+    finally:
+        assert stop(second) == 0, log.read_text()
+
+    assert result.chunk_count == CHUNKS
+    asked = Counter(r.user_text for r in fake_openai.requests if "Combine" not in r.system_text)
+    assert len(asked) == CHUNKS
+    for text in done_before_kill:
+        assert asked[text] == 1, "a chunk completed before the crash was paid for again"
+    assert sum(asked.values()) == CHUNKS + 3  # only the three in-flight calls were repeated
+    assert "worker.stopped" in log.read_text()
+
+
+async def _in_flight(fake: FakeOpenAI) -> int:
+    return fake.in_flight
