@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import TextIO
 
 import structlog
 from structlog.typing import EventDict, Processor, WrappedLogger
@@ -32,9 +33,12 @@ def _add_temporal_context(_: WrappedLogger, __: str, event: EventDict) -> EventD
     return event
 
 
-def configure_logging(level: str = "INFO", *, json: bool | None = None) -> None:
+def configure_logging(
+    level: str = "INFO", *, json: bool | None = None, stream: TextIO | None = None
+) -> None:
     """Route structlog and stdlib logging (Temporal's, uvicorn's) through one renderer."""
-    use_json = (not sys.stderr.isatty()) if json is None else json
+    out = stream or sys.stderr
+    use_json = (not out.isatty()) if json is None else json
     shared: list[Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
@@ -46,7 +50,7 @@ def configure_logging(level: str = "INFO", *, json: bool | None = None) -> None:
     renderer: Processor = (
         structlog.processors.JSONRenderer()
         if use_json
-        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+        else structlog.dev.ConsoleRenderer(colors=out.isatty())
     )
     structlog.configure(
         processors=[
@@ -66,7 +70,7 @@ def configure_logging(level: str = "INFO", *, json: bool | None = None) -> None:
             renderer,
         ],
     )
-    handler = logging.StreamHandler(sys.stderr)
+    handler = logging.StreamHandler(out)
     handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -10,8 +10,15 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from core.config import Settings
+from core.logging import configure_logging
 from tests.support.fake_openai import FakeOpenAI
 from tests.support.temporal import start_dev_server, start_time_skipping
+
+
+@pytest.fixture(scope="session", autouse=True)
+def structured_logs() -> None:
+    """Log as production does, so every logger is routed through the same processors."""
+    configure_logging("INFO", json=True)
 
 
 @pytest.fixture(scope="session")

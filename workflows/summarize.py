@@ -145,7 +145,7 @@ class SummarizeWorkflow:
         model = f" · {self._model_label}" if self._model_label else ""
         workflow.set_current_details(
             f"**{p.stage}** · {p.completed}/{p.total} calls{model} · "
-            f"{p.usage.input_tokens + p.usage.output_tokens} tokens"
+            f"{p.usage.input_tokens + p.usage.output_tokens:,} tokens"
         )
 
 

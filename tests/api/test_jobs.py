@@ -5,13 +5,17 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from temporalio.testing import WorkflowEnvironment
+
 from tests.api.conftest import Api
 from tests.api.jobs_client import SUMMARIZE, start_job, wait_for
 from tests.support.fake_openai import FakeOpenAI, Reply
 from tests.support.polling import eventually
 
 
-async def test_summarize_job_runs_to_completion(api: Api, fake_openai: FakeOpenAI) -> None:
+async def test_summarize_job_runs_to_completion(
+    api: Api, fake_openai: FakeOpenAI, dev_env: WorkflowEnvironment
+) -> None:
     """POST starts a job (202 with links), GET reports it completed with the model's summary."""
     fake_openai.script(Reply.ok("Two sentences, summarized."))
     response = await api.alice.post("/v1/jobs", json=SUMMARIZE)
@@ -30,6 +34,9 @@ async def test_summarize_job_runs_to_completion(api: Api, fake_openai: FakeOpenA
     assert job["result"]["usage"]["llm_calls"] == 1
     assert job["error"] is None
     assert job["closed_at"] >= job["created_at"]
+    described = await dev_env.client.get_workflow_handle(created["id"]).describe()
+    assert described.static_summary is not None
+    assert described.static_summary.startswith("summarize job for alice-")
 
 
 async def test_running_job_reports_progress(api: Api, fake_openai: FakeOpenAI) -> None:

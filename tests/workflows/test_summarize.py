@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from temporalio.client import WorkflowFailureError, WorkflowHandle
+from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -206,3 +207,24 @@ def test_input_rejects_blank_text_and_unknown_fields() -> None:
         SummarizeInput(text="   \n ")
     with pytest.raises(ValueError, match="max_wrods"):
         SummarizeInput.model_validate({"text": "hi", "max_wrods": 3})
+
+
+async def test_ui_timeline_labels_every_call(
+    ts_env: WorkflowEnvironment, settings: Settings, fake_openai: FakeOpenAI, worker: Worker
+) -> None:
+    """Each model call carries a summary for the Temporal UI timeline, naming step and model."""
+    handle = await start(ts_env, settings, text=TEXT, chunk_chars=200, model="fake-model")
+    await handle.result()
+    history = await handle.fetch_history()
+    converter = pydantic_data_converter.payload_converter
+    labels = sorted(
+        converter.from_payloads([e.user_metadata.summary])[0]
+        for e in history.events
+        if e.HasField("activity_task_scheduled_event_attributes")
+    )
+    assert labels == [
+        "combine level 1 · group 1/1 · fake-model",
+        "summarize chunk 1/3 · fake-model",
+        "summarize chunk 2/3 · fake-model",
+        "summarize chunk 3/3 · fake-model",
+    ]

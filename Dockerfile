@@ -1,0 +1,17 @@
+# One image for the worker and the API; docker-compose.yml picks the command.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
+WORKDIR /app
+
+COPY pyproject.toml README.md ./
+COPY core ./core
+COPY workflows ./workflows
+COPY activities ./activities
+COPY api ./api
+COPY worker.py ./
+RUN pip install --no-cache-dir . && useradd --create-home aijobs
+
+USER aijobs
+EXPOSE 8000
+CMD ["uvicorn", "api.main:app", "--host", "0.0.0.0", "--port", "8000"]

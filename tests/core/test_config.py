@@ -1,0 +1,51 @@
+"""Settings parse the environment's forms and keep secrets out of reprs."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from tests.conftest import make_settings
+
+
+def test_api_keys_parse_from_one_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`owner=key,owner2=key2`, whitespace tolerated, read from AIJOBS_API_KEYS."""
+    monkeypatch.setenv("AIJOBS_API_KEYS", " alice=k1 , bob=k2,")
+    keys = make_settings().api_keys
+    assert {owner: key.get_secret_value() for owner, key in keys.items()} == {
+        "alice": "k1",
+        "bob": "k2",
+    }
+
+
+@pytest.mark.parametrize("raw", ["alice", "=k1", "alice=", "alice=k1,alice=k2"])
+def test_malformed_api_keys_are_refused(monkeypatch: pytest.MonkeyPatch, raw: str) -> None:
+    """A malformed or duplicated entry stops start-up with a message naming the variable."""
+    monkeypatch.setenv("AIJOBS_API_KEYS", raw)
+    with pytest.raises(ValidationError, match="AIJOBS_API_KEYS"):
+        make_settings()
+
+
+def test_secrets_stay_out_of_reprs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keys never show in a settings repr, so they cannot slip into logs."""
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-very-secret")
+    monkeypatch.setenv("AIJOBS_API_KEYS", "alice=also-secret")
+    text = repr(make_settings())
+    assert "sk-very-secret" not in text
+    assert "also-secret" not in text
+
+
+def test_empty_variables_mean_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`OPENAI_API_KEY=` (as compose passes it) selects the offline model, not an empty key."""
+    monkeypatch.setenv("OPENAI_API_KEY", "")
+    monkeypatch.setenv("OPENAI_BASE_URL", "")
+    assert make_settings().uses_offline_model
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://localhost:11434/v1")
+    assert not make_settings().uses_offline_model
+
+
+def test_page_token_secret_depends_on_keys() -> None:
+    """Replicas with the same keys agree on the secret; different keys give a different one."""
+    one = make_settings(api_keys="a=1").page_token_secret
+    assert one == make_settings(api_keys="a=1").page_token_secret
+    assert one != make_settings(api_keys="a=2").page_token_secret

@@ -1,0 +1,46 @@
+"""The fake model server speaks the wire protocol the real `openai` client expects."""
+
+from __future__ import annotations
+
+import time
+
+import openai
+
+from tests.support.fake_openai import FakeOpenAI, Reply
+
+
+async def test_streams_deltas_then_usage(fake_openai: FakeOpenAI) -> None:
+    """`stream=True` yields word deltas as they are written, then a usage chunk."""
+    fake_openai.script(Reply.ok("one two three four", delay_s=0.4, usage=(12, 4)))
+    client = openai.AsyncOpenAI(api_key="k", base_url=fake_openai.base_url, max_retries=0)
+    started = time.monotonic()
+    stream = await client.chat.completions.create(
+        model="m",
+        messages=[{"role": "user", "content": "hi"}],
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    deltas: list[tuple[float, str]] = []
+    usage = None
+    async for chunk in stream:
+        if chunk.choices and chunk.choices[0].delta.content:
+            deltas.append((time.monotonic() - started, chunk.choices[0].delta.content))
+        if chunk.usage:
+            usage = chunk.usage
+    assert "".join(text for _, text in deltas) == "one two three four"
+    # The first word arrived well before the last: the reply really was streamed.
+    assert deltas[-1][0] - deltas[0][0] >= 0.2
+    assert usage is not None
+    assert (usage.prompt_tokens, usage.completion_tokens) == (12, 4)
+    assert fake_openai.requests[0].body["stream"] is True
+
+
+async def test_unknown_route_is_404(fake_openai: FakeOpenAI) -> None:
+    """Only Chat Completions is served; anything else is a 404 the client reports."""
+    client = openai.AsyncOpenAI(api_key="k", base_url=fake_openai.base_url, max_retries=0)
+    try:
+        await client.embeddings.create(model="m", input="x")
+    except openai.NotFoundError as err:
+        assert err.status_code == 404
+    else:
+        raise AssertionError("expected a 404")
