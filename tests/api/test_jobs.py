@@ -35,8 +35,9 @@ async def test_summarize_job_runs_to_completion(
     assert job["error"] is None
     assert job["closed_at"] >= job["created_at"]
     described = await dev_env.client.get_workflow_handle(created["id"]).describe()
-    assert described.static_summary is not None
-    assert described.static_summary.startswith("summarize job for alice-")
+    summary = await described.static_summary()
+    assert summary is not None
+    assert summary.startswith("summarize job for alice-")
 
 
 async def test_running_job_reports_progress(api: Api, fake_openai: FakeOpenAI) -> None:
