@@ -138,6 +138,9 @@ class FakeOpenAI:
 
 
 class _QuietServer(ThreadingHTTPServer):
+    # The default backlog of 5 resets connections when many calls arrive at once.
+    request_queue_size = 256
+
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A caller that vanished (a killed worker) is expected here; anything else is not."""
         if not isinstance(sys.exc_info()[1], ConnectionError):
