@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
+from typing import Any
 
+import httpx
 import openai
 import structlog
 from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.llm import LLMActivities
+from activities.notify import NotifyActivities
+from activities.outbox import Outbox
+from activities.publish import PublishActivities
 from core.config import Settings, get_settings
 from core.jobs import JOB_TYPES
 from core.logging import configure_logging
@@ -42,14 +49,26 @@ def build_llm_activities(settings: Settings) -> LLMActivities:
     return LLMActivities(client=client, default_model=settings.model)
 
 
-def build_worker(settings: Settings, client: Client) -> Worker:
-    """The worker with every registered job type; shared by `main` and the tests."""
+def build_activities(settings: Settings) -> list[Callable[..., Any]]:
+    """Every activity, bound to clients created once for this process."""
     llm = build_llm_activities(settings)
+    # One HTTP client for the worker's webhooks, bounded so a stuck receiver cannot hang a task.
+    http = httpx.AsyncClient(timeout=httpx.Timeout(20.0))
+    outbox = Outbox(Path(settings.data_dir) / "aijobs.db")
+    publish = PublishActivities(settings.publish_webhook, outbox, http)
+    notify = NotifyActivities(settings.notify_webhook, http)
+    return [llm.complete_chat, publish.publish_draft, notify.notify_person]
+
+
+def build_worker(
+    settings: Settings, client: Client, activities: list[Callable[..., Any]] | None = None
+) -> Worker:
+    """The worker with every registered job type; shared by `main` and the tests."""
     return Worker(
         client,
         task_queue=settings.task_queue,
         workflows=[job.workflow for job in JOB_TYPES.values()],
-        activities=[llm.complete_chat],
+        activities=build_activities(settings) if activities is None else activities,
         max_concurrent_activities=settings.max_concurrent_activities,
         # On SIGTERM, calls in flight get this long before Temporal retries them elsewhere.
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,

@@ -87,7 +87,8 @@ class LLMActivities:
 
     @staticmethod
     def _answer_offline(request: ChatRequest) -> ChatResult:
-        text = request.messages[-1].content
+        # The first user message holds the material (text to summarize, brief to draft from).
+        text = next(m.content for m in request.messages if m.role == "user")
         max_words = (request.max_output_tokens or 300) // 2
         answer = offline_model.extract(text, max_words)
         return ChatResult(

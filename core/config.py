@@ -39,8 +39,11 @@ class Settings(BaseSettings):
         default=50, gt=0, alias="AIJOBS_MAX_CONCURRENT_ACTIVITIES"
     )
     log_level: str = Field(default="INFO", alias="AIJOBS_LOG_LEVEL")
+    publish_webhook: str | None = Field(default=None, alias="AIJOBS_PUBLISH_WEBHOOK")
+    notify_webhook: str | None = Field(default=None, alias="AIJOBS_NOTIFY_WEBHOOK")
+    input_timeout_s: float = Field(default=10.0, gt=0, alias="AIJOBS_INPUT_TIMEOUT_S")
 
-    # Used by `make run` (scripts/dev_stack.py) only.
+    # The worker's outbox lives here; `make run` also keeps the Temporal SQLite file here.
     data_dir: str = Field(default=".data", alias="AIJOBS_DATA_DIR")
     api_port: int = Field(default=8000, ge=1, le=65535, alias="AIJOBS_API_PORT")
     dev_temporal_port: int = Field(default=7233, ge=1, le=65535, alias="AIJOBS_DEV_TEMPORAL_PORT")

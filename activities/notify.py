@@ -1,0 +1,41 @@
+"""Telling a person that a job needs them: a log line always, a webhook when one is set."""
+
+from __future__ import annotations
+
+import httpx
+import structlog
+from pydantic import BaseModel
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+log = structlog.get_logger(__name__)
+
+
+class NotifyRequest(BaseModel):
+    job_id: str
+    name: str
+    prompt: str
+    reason: str
+
+
+class NotifyActivities:
+    def __init__(self, webhook: str | None, http: httpx.AsyncClient) -> None:
+        self._webhook = webhook
+        self._http = http
+
+    @activity.defn(name="notify_person")
+    async def notify_person(self, request: NotifyRequest) -> bool:
+        """Returns whether a webhook was told; the log line is written either way."""
+        log.warning(
+            "human.escalated", job_id=request.job_id, name=request.name, reason=request.reason
+        )
+        if self._webhook is None:
+            return False
+        try:
+            response = await self._http.post(self._webhook, json=request.model_dump(mode="json"))
+            response.raise_for_status()
+        except httpx.HTTPError as err:
+            raise ApplicationError(
+                f"notify webhook failed: {type(err).__name__}", type="NotifyFailed"
+            ) from err
+        return True

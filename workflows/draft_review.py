@@ -1,0 +1,207 @@
+"""The `draft_review` job: the model drafts, a person reviews, approved text is published once."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+from workflows.human import AnswerRecord, HumanInput, OnTimeout
+from workflows.llm_step import ask_model
+
+with workflow.unsafe.imports_passed_through():
+    from activities.llm import ChatMessage, ChatRequest, TokenUsage
+    from activities.publish import PublishActivities, PublishReceipt, PublishRequest
+
+Outcome = Literal["published", "rejected", "max_rounds_reached"]
+
+
+class DraftReviewInput(BaseModel):
+    """What a caller sends to start a `draft_review` job."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    brief: str = Field(min_length=1, max_length=20_000, description="What to write.")
+    audience: str | None = Field(None, max_length=500, description="Who it is for.")
+    max_rounds: int = Field(3, ge=1, le=10, description="Drafts before giving up.")
+    review_timeout_s: int = Field(
+        86_400, ge=60, le=30 * 86_400, description="How long each review may take."
+    )
+    on_review_timeout: Literal["fail", "reject", "escalate"] = Field(
+        "escalate",
+        description="fail the job, reject the draft, or notify and wait once more, then fail.",
+    )
+    model: str | None = Field(None, min_length=1, max_length=200)
+
+
+class Review(BaseModel):
+    """A reviewer's answer."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    decision: Literal["approve", "revise", "reject"]
+    feedback: str | None = Field(None, max_length=10_000)
+    edited_text: str | None = Field(
+        None, min_length=1, max_length=100_000, description="Approve this text instead."
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Review:
+        if self.decision == "revise" and not self.feedback:
+            raise ValueError("a revision needs feedback for the next draft")
+        if self.edited_text is not None and self.decision != "approve":
+            raise ValueError("edited_text goes with decision 'approve'")
+        return self
+
+
+class DraftRound(BaseModel):
+    round: int
+    draft: str
+    review: Review | None = None
+    reviewed: AnswerRecord | None = None
+
+
+class DraftReviewState(BaseModel):
+    """Carried across continue-as-new, one run per round."""
+
+    rounds: list[DraftRound] = Field(default_factory=list)
+    usage: TokenUsage = Field(default_factory=TokenUsage)
+
+
+class DraftReviewRun(DraftReviewInput):
+    """The workflow's own input: the caller's, plus the rounds carried from earlier runs.
+
+    The API validates against `DraftReviewInput`, so callers cannot forge earlier rounds.
+    """
+
+    carried: DraftReviewState = Field(default_factory=DraftReviewState)
+
+
+class DraftReviewProgress(BaseModel):
+    stage: Literal["drafting", "waiting_for_review", "publishing", "done"] = "drafting"
+    round: int = 1
+    usage: TokenUsage = Field(default_factory=TokenUsage)
+
+
+class DraftReviewResult(BaseModel):
+    outcome: Outcome
+    final_text: str | None
+    publish: PublishReceipt | None
+    rounds: list[DraftRound]
+    usage: TokenUsage
+
+
+REVIEW_TIMEOUT_POLICY = {
+    "fail": OnTimeout(action="fail"),
+    "reject": OnTimeout(
+        action="default", default={"decision": "reject", "feedback": "no review in time"}
+    ),
+    "escalate": OnTimeout(action="escalate"),
+}
+
+
+@workflow.defn(name="DraftReviewWorkflow")
+class DraftReviewWorkflow(HumanInput):
+    """Each round is one run: draft, wait for review, then publish, stop, or continue as new."""
+
+    @workflow.init
+    def __init__(self, input: DraftReviewRun) -> None:
+        self._init_human_input()
+        self._state = input.carried
+        self._progress = DraftReviewProgress(
+            round=len(self._state.rounds) + 1, usage=self._state.usage
+        )
+
+    @workflow.query(name="progress")
+    def progress(self) -> DraftReviewProgress:
+        return self._progress
+
+    @workflow.run
+    async def run(self, input: DraftReviewRun) -> DraftReviewResult:
+        number = len(self._state.rounds) + 1
+        self._stage("drafting")
+        answer = await ask_model(_draft_prompt(input, self._state.rounds), f"draft {number}")
+        self._state.usage = self._state.usage + answer.usage
+        current = DraftRound(round=number, draft=answer.text)
+        self._state.rounds.append(current)
+
+        self._stage("waiting_for_review")
+        review, record = await self.ask_human(
+            "review",
+            f"Review draft {number} of {input.max_rounds}: approve, revise (with feedback) "
+            "or reject. Approve may carry your own edited_text.",
+            Review,
+            within=timedelta(seconds=input.review_timeout_s),
+            on_timeout=REVIEW_TIMEOUT_POLICY[input.on_review_timeout],
+        )
+        current.review, current.reviewed = review, record
+
+        if review.decision == "approve":
+            text = review.edited_text or current.draft
+            self._stage("publishing")
+            receipt = await workflow.execute_activity_method(
+                PublishActivities.publish_draft,
+                PublishRequest(
+                    idempotency_key=f"{workflow.info().workflow_id}/round-{number}/publish",
+                    job_id=workflow.info().workflow_id,
+                    round=number,
+                    text=text,
+                ),
+                start_to_close_timeout=timedelta(seconds=30),
+                schedule_to_close_timeout=timedelta(hours=1),
+                retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=1)),
+                summary=f"publish draft {number}",
+            )
+            return self._finish("published", text, receipt)
+        if review.decision == "reject":
+            return self._finish("rejected", None, None)
+        if number >= input.max_rounds:
+            return self._finish("max_rounds_reached", None, None)
+        # A fresh run per round keeps every history short however long reviews go on.
+        workflow.continue_as_new(input.model_copy(update={"carried": self._state}))
+
+    def _stage(self, stage: Literal["drafting", "waiting_for_review", "publishing"]) -> None:
+        self._progress = DraftReviewProgress(
+            stage=stage, round=len(self._state.rounds) or 1, usage=self._state.usage
+        )
+        if stage != "waiting_for_review":  # the wait publishes its own details
+            workflow.set_current_details(f"**{stage}** · round {self._progress.round}")
+
+    def _finish(
+        self, outcome: Outcome, text: str | None, receipt: PublishReceipt | None
+    ) -> DraftReviewResult:
+        self._progress = DraftReviewProgress(
+            stage="done", round=len(self._state.rounds), usage=self._state.usage
+        )
+        workflow.set_current_details(f"**done** · {outcome}")
+        return DraftReviewResult(
+            outcome=outcome,
+            final_text=text,
+            publish=receipt,
+            rounds=self._state.rounds,
+            usage=self._state.usage,
+        )
+
+
+def _draft_prompt(job: DraftReviewInput, earlier: list[DraftRound]) -> ChatRequest:
+    audience = f" The audience is: {job.audience}." if job.audience else ""
+    messages = [
+        ChatMessage(
+            role="system",
+            content=f"You write clear, concise drafts from a brief.{audience} "
+            "Reply with the draft only.",
+        ),
+        ChatMessage(role="user", content=job.brief),
+    ]
+    if earlier:
+        # The conversation so far: the brief, the last draft, then the reviewer's feedback.
+        last = earlier[-1]
+        feedback = last.review.feedback if last.review else ""
+        messages += [
+            ChatMessage(role="assistant", content=last.draft),
+            ChatMessage(role="user", content=f"Revise the draft. Reviewer feedback: {feedback}"),
+        ]
+    return ChatRequest(messages=messages, model=job.model, max_output_tokens=2000)

@@ -1,0 +1,222 @@
+"""Asking a person from inside a workflow: a durable wait, answered by Update or by signal.
+
+A workflow class inherits `HumanInput` and calls `await self.ask_human(...)`. The question is
+published (search attribute `JobWaitingFor`, memo `waiting_for`, current details) so the API,
+the Temporal UI and the CLI can all see what is awaited. Answers arrive through the Update
+`submit_answer` (validated before anything is written to history) or the signal `answer`
+(the Temporal UI's signal dialog, `temporal workflow signal`), carrying the same JSON.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.notify import NotifyActivities, NotifyRequest
+    from core.temporal import JOB_WAITING_FOR
+
+Answer = TypeVar("Answer", bound=BaseModel)
+
+# Names in the public contract: clients, the UI's signal dialog and the CLI use them.
+UPDATE_NAME = "submit_answer"
+SIGNAL_NAME = "answer"
+WAITING_MEMO = "waiting_for"
+
+# Error types the API maps to HTTP statuses.
+NOT_WAITING = "NotWaiting"
+INVALID_ANSWER = "InvalidAnswer"
+INPUT_TIMEOUT = "InputTimeout"
+
+
+class Submission(BaseModel):
+    """An answer as sent by the API, the Temporal UI or the CLI."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=100)
+    value: dict[str, Any]
+    # Set by the API from the caller's key. Signals may name themselves ("cli", "temporal-ui").
+    answered_by: str | None = Field(default=None, max_length=200)
+
+
+class WaitingFor(BaseModel):
+    """What the workflow is waiting for, as shown to people and clients."""
+
+    name: str
+    prompt: str
+    answer_schema: dict[str, Any]
+    deadline: datetime
+
+
+class AnswerRecord(BaseModel):
+    """One entry of the audit trail: who answered what, when, and how."""
+
+    name: str
+    value: dict[str, Any]
+    answered_by: str
+    via: Literal["update", "signal", "timeout"]
+    at: datetime
+
+
+class OnTimeout(BaseModel):
+    """What happens when nobody answers before the deadline."""
+
+    action: Literal["fail", "default", "escalate"] = "fail"
+    # For `default`: the answer to continue with.
+    default: dict[str, Any] | None = None
+
+
+class HumanInput:
+    """Mixin for workflows that wait for people. Call `_init_human_input()` in `__init__`."""
+
+    def _init_human_input(self) -> None:
+        self._waiting: WaitingFor | None = None
+        self._waiting_model: type[BaseModel] | None = None
+        self._received: AnswerRecord | None = None
+        self.answers: list[AnswerRecord] = []
+
+    @workflow.query(name="waiting_for", description="The question awaiting an answer, if any.")
+    def waiting_for(self) -> WaitingFor | None:
+        return self._waiting
+
+    @workflow.update(
+        name=UPDATE_NAME,
+        description='Answer the pending question: {"name": ..., "value": {...}}.',
+    )
+    def submit_answer(self, submission: Submission) -> AnswerRecord:
+        return self._accept(submission, via="update")
+
+    @submit_answer.validator
+    def _check_answer(self, submission: Submission) -> None:
+        """Reject before anything reaches history: wrong name, nothing pending, or a bad value."""
+        self._parse(submission)
+
+    @workflow.signal(
+        name=SIGNAL_NAME,
+        description='Answer the pending question: {"name": ..., "value": {...}, '
+        '"answered_by": "cli"}.',
+    )
+    def answer(self, submission: Submission) -> None:
+        try:
+            self._accept(submission, via="signal")
+        except ApplicationError as err:
+            # A signal cannot be refused; an answer that does not fit is logged and dropped.
+            workflow.logger.warning(
+                "human.answer_ignored", extra={"question": submission.name, "reason": err.message}
+            )
+
+    async def ask_human(
+        self,
+        name: str,
+        prompt: str,
+        schema: type[Answer],
+        within: timedelta,
+        on_timeout: OnTimeout,
+    ) -> tuple[Answer, AnswerRecord]:
+        """Wait durably (a Temporal timer) for an answer that fits `schema`, up to `within`;
+        then apply `on_timeout`."""
+        self._waiting = WaitingFor(
+            name=name,
+            prompt=prompt,
+            answer_schema=schema.model_json_schema(),
+            deadline=workflow.now() + within,
+        )
+        self._waiting_model = schema
+        self._received = None
+        self._publish_waiting()
+        record = await self._wait(within)
+        if record is None and on_timeout.action == "escalate":
+            await self._escalate(within)
+            record = await self._wait(within)
+        if record is None and on_timeout.action == "default":
+            record = self._record(name, on_timeout.default or {}, "timeout-policy", "timeout")
+        # Not in a `finally`: an evicted workflow's coroutine must not touch workflow APIs.
+        self._waiting = None
+        self._waiting_model = None
+        self._publish_waiting()
+        if record is None:
+            raise ApplicationError(
+                f"nobody answered {name!r} before the deadline",
+                type=INPUT_TIMEOUT,
+                non_retryable=True,
+            )
+        self.answers.append(record)
+        return schema.model_validate(record.value), record
+
+    async def _wait(self, within: timedelta) -> AnswerRecord | None:
+        try:
+            await workflow.wait_condition(
+                lambda: self._received is not None,
+                timeout=within,
+                timeout_summary=f"deadline for {self._waiting.name if self._waiting else 'answer'}",
+            )
+        except TimeoutError:
+            return None
+        return self._received
+
+    async def _escalate(self, within: timedelta) -> None:
+        if self._waiting is None:
+            return
+        self._waiting.deadline = workflow.now() + within
+        self._publish_waiting()
+        await workflow.execute_activity_method(
+            NotifyActivities.notify_person,
+            NotifyRequest(
+                job_id=workflow.info().workflow_id,
+                name=self._waiting.name,
+                prompt=self._waiting.prompt,
+                reason="no answer before the deadline; waiting once more",
+            ),
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=RetryPolicy(maximum_attempts=5),
+            summary=f"escalate: nobody answered {self._waiting.name}",
+        )
+
+    def _parse(self, submission: Submission) -> BaseModel:
+        if self._waiting is None or self._waiting_model is None or self._received is not None:
+            raise ApplicationError("the job is not waiting for input", type=NOT_WAITING)
+        if submission.name != self._waiting.name:
+            raise ApplicationError(
+                f"the job is waiting for {self._waiting.name!r}, not {submission.name!r}",
+                type=NOT_WAITING,
+            )
+        try:
+            return self._waiting_model.model_validate(submission.value)
+        except ValidationError as err:
+            raise ApplicationError(
+                f"the answer does not fit the schema of {submission.name!r}",
+                err.errors(include_url=False, include_context=False, include_input=False),
+                type=INVALID_ANSWER,
+            ) from None
+
+    def _accept(self, submission: Submission, via: Literal["update", "signal"]) -> AnswerRecord:
+        parsed = self._parse(submission)
+        by = submission.answered_by or ("temporal-client" if via == "update" else "operator")
+        self._received = self._record(submission.name, parsed.model_dump(mode="json"), by, via)
+        return self._received
+
+    @staticmethod
+    def _record(
+        name: str, value: dict[str, Any], by: str, via: Literal["update", "signal", "timeout"]
+    ) -> AnswerRecord:
+        return AnswerRecord(name=name, value=value, answered_by=by, via=via, at=workflow.now())
+
+    def _publish_waiting(self) -> None:
+        """Show the wait: search attribute for lists, memo for the API, details for the UI."""
+        waiting = self._waiting
+        if waiting is None:
+            workflow.upsert_search_attributes([JOB_WAITING_FOR.value_unset()])
+            workflow.upsert_memo({WAITING_MEMO: None})
+            return
+        workflow.upsert_search_attributes([JOB_WAITING_FOR.value_set(waiting.name)])
+        workflow.upsert_memo({WAITING_MEMO: waiting.model_dump(mode="json")})
+        workflow.set_current_details(
+            f"**waiting for {waiting.name}** until {waiting.deadline:%Y-%m-%d %H:%M} UTC: "
+            f"{waiting.prompt}"
+        )
