@@ -10,7 +10,8 @@ COPY workflows ./workflows
 COPY activities ./activities
 COPY api ./api
 COPY worker.py ./
-RUN pip install --no-cache-dir . && useradd --create-home aijobs
+RUN pip install --no-cache-dir . && useradd --create-home aijobs \
+    && mkdir /data && chown aijobs /data
 
 USER aijobs
 EXPOSE 8000

@@ -20,12 +20,19 @@ async def _domain_error(_: Request, exc: Exception) -> JSONResponse:
         raise exc
     if isinstance(exc, InvalidInput):
         # Same shape as FastAPI's own 422 so clients parse one format.
-        detail = [{"type": exc.code, "loc": list(exc.loc), "msg": exc.message}]
+        detail = [{**e, "loc": [*exc.loc, *_loc(e)]} for e in exc.errors] or [
+            {"type": exc.code, "loc": list(exc.loc), "msg": exc.message}
+        ]
         return JSONResponse({"detail": detail}, status_code=422)
     headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, NotAuthenticated) else None
     return JSONResponse(
         {"detail": exc.message, "code": exc.code}, status_code=exc.status, headers=headers
     )
+
+
+def _loc(error: dict[str, object]) -> list[object]:
+    loc = error.get("loc")
+    return list(loc) if isinstance(loc, list | tuple) else []
 
 
 async def _temporal_error(_: Request, exc: Exception) -> JSONResponse:

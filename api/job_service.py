@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import hashlib
@@ -19,21 +20,24 @@ from temporalio.client import (
     WorkflowExecutionStatus,
     WorkflowFailureError,
     WorkflowHandle,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 from temporalio.common import (
     SearchAttributePair,
     TypedSearchAttributes,
     WorkflowIDReusePolicy,
 )
-from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.job_views import VISIBILITY_STATUS, error_from_failure, job_status, links
-from api.schemas import Job, JobCreated, JobPage, JobStatus, JobSummary
+from api.job_views import VISIBILITY_FILTERS, error_from_failure, job_status, links
+from api.schemas import Job, JobCreated, JobPage, JobStatus, JobSummary, WaitingFor
 from core.config import Settings
-from core.errors import InvalidInput, JobConflict, JobNotFound
-from core.jobs import JobType
+from core.errors import AijobsError, InvalidInput, JobConflict, JobNotFound, WorkerTimeout
+from core.jobs import JOB_TYPES, JobType
 from core.temporal import JOB_OWNER, JOB_TYPE
+from workflows.human import INVALID_ANSWER, UPDATE_NAME, WAITING_MEMO, AnswerRecord, Submission
 
 log = structlog.get_logger(__name__)
 
@@ -102,7 +106,7 @@ class JobService:
     async def get(self, job_id: str) -> Job:
         desc = await self._describe(job_id)
         handle = self._client.get_workflow_handle(job_id)
-        status = job_status(desc.status)
+        status = job_status(desc.status, desc.typed_search_attributes)
         job = Job(
             id=job_id,
             type=desc.typed_search_attributes.get(JOB_TYPE) or desc.workflow_type,
@@ -111,7 +115,10 @@ class JobService:
             closed_at=desc.close_time,
             links=links(self._settings, job_id, desc.run_id),
         )
-        if status == "running":
+        if status == "waiting_for_input":
+            waiting = await desc.memo_value(WAITING_MEMO, None)
+            job.waiting_for = WaitingFor.model_validate(waiting) if waiting else None
+        if status in ("running", "waiting_for_input"):
             job.progress = await self._progress(handle)
         elif status == "completed":
             job.result = await handle.result(rpc_timeout=self._rpc_timeout)
@@ -133,7 +140,7 @@ class JobService:
         if job_type:
             clauses.append(f"{JOB_TYPE.name} = {_quote(job_type)}")
         if status:
-            clauses.append(f"ExecutionStatus = {_quote(VISIBILITY_STATUS[status])}")
+            clauses.append(VISIBILITY_FILTERS[status])
         else:
             clauses.append("ExecutionStatus != 'ContinuedAsNew'")
         executions = self._client.list_workflows(
@@ -147,7 +154,7 @@ class JobService:
             JobSummary(
                 id=ex.id,
                 type=ex.typed_search_attributes.get(JOB_TYPE) or ex.workflow_type,
-                status=job_status(ex.status),
+                status=job_status(ex.status, ex.typed_search_attributes),
                 created_at=ex.start_time,
                 closed_at=ex.close_time,
                 links=links(self._settings, ex.id, ex.run_id),
@@ -163,9 +170,48 @@ class JobService:
     async def cancel(self, job_id: str) -> None:
         desc = await self._describe(job_id)
         if desc.status != WorkflowExecutionStatus.RUNNING:
-            raise JobConflict(f"job {job_id!r} is already {job_status(desc.status)}")
+            raise JobConflict(
+                f"job {job_id!r} is already {job_status(desc.status, desc.typed_search_attributes)}"
+            )
         await self._client.get_workflow_handle(job_id).cancel(rpc_timeout=self._rpc_timeout)
         log.info("job.cancel_requested", job_id=job_id, owner=self._owner)
+
+    async def submit_input(self, job_id: str, name: str, value: dict[str, Any]) -> AnswerRecord:
+        """Answer the job's pending question through its validated Update."""
+        desc = await self._describe(job_id)
+        job_type = JOB_TYPES.get(desc.typed_search_attributes.get(JOB_TYPE) or "")
+        if job_type is None or not job_type.accepts_input:
+            raise JobConflict(f"job {job_id!r} takes no input")
+        status = job_status(desc.status, desc.typed_search_attributes)
+        if status not in ("running", "waiting_for_input"):
+            raise JobConflict(f"job {job_id!r} is already {status}; it takes no more input")
+        submission = Submission(name=name, value=value, answered_by=self._owner)
+        # The same answer sent twice is one Update: Temporal dedupes by id within a run.
+        canonical = json.dumps([self._owner, name, value], sort_keys=True).encode()
+        update_id = f"answer-{hashlib.sha256(canonical).hexdigest()[:32]}"
+        handle = self._client.get_workflow_handle(job_id)
+        try:
+            async with asyncio.timeout(self._settings.input_timeout_s):
+                record: AnswerRecord = await handle.execute_update(
+                    UPDATE_NAME,
+                    submission,
+                    id=update_id,
+                    result_type=AnswerRecord,
+                    rpc_timeout=self._rpc_timeout,
+                )
+        except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
+            raise WorkerTimeout(
+                f"no worker took the answer within {self._settings.input_timeout_s:g}s; it may "
+                "still be applied, so read the job before sending it again"
+            ) from None
+        except WorkflowUpdateFailedError as failed:
+            raise _refusal(failed.cause) from None
+        except RPCError as err:
+            if err.status == RPCStatusCode.NOT_FOUND:
+                raise JobConflict(f"job {job_id!r} closed before the answer arrived") from err
+            raise
+        log.info("job.input_accepted", job_id=job_id, name=name, owner=self._owner)
+        return record
 
     async def _describe(self, job_id: str) -> WorkflowExecutionDescription:
         try:
@@ -214,9 +260,18 @@ class JobService:
         return JobCreated(
             id=desc.id,
             type=desc.typed_search_attributes.get(JOB_TYPE) or desc.workflow_type,
-            status=job_status(desc.status),
+            status=job_status(desc.status, desc.typed_search_attributes),
             links=links(self._settings, desc.id, desc.run_id),
         )
+
+
+def _refusal(cause: BaseException) -> AijobsError:
+    """The workflow's reason for refusing an answer, as an API error."""
+    if isinstance(cause, ApplicationError) and cause.type == INVALID_ANSWER:
+        errors = cause.details[0] if cause.details else []
+        return InvalidInput(("body", "value"), cause.message, errors=list(errors))
+    message = cause.message if isinstance(cause, ApplicationError) else str(cause)
+    return JobConflict(message)
 
 
 def _digest(job_type: str, job_input: BaseModel) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from temporalio.client import WorkflowExecutionStatus
+from temporalio.common import TypedSearchAttributes
 from temporalio.exceptions import (
     ApplicationError,
     CancelledError,
@@ -13,6 +14,7 @@ from temporalio.exceptions import (
 
 from api.schemas import JobError, JobLinks, JobStatus
 from core.config import Settings
+from core.temporal import JOB_WAITING_FOR
 
 STATUS_NAMES: dict[WorkflowExecutionStatus, JobStatus] = {
     WorkflowExecutionStatus.RUNNING: "running",
@@ -25,19 +27,27 @@ STATUS_NAMES: dict[WorkflowExecutionStatus, JobStatus] = {
     WorkflowExecutionStatus.TERMINATED: "terminated",
 }
 
-# The visibility query's names for each job status.
-VISIBILITY_STATUS: dict[JobStatus, str] = {
-    "running": "Running",
-    "completed": "Completed",
-    "failed": "Failed",
-    "cancelled": "Canceled",
-    "timed_out": "TimedOut",
-    "terminated": "Terminated",
+# The visibility query that selects each job status.
+VISIBILITY_FILTERS: dict[JobStatus, str] = {
+    "running": f"ExecutionStatus = 'Running' AND {JOB_WAITING_FOR.name} IS NULL",
+    "waiting_for_input": f"ExecutionStatus = 'Running' AND {JOB_WAITING_FOR.name} IS NOT NULL",
+    "completed": "ExecutionStatus = 'Completed'",
+    "failed": "ExecutionStatus = 'Failed'",
+    "cancelled": "ExecutionStatus = 'Canceled'",
+    "timed_out": "ExecutionStatus = 'TimedOut'",
+    "terminated": "ExecutionStatus = 'Terminated'",
 }
 
 
-def job_status(status: WorkflowExecutionStatus | None) -> JobStatus:
-    return STATUS_NAMES.get(status or WorkflowExecutionStatus.RUNNING, "running")
+def job_status(
+    status: WorkflowExecutionStatus | None, attributes: TypedSearchAttributes
+) -> JobStatus:
+    """Temporal's status, refined: a running job that waits for a person says so."""
+    name = STATUS_NAMES.get(status or WorkflowExecutionStatus.RUNNING, "running")
+    waiting_for = attributes.get(JOB_WAITING_FOR)
+    if name == "running" and waiting_for:
+        return "waiting_for_input"
+    return name
 
 
 def links(settings: Settings, job_id: str, run_id: str | None) -> JobLinks:

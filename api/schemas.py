@@ -7,7 +7,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-JobStatus = Literal["running", "completed", "failed", "cancelled", "timed_out", "terminated"]
+JobStatus = Literal[
+    "running", "waiting_for_input", "completed", "failed", "cancelled", "timed_out", "terminated"
+]
 
 
 class JobCreate(BaseModel):
@@ -38,10 +40,24 @@ class JobError(BaseModel):
     message: str
 
 
+class WaitingFor(BaseModel):
+    """What a job in `waiting_for_input` needs from a person."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    name: str
+    prompt: str
+    answer_schema: dict[str, Any] = Field(
+        alias="schema", description="JSON schema the answer's `value` must fit."
+    )
+    deadline: datetime
+
+
 class Job(BaseModel):
     id: str
     type: str
     status: JobStatus
+    waiting_for: WaitingFor | None = None
     progress: dict[str, Any] | None = None
     result: Any = None
     error: JobError | None = None
@@ -64,6 +80,24 @@ class JobPage(BaseModel):
     next_page_token: str | None = Field(
         description="Pass as `page_token` for the next page; null on the last page."
     )
+
+
+class InputSubmit(BaseModel):
+    """An answer to the question a job is waiting on."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=100, examples=["review"])
+    value: dict[str, Any] = Field(examples=[{"decision": "approve"}])
+
+
+class InputAccepted(BaseModel):
+    """The answer as the job recorded it."""
+
+    name: str
+    value: dict[str, Any]
+    answered_by: str
+    at: datetime
 
 
 class CancelAccepted(BaseModel):

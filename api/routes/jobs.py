@@ -10,7 +10,17 @@ from pydantic import ValidationError
 
 from api.deps import CurrentOwner, SettingsDep, TemporalClient
 from api.job_service import JobService
-from api.schemas import CancelAccepted, ErrorBody, Job, JobCreate, JobCreated, JobPage, JobStatus
+from api.schemas import (
+    CancelAccepted,
+    ErrorBody,
+    InputAccepted,
+    InputSubmit,
+    Job,
+    JobCreate,
+    JobCreated,
+    JobPage,
+    JobStatus,
+)
 from core.errors import InvalidInput
 from core.jobs import JOB_TYPES
 
@@ -99,6 +109,29 @@ async def get_job(
     job_id: JobId, owner: CurrentOwner, client: TemporalClient, settings: SettingsDep
 ) -> Job:
     return await JobService(client, settings, owner).get(job_id)
+
+
+@router.post(
+    "/{job_id}/input",
+    response_model=InputAccepted,
+    responses={
+        **_NOT_FOUND,
+        409: {"model": ErrorBody, "description": "The job is not waiting for this input."},
+        504: {"model": ErrorBody, "description": "No worker took the answer in time."},
+    },
+)
+async def submit_input(
+    job_id: JobId,
+    body: InputSubmit,
+    owner: CurrentOwner,
+    client: TemporalClient,
+    settings: SettingsDep,
+) -> InputAccepted:
+    """Answer what the job waits for (`waiting_for.name`); the value must fit its schema."""
+    record = await JobService(client, settings, owner).submit_input(job_id, body.name, body.value)
+    return InputAccepted(
+        name=record.name, value=record.value, answered_by=record.answered_by, at=record.at
+    )
 
 
 @router.post(

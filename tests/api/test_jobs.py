@@ -152,11 +152,12 @@ async def test_list_own_jobs_with_filters_and_pages(api: Api, fake_openai: FakeO
     assert running.json()["jobs"] == []
 
 
-async def test_job_types_lists_summarize_with_schema(api: Api) -> None:
+async def test_job_types_list_each_type_with_schema(api: Api) -> None:
     """GET /v1/job-types names each type with its input JSON schema."""
     response = await api.alice.get("/v1/job-types")
     assert response.status_code == 200
-    [summarize] = response.json()
-    assert summarize["name"] == "summarize"
+    types = {t["name"]: t for t in response.json()}
+    assert set(types) == {"summarize", "draft_review"}
+    summarize = types["summarize"]
     assert summarize["input_schema"]["required"] == ["text"]
     assert summarize["input_schema"]["properties"]["max_words"]["default"] == 150
