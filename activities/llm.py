@@ -2,26 +2,21 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from typing import Literal
+from typing import Any, Literal
 
 import openai
 import structlog
-from openai.types.chat import ChatCompletionMessageParam
+from openai.types.chat import ChatCompletionMessage
 from pydantic import BaseModel, Field
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities import offline_model
+from activities.heartbeat import heartbeating
 from activities.llm_errors import is_malformed_body, to_application_error
 
 log = structlog.get_logger(__name__)
-
-# How often a waiting call tells Temporal it is alive; well inside any heartbeat timeout we set.
-HEARTBEAT_EVERY_S = 2.0
 
 
 class ChatMessage(BaseModel):
@@ -74,7 +69,7 @@ class LLMActivities:
         if self._client is None or model == offline_model.OFFLINE_MODEL:
             result = self._answer_offline(request)
         else:
-            async with _heartbeating():
+            async with heartbeating():
                 result = await self._answer_online(request, self._client, model)
         log.info(
             "llm.completed",
@@ -105,61 +100,57 @@ class LLMActivities:
     async def _answer_online(
         request: ChatRequest, client: openai.AsyncOpenAI, model: str
     ) -> ChatResult:
-        messages: list[ChatCompletionMessageParam] = [
-            {"role": m.role, "content": m.content}  # type: ignore[misc]
-            for m in request.messages
-        ]
-        try:
-            if request.max_output_tokens is None:
-                response = await client.chat.completions.create(model=model, messages=messages)
-            else:
-                response = await client.chat.completions.create(
-                    model=model,
-                    messages=messages,
-                    max_completion_tokens=request.max_output_tokens,
-                )
-        except openai.OpenAIError as err:
-            raise to_application_error(err) from err
-        except Exception as err:
-            if is_malformed_body(err):
-                raise ApplicationError(
-                    "model server sent a body that is not JSON", type="MalformedResponse"
-                ) from err
-            raise
-        if not response.choices:
-            raise ApplicationError("model server sent no choices", type="MalformedResponse")
-        choice = response.choices[0]
-        if choice.finish_reason == "content_filter":
-            raise ApplicationError(
-                "the model's content filter refused", type="ContentFiltered", non_retryable=True
-            )
-        if choice.message.refusal:
-            raise ApplicationError(
-                f"the model refused: {choice.message.refusal}", type="Refused", non_retryable=True
-            )
-        usage = response.usage
-        return ChatResult(
-            text=choice.message.content or "",
-            model=response.model or model,
-            usage=TokenUsage(
-                input_tokens=usage.prompt_tokens if usage else 0,
-                output_tokens=usage.completion_tokens if usage else 0,
-                llm_calls=1,
-            ),
+        message, answered_by, usage = await create_completion(
+            client,
+            model,
+            [m.model_dump() for m in request.messages],
+            max_output_tokens=request.max_output_tokens,
         )
+        return ChatResult(text=message.content or "", model=answered_by, usage=usage)
 
 
-@asynccontextmanager
-async def _heartbeating() -> AsyncIterator[None]:
-    """Heartbeat while a call is in flight, so a dead worker is noticed in seconds."""
-
-    async def beat() -> None:
-        while True:
-            activity.heartbeat()
-            await asyncio.sleep(HEARTBEAT_EVERY_S)
-
-    task = asyncio.create_task(beat())
+async def create_completion(
+    client: openai.AsyncOpenAI,
+    model: str,
+    messages: list[dict[str, Any]],
+    *,
+    max_output_tokens: int | None = None,
+    tools: list[dict[str, Any]] | None = None,
+) -> tuple[ChatCompletionMessage, str, TokenUsage]:
+    """One Chat Completions call: (message, model that answered, usage), failures classified."""
+    params: dict[str, Any] = {"model": model, "messages": messages}
+    if max_output_tokens is not None:
+        params["max_completion_tokens"] = max_output_tokens
+    if tools:
+        params["tools"] = tools
     try:
-        yield
-    finally:
-        task.cancel()
+        response = await client.chat.completions.create(**params)
+    except openai.OpenAIError as err:
+        raise to_application_error(err) from err
+    except Exception as err:
+        if is_malformed_body(err):
+            raise ApplicationError(
+                "model server sent a body that is not JSON", type="MalformedResponse"
+            ) from err
+        raise
+    if not response.choices:
+        raise ApplicationError("model server sent no choices", type="MalformedResponse")
+    choice = response.choices[0]
+    if choice.finish_reason == "content_filter":
+        raise ApplicationError(
+            "the model's content filter refused", type="ContentFiltered", non_retryable=True
+        )
+    if choice.message.refusal:
+        raise ApplicationError(
+            f"the model refused: {choice.message.refusal}", type="Refused", non_retryable=True
+        )
+    usage = response.usage
+    return (
+        choice.message,
+        response.model or model,
+        TokenUsage(
+            input_tokens=usage.prompt_tokens if usage else 0,
+            output_tokens=usage.completion_tokens if usage else 0,
+            llm_calls=1,
+        ),
+    )

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
+
+from activities.sqlite import connect, prepare
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (
@@ -14,7 +15,7 @@ CREATE TABLE IF NOT EXISTS outbox (
     round INTEGER NOT NULL,
     text TEXT NOT NULL,
     created_at TEXT NOT NULL
-)
+);
 """
 
 
@@ -23,20 +24,14 @@ class Outbox:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as db:
-            db.execute(_SCHEMA)
-
-    def _connect(self) -> sqlite3.Connection:
-        # A short-lived connection per call: safe across threads, and SQLite serialises writers.
-        return sqlite3.connect(self.path, timeout=30)
+        prepare(path, _SCHEMA)
 
     async def add(self, key: str, job_id: str, round_number: int, text: str) -> bool:
         """Store the entry; False when this key was stored before (a retry)."""
         return await asyncio.to_thread(self._add, key, job_id, round_number, text)
 
     def _add(self, key: str, job_id: str, round_number: int, text: str) -> bool:
-        with self._connect() as db:
+        with connect(self.path) as db:
             cursor = db.execute(
                 "INSERT OR IGNORE INTO outbox VALUES (?, ?, ?, ?, ?)",
                 (key, job_id, round_number, text, datetime.now(UTC).isoformat()),
@@ -45,7 +40,7 @@ class Outbox:
 
     def entries(self, job_id: str) -> list[tuple[str, int, str]]:
         """(key, round, text) for one job, oldest first."""
-        with self._connect() as db:
+        with connect(self.path) as db:
             rows = db.execute(
                 "SELECT idempotency_key, round, text FROM outbox WHERE job_id = ? "
                 "ORDER BY created_at",

@@ -1,4 +1,4 @@
-"""A real HTTP receiver for webhooks: answers with scripted statuses and records each request."""
+"""A real HTTP server for tests: records webhook POSTs, and serves pages to GET."""
 
 from __future__ import annotations
 
@@ -22,13 +22,19 @@ class Webhook:
     def __init__(self) -> None:
         self.received: list[Received] = []
         self.statuses: deque[int] = deque()
+        # path -> (status, headers, body) for GET requests.
+        self.pages: dict[str, tuple[int, dict[str, str], bytes]] = {}
         self._server: ThreadingHTTPServer | None = None
 
     @property
-    def url(self) -> str:
+    def base(self) -> str:
         assert self._server is not None
         host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}/hook"
+        return f"http://{host!s}:{port}"
+
+    @property
+    def url(self) -> str:
+        return f"{self.base}/hook"
 
     @contextmanager
     def running(self) -> Iterator[Webhook]:
@@ -46,6 +52,15 @@ class Webhook:
                 self.send_response(status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
+
+            def do_GET(self) -> None:
+                status, headers, body = webhook.pages.get(self.path, (404, {}, b"not found"))
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
 
         server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server = server
