@@ -15,10 +15,16 @@ import structlog
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.agent_llm import AgentLLMActivities
+from activities.conversations import ConversationStore
 from activities.llm import LLMActivities
 from activities.notify import NotifyActivities
 from activities.outbox import Outbox
 from activities.publish import PublishActivities
+from activities.sqlite import DB_NAME
+from activities.tool_runner import ToolActivities
+from activities.tools.documents import DocumentStore
+from activities.tools.tickets import TicketStore
 from core.config import Settings, get_settings
 from core.jobs import JOB_TYPES
 from core.logging import configure_logging
@@ -29,15 +35,18 @@ log = structlog.get_logger("worker")
 GRACEFUL_SHUTDOWN = timedelta(seconds=15)
 
 
-def build_llm_activities(settings: Settings) -> LLMActivities:
-    """One OpenAI client per process, with its own retries off: Temporal owns retrying."""
+def build_openai_client(settings: Settings) -> tuple[openai.AsyncOpenAI | None, str]:
+    """One OpenAI client per process, with its own retries off: Temporal owns retrying.
+
+    Returns the client (None: only the offline model) and the default model name.
+    """
     if settings.uses_offline_model:
         log.warning(
             "llm.offline_mode",
             reason="neither OPENAI_API_KEY nor OPENAI_BASE_URL is set",
             model="offline",
         )
-        return LLMActivities(client=None, default_model="offline")
+        return None, "offline"
     api_key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else "unused"
     client = openai.AsyncOpenAI(
         api_key=api_key,
@@ -46,18 +55,34 @@ def build_llm_activities(settings: Settings) -> LLMActivities:
         timeout=settings.llm_timeout_s,
     )
     log.info("llm.configured", base_url=settings.openai_base_url, default_model=settings.model)
-    return LLMActivities(client=client, default_model=settings.model)
+    return client, settings.model
 
 
 def build_activities(settings: Settings) -> list[Callable[..., Any]]:
     """Every activity, bound to clients created once for this process."""
-    llm = build_llm_activities(settings)
-    # One HTTP client for the worker's webhooks, bounded so a stuck receiver cannot hang a task.
+    client, default_model = build_openai_client(settings)
+    # One HTTP client for webhooks and fetch_url, bounded so a stuck server cannot hang a task.
     http = httpx.AsyncClient(timeout=httpx.Timeout(20.0))
-    outbox = Outbox(Path(settings.data_dir) / "aijobs.db")
-    publish = PublishActivities(settings.publish_webhook, outbox, http)
+    db = Path(settings.data_dir) / DB_NAME
+    llm = LLMActivities(client, default_model)
+    agent = AgentLLMActivities(client, default_model, ConversationStore(db))
+    tools = ToolActivities(
+        http,
+        DocumentStore(db),
+        TicketStore(db),
+        settings.fetch_allowed_hosts,
+        settings.fetch_max_bytes,
+    )
+    publish = PublishActivities(settings.publish_webhook, Outbox(db), http)
     notify = NotifyActivities(settings.notify_webhook, http)
-    return [llm.complete_chat, publish.publish_draft, notify.notify_person]
+    return [
+        llm.complete_chat,
+        agent.complete_agent_step,
+        tools.run_tool,
+        tools.store_documents,
+        publish.publish_draft,
+        notify.notify_person,
+    ]
 
 
 def build_worker(

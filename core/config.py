@@ -42,6 +42,10 @@ class Settings(BaseSettings):
     publish_webhook: str | None = Field(default=None, alias="AIJOBS_PUBLISH_WEBHOOK")
     notify_webhook: str | None = Field(default=None, alias="AIJOBS_NOTIFY_WEBHOOK")
     input_timeout_s: float = Field(default=10.0, gt=0, alias="AIJOBS_INPUT_TIMEOUT_S")
+    fetch_allowed_hosts: Annotated[frozenset[str], NoDecode] = Field(
+        default=frozenset(), alias="AIJOBS_FETCH_ALLOWED_HOSTS"
+    )
+    fetch_max_bytes: int = Field(default=200_000, gt=0, alias="AIJOBS_FETCH_MAX_BYTES")
 
     # The worker's outbox lives here; `make run` also keeps the Temporal SQLite file here.
     data_dir: str = Field(default=".data", alias="AIJOBS_DATA_DIR")
@@ -65,6 +69,14 @@ class Settings(BaseSettings):
                 raise ValueError(f"AIJOBS_API_KEYS names owner {owner!r} twice")
             keys[owner] = key
         return keys
+
+    @field_validator("fetch_allowed_hosts", mode="before")
+    @classmethod
+    def _parse_hosts(cls, raw: object) -> object:
+        """`example.com,docs.example.com`: exact host names, compared in lower case."""
+        if isinstance(raw, str):
+            return frozenset(h.strip().lower() for h in raw.split(",") if h.strip())
+        return raw
 
     @property
     def page_token_secret(self) -> bytes:

@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from workflows.agent import AgentInput, AgentWorkflow
 from workflows.draft_review import DraftReviewInput, DraftReviewWorkflow
 from workflows.summarize import SummarizeInput, SummarizeWorkflow
 
@@ -39,6 +40,14 @@ JOB_TYPES: dict[str, JobType] = {
             input_model=DraftReviewInput,
             description="The model drafts from a brief; a person approves, revises or rejects; "
             "approved text is published exactly once.",
+            accepts_input=True,
+        ),
+        JobType(
+            name="agent",
+            workflow=AgentWorkflow,
+            input_model=AgentInput,
+            description="Work towards a goal with tools: the model proposes calls, the workflow "
+            "validates them, asks a person before side effects, and stops at budgets.",
             accepts_input=True,
         ),
     )

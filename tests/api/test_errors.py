@@ -34,7 +34,9 @@ async def test_unknown_type_lists_valid_ones(api: Api) -> None:
     assert response.status_code == 422
     [error] = response.json()["detail"]
     assert error["loc"] == ["body", "type"]
-    assert error["msg"] == "unknown job type 'translate'; valid types: draft_review, summarize"
+    assert (
+        error["msg"] == "unknown job type 'translate'; valid types: agent, draft_review, summarize"
+    )
 
 
 @pytest.mark.usefixtures("after")

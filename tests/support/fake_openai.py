@@ -30,10 +30,20 @@ class Reply:
     hold: threading.Event | None = None
     finish_reason: str = "stop"
     usage: tuple[int, int] = (10, 5)
+    # (name, arguments) pairs: the reply proposes these tool calls.
+    tool_calls: list[tuple[str, str]] = field(default_factory=list)
 
     @classmethod
     def ok(cls, text: str, *, delay_s: float = 0.0, usage: tuple[int, int] = (10, 5)) -> Reply:
         return cls(text=text, delay_s=delay_s, usage=usage)
+
+    @classmethod
+    def calls(
+        cls, *calls: tuple[str, dict[str, Any] | str], usage: tuple[int, int] = (10, 5)
+    ) -> Reply:
+        """Propose tool calls; arguments as a dict, or a raw string to send malformed JSON."""
+        encoded = [(name, a if isinstance(a, str) else json.dumps(a)) for name, a in calls]
+        return cls(tool_calls=encoded, finish_reason="tool_calls", usage=usage)
 
     @classmethod
     def error(
@@ -233,6 +243,12 @@ def _usage(reply: Reply) -> dict[str, int]:
 
 
 def _completion(request: dict[str, Any], reply: Reply) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "content": reply.text}
+    if reply.tool_calls:
+        message["tool_calls"] = [
+            {"id": f"call_{i}", "type": "function", "function": {"name": n, "arguments": a}}
+            for i, (n, a) in enumerate(reply.tool_calls)
+        ]
     return {
         "id": "chatcmpl-fake",
         "object": "chat.completion",
@@ -241,7 +257,7 @@ def _completion(request: dict[str, Any], reply: Reply) -> dict[str, Any]:
         "choices": [
             {
                 "index": 0,
-                "message": {"role": "assistant", "content": reply.text},
+                "message": message,
                 "finish_reason": reply.finish_reason,
             }
         ],

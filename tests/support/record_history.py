@@ -1,9 +1,10 @@
 """Record workflow histories for the replay test: `python -m tests.support.record_history NAME`.
 
-NAME is `summarize_v1` (multi-chunk, hierarchical combine, one rate-limited retry) or
+NAME is `summarize_v1` (multi-chunk, hierarchical combine, one rate-limited retry),
 `draft_review_v1` (a revision across continue-as-new, then approval and publish; one file per
-run). Jobs run on the dev server against the fake model, and the histories are written beside
-the replay test. Re-record only on purpose: the old files are what keep in-flight runs safe
+run) or `agent_v1` (tool calls, a rejected malformed call, an approved side effect). Jobs
+run on the dev server against the fake model, and the histories are written beside the
+replay test. Re-record only on purpose: the old files are what keep in-flight runs safe
 from non-deterministic changes.
 """
 
@@ -25,6 +26,7 @@ from tests.support.fake_openai import FakeOpenAI, Reply
 from tests.support.polling import eventually
 from tests.support.temporal import start_dev_server
 from worker import build_worker
+from workflows.agent import AgentRun, AgentWorkflow
 from workflows.draft_review import DraftReviewRun, DraftReviewWorkflow
 from workflows.human import Submission
 from workflows.summarize import SummarizeInput, SummarizeWorkflow
@@ -66,7 +68,28 @@ async def draft_review(
     return handle
 
 
-SCENARIOS = {"summarize_v1": summarize, "draft_review_v1": draft_review}
+async def agent(client: Client, task_queue: str, fake: FakeOpenAI) -> WorkflowHandle[Any, Any]:
+    fake.script(
+        Reply.calls(("calculator", {"expression": "6 * 7"}), ("calculator", "{bad json")),
+        Reply.calls(("create_ticket", {"title": "Answer", "body": "42"})),
+        Reply.ok("Filed ticket with 42."),
+    )
+    handle = await client.start_workflow(
+        AgentWorkflow.run,
+        AgentRun(goal="Compute 6*7 and file it.", tools=["calculator", "create_ticket"]),
+        id=f"agent-{uuid.uuid4().hex[:8]}",
+        task_queue=task_queue,
+    )
+    await eventually(partial(handle.query, AgentWorkflow.waiting_for), what="approval")
+    await handle.execute_update(
+        AgentWorkflow.submit_answer,
+        Submission(name="approval", value={"decision": "allow"}, answered_by="recorder"),
+    )
+    await handle.result()
+    return handle
+
+
+SCENARIOS = {"summarize_v1": summarize, "draft_review_v1": draft_review, "agent_v1": agent}
 
 
 async def record(name: str) -> list[Path]:

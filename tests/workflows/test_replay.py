@@ -28,6 +28,7 @@ def load(path: Path) -> WorkflowHistory:
 def test_histories_are_recorded() -> None:
     """The replay check below has something to check."""
     assert [p.name for p in HISTORIES] == [
+        "agent_v1.json",
         "draft_review_v1_run1.json",
         "draft_review_v1_run2.json",
         "summarize_v1.json",

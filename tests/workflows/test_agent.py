@@ -1,0 +1,316 @@
+"""AgentWorkflow on the time-skipping server against scripted tool-calling conversations."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from temporalio import activity
+from temporalio.client import WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from activities.sqlite import DB_NAME
+from activities.tool_runner import ToolRequest, ToolResult
+from activities.tools.tickets import TicketStore
+from core.config import Settings
+from tests.support.fake_openai import FakeOpenAI, Reply
+from tests.support.polling import eventually
+from worker import build_activities, build_worker
+from workflows.agent import STEPS_PER_RUN, AgentResult, AgentRun, AgentWorkflow
+from workflows.human import Submission, WaitingFor
+
+Handle = WorkflowHandle[AgentWorkflow, AgentResult]
+
+
+@pytest.fixture
+async def worker(ts_env: WorkflowEnvironment, settings: Settings) -> AsyncIterator[Worker]:
+    async with build_worker(settings, ts_env.client) as running:
+        yield running
+
+
+async def start(env: WorkflowEnvironment, settings: Settings, **fields: Any) -> Handle:
+    defaults: dict[str, Any] = {"goal": "What is 6 times 7?", "tools": ["calculator"]}
+    return await env.client.start_workflow(
+        AgentWorkflow.run,
+        AgentRun(**(defaults | fields)),
+        id=f"agent-{uuid.uuid4().hex}",
+        task_queue=settings.task_queue,
+    )
+
+
+def tickets(settings: Settings) -> TicketStore:
+    return TicketStore(Path(settings.data_dir) / DB_NAME)
+
+
+async def test_tool_result_goes_back_to_the_model(
+    ts_env: WorkflowEnvironment, settings: Settings, fake_openai: FakeOpenAI, worker: Worker
+) -> None:
+    """The model asks for the calculator, gets 42 back, and answers; the trail shows the call."""
+    fake_openai.script(Reply.calls(("calculator", {"expression": "6 * 7"})), Reply.ok("It is 42."))
+    result = await (await start(ts_env, settings)).result()
+    assert (result.outcome, result.answer) == ("answered", "It is 42.")
+    first, second = (r.body for r in fake_openai.requests)
+    assert [t["function"]["name"] for t in first["tools"]] == ["calculator"]
+    assert first["tools"][0]["function"]["parameters"]["required"] == ["expression"]
+    assert [m["role"] for m in second["messages"]] == ["system", "user", "assistant", "tool"]
+    assert second["messages"][2]["tool_calls"][0]["function"]["name"] == "calculator"
+    assert second["messages"][3] == {"role": "tool", "tool_call_id": "call_0", "content": "42"}
+    [call] = result.steps
+    assert (call.step, call.tool, call.arguments, call.status, call.result_summary) == (
+        1,
+        "calculator",
+        {"expression": "6 * 7"},
+        "ok",
+        "42",
+    )
+    assert (result.llm_steps, result.tool_calls, result.usage.llm_calls) == (2, 1, 2)
+
+
+async def test_invalid_arguments_are_fed_back_and_corrected(
+    ts_env: WorkflowEnvironment, settings: Settings, fake_openai: FakeOpenAI, worker: Worker
+) -> None:
+    """Arguments that fail the tool's model never run; the model reads why and tries again."""
+    fake_openai.script(
+        Reply.calls(("calculator", {"expr": "6 * 7"})),
+        Reply.calls(("calculator", "{not json")),
+        Reply.calls(("calculator", {"expression": "6 * 7"})),
+        Reply.ok("42."),
+    )
+    result = await (await start(ts_env, settings)).result()
+    assert [s.status for s in result.steps] == ["rejected", "rejected", "ok"]
+    feedback = fake_openai.requests[1].body["messages"][-1]["content"]
+    assert feedback.startswith(
+        "error: invalid arguments for calculator: expression: Field required"
+    )
+    assert fake_openai.requests[2].body["messages"][-1]["content"] == (
+        "error: the arguments are not valid JSON"
+    )
+    assert result.answer == "42."
+
+
+async def test_disallowed_and_unknown_tools_are_refused(
+    ts_env: WorkflowEnvironment, settings: Settings, fake_openai: FakeOpenAI, worker: Worker
+) -> None:
+    """A real tool the job did not allow, and a made-up one: both refused, neither run."""
+    fake_openai.script(
+        Reply.calls(("create_ticket", {"title": "t", "body": "b"}), ("rm_rf", {})),
+        Reply.ok("I will not."),
+    )
+    result = await (await start(ts_env, settings)).result()
+    assert [(s.tool, s.status) for s in result.steps] == [
+        ("create_ticket", "rejected"),
+        ("rm_rf", "rejected"),
+    ]
+    tool_messages = [m for m in fake_openai.requests[1].body["messages"] if m["role"] == "tool"]
+    assert tool_messages[0]["content"] == "error: tool 'create_ticket' is not allowed for this job"
+    assert tool_messages[1]["content"].startswith("error: unknown tool 'rm_rf'")
+    assert tickets(settings).for_job("x") == []
+
+
+async def approval(handle: Handle) -> WaitingFor:
+    async def probe() -> WaitingFor | None:
+        return await handle.query(AgentWorkflow.waiting_for)
+
+    found = await eventually(probe, what="the approval question")
+    assert found is not None
+    return found
+
+
+async def test_side_effect_waits_for_approval_then_runs_once(
+    ts_env: WorkflowEnvironment, settings: Settings, fake_openai: FakeOpenAI, worker: Worker
+) -> None:
+    """create_ticket is not pre-approved: a person allows it, then exactly one ticket exists."""
+    fake_openai.script(
+        Reply.calls(("create_ticket", {"title": "Printer", "body": "It is on fire."})),
+        Reply.ok("Ticket filed."),
+    )
+    handle = await start(ts_env, settings, goal="File a ticket", tools=["create_ticket"])
+    question = await approval(handle)
+    assert question.name == "approval"
+    assert '"title": "Printer"' in question.prompt
+    await handle.signal(
+        AgentWorkflow.answer,
+        Submission(name="approval", value={"decision": "allow"}, answered_by="carol"),
+    )
+    result = await handle.result()
+    [call] = result.steps
+    assert (call.status, call.approved_by) == ("ok", "carol")
+    assert call.result_summary.startswith("created ticket TCK-")
+    assert tickets(settings).for_job(handle.id) == [(call.result_summary.split()[-1], "Printer")]
+
+
+async def test_denied_side_effect_ends_the_job(
+    ts_env: WorkflowEnvironment, settings: Settings, fake_openai: FakeOpenAI, worker: Worker
+) -> None:
+    """A denial stops the job with outcome `denied` and the reason; nothing is written."""
+    fake_openai.script(Reply.calls(("create_ticket", {"title": "Spam", "body": "Buy now"})))
+    handle = await start(ts_env, settings, goal="File a ticket", tools=["create_ticket"])
+    await approval(handle)
+    await handle.signal(
+        AgentWorkflow.answer,
+        Submission(
+            name="approval", value={"decision": "deny", "reason": "spam"}, answered_by="dan"
+        ),
+    )
+    result = await handle.result()
+    assert result.outcome == "denied"
+    assert result.reason == "create_ticket denied by dan: spam"
+    assert [(s.status, s.approved_by) for s in result.steps] == [("denied", "dan")]
+    assert tickets(settings).for_job(handle.id) == []
+
+
+async def test_unanswered_approval_is_a_denial(
+    ts_env: WorkflowEnvironment, settings: Settings, fake_openai: FakeOpenAI, worker: Worker
+) -> None:
+    """Nobody answers within a day (skipped time): the call is denied, not run."""
+    fake_openai.script(Reply.calls(("create_ticket", {"title": "T", "body": "B"})))
+    handle = await start(ts_env, settings, goal="File", tools=["create_ticket"])
+    result = await handle.result()
+    assert result.outcome == "denied"
+    assert "no approval before the deadline" in (result.reason or "")
+
+
+async def test_preapproved_side_effect_runs_without_asking(
+    ts_env: WorkflowEnvironment, settings: Settings, fake_openai: FakeOpenAI, worker: Worker
+) -> None:
+    """`preapproved_tools` skips the question."""
+    fake_openai.script(
+        Reply.calls(("create_ticket", {"title": "T", "body": "B"})), Reply.ok("Done.")
+    )
+    handle = await start(
+        ts_env, settings, tools=["create_ticket"], preapproved_tools=["create_ticket"]
+    )
+    result = await handle.result()
+    assert result.outcome == "answered"
+    assert result.steps[0].approved_by is None
+    assert len(tickets(settings).for_job(handle.id)) == 1
+
+
+@pytest.mark.parametrize(
+    ("budget", "expected"),
+    [
+        ({"max_steps": 3}, "max_steps (3) reached"),
+        ({"max_tool_calls": 2}, "max_tool_calls (2) reached"),
+        ({"max_tokens": 100}, "max_tokens (100) reached: 120 used"),
+    ],
+)
+async def test_every_budget_ends_the_loop(
+    ts_env: WorkflowEnvironment,
+    settings: Settings,
+    fake_openai: FakeOpenAI,
+    worker: Worker,
+    budget: dict[str, int],
+    expected: str,
+) -> None:
+    """A model that never stops calling tools is stopped by each budget, with the reason."""
+    fake_openai.responder = lambda request: Reply.calls(
+        ("calculator", {"expression": "1 + 1"}), usage=(50, 10)
+    )
+    result = await (await start(ts_env, settings, **budget)).result()
+    assert (result.outcome, result.reason, result.answer) == ("budget_exhausted", expected, None)
+
+
+async def test_long_loop_continues_as_new_and_keeps_the_conversation(
+    ts_env: WorkflowEnvironment, settings: Settings, fake_openai: FakeOpenAI, worker: Worker
+) -> None:
+    """A 200-step loop spans eight runs; the model still sees every earlier message, and each
+    run's history stays small because the conversation is a claim check."""
+    steps = 200
+
+    def responder(request: dict[str, Any]) -> Reply:
+        done = sum(1 for m in request["messages"] if m["role"] == "tool")
+        if done < steps - 1:
+            return Reply.calls(("calculator", {"expression": f"{done} + 1"}))
+        return Reply.ok(f"Counted to {done}.")
+
+    fake_openai.responder = responder
+    handle = await start(ts_env, settings, max_steps=steps, max_tool_calls=steps)
+    result = await handle.result()
+    assert (result.outcome, result.answer) == ("answered", f"Counted to {steps - 1}.")
+    last = fake_openai.requests[-1].body["messages"]
+    assert last[1]["content"] == "What is 6 times 7?"
+    assert [m["content"] for m in last if m["role"] == "tool"] == [
+        str(i + 1) for i in range(steps - 1)
+    ]
+    assert len(result.steps) == steps - 1
+
+    sizes = []
+    run_id: str | None = handle.first_execution_run_id
+    while run_id:
+        history = await ts_env.client.get_workflow_handle(handle.id, run_id=run_id).fetch_history()
+        sizes.append(len(history.to_json()))
+        last = history.events[-1]
+        run_id = (
+            last.workflow_execution_continued_as_new_event_attributes.new_execution_run_id
+            if last.HasField("workflow_execution_continued_as_new_event_attributes")
+            else None
+        )
+    assert len(sizes) == -(-steps // STEPS_PER_RUN)
+    # Each model call's input holds only the new messages, so a run's history does not grow
+    # with the conversation (only the carried audit trail grows, a little), far below 50 MB.
+    assert max(sizes) < 400_000, sizes
+    assert sizes[-1] < 1.5 * sizes[0], sizes
+
+
+async def test_documents_are_searchable(
+    ts_env: WorkflowEnvironment, settings: Settings, fake_openai: FakeOpenAI, worker: Worker
+) -> None:
+    """Documents sent with the job are stored, and search_documents finds passages in them."""
+    fake_openai.script(
+        Reply.calls(("search_documents", {"query": "refund window"})), Reply.ok("30 days.")
+    )
+    documents = [
+        {"name": "policy.md", "text": "Refunds are accepted within a 30 day refund window."},
+        {"name": "menu.md", "text": "Soup of the day."},
+    ]
+    result = await (
+        await start(ts_env, settings, tools=["search_documents"], documents=documents)
+    ).result()
+    found = fake_openai.requests[1].body["messages"][-1]["content"]
+    assert found.startswith("policy.md: ")
+    assert "[refund]" in found
+    assert "menu.md" not in found
+    assert "policy.md" in fake_openai.requests[0].body["messages"][1]["content"]
+    assert result.answer == "30 days."
+
+
+async def test_side_effect_retried_after_writing_lands_once(
+    ts_env: WorkflowEnvironment, settings: Settings, fake_openai: FakeOpenAI
+) -> None:
+    """The first create_ticket attempt writes and then dies; the retry finds the same key."""
+    fake_openai.script(Reply.calls(("create_ticket", {"title": "T", "body": "B"})), Reply.ok("ok"))
+    real = next(a for a in build_activities(settings) if a.__name__ == "run_tool")
+    attempts: list[str] = []
+
+    @activity.defn(name="run_tool")
+    async def run_tool_then_crash_once(request: ToolRequest) -> ToolResult:
+        result: ToolResult = await real(request)
+        attempts.append(result.content)
+        if activity.info().attempt == 1:
+            raise RuntimeError("worker lost after the write")
+        return result
+
+    others = [a for a in build_activities(settings) if a.__name__ != "run_tool"]
+    async with build_worker(settings, ts_env.client, [*others, run_tool_then_crash_once]):
+        handle = await start(
+            ts_env, settings, tools=["create_ticket"], preapproved_tools=["create_ticket"]
+        )
+        result = await handle.result()
+    assert attempts[0].startswith("created ticket")
+    assert attempts[1].endswith("already exists")
+    assert len(tickets(settings).for_job(handle.id)) == 1
+    assert result.steps[0].status == "ok"
+
+
+def test_input_checks_tool_names() -> None:
+    """Unknown tools and pre-approvals outside `tools` are refused at the boundary."""
+    with pytest.raises(ValueError, match="unknown tools"):
+        AgentRun(goal="g", tools=["shell"])
+    with pytest.raises(ValueError, match="not in tools"):
+        AgentRun(goal="g", tools=["calculator"], preapproved_tools=["create_ticket"])
+    assert json.loads(AgentRun(goal="g").model_dump_json())["tools"] == []

@@ -1,0 +1,392 @@
+"""The `agent` job: the model proposes tool calls, this workflow decides, activities act.
+
+Every proposal is checked here (known tool, allowed for this job, arguments that fit the
+tool's model) before anything runs; side effects wait for a person unless pre-approved;
+budgets end the loop. The conversation itself lives in the claim-check store, so history
+holds only each step's new messages.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+from workflows.human import HumanInput, OnTimeout
+
+with workflow.unsafe.imports_passed_through():
+    from activities.agent_llm import AgentLLMActivities, AgentStepRequest, ProposedCall
+    from activities.llm import TokenUsage
+    from activities.tool_runner import StoreDocumentsRequest, ToolActivities, ToolRequest
+    from activities.tools import TOOLS
+    from activities.tools.documents import Document
+    from core.temporal import JOB_OWNER
+    from workflows.llm_step import (
+        LLM_HEARTBEAT,
+        LLM_RETRY,
+        LLM_SCHEDULE_TO_CLOSE,
+        LLM_START_TO_CLOSE,
+    )
+
+Outcome = Literal["answered", "budget_exhausted", "denied"]
+# A fresh run every this many model steps keeps each history small on long loops.
+STEPS_PER_RUN = 25
+SUMMARY_CHARS = 200
+
+SYSTEM_PROMPT = (
+    "You are a careful assistant working towards the user's goal. Use the tools offered when "
+    "they help; a tool's result comes back to you. When you can answer, reply in plain text "
+    "without calling a tool."
+)
+
+
+class AgentInput(BaseModel):
+    """What a caller sends to start an `agent` job."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    goal: str = Field(min_length=1, max_length=20_000)
+    tools: list[str] = Field(default_factory=list, max_length=20, description="Tools it may use.")
+    model: str | None = Field(None, min_length=1, max_length=200)
+    max_steps: int = Field(12, ge=1, le=500, description="Model calls at most.")
+    max_tool_calls: int = Field(20, ge=0, le=1000)
+    max_tokens: int = Field(50_000, ge=100, le=10_000_000)
+    preapproved_tools: list[str] = Field(
+        default_factory=list, description="Side-effecting tools that need no approval."
+    )
+    documents: list[Document] | None = Field(None, max_length=50)
+    approval_timeout_s: int = Field(86_400, ge=60, le=30 * 86_400)
+
+    @field_validator("tools", "preapproved_tools")
+    @classmethod
+    def _known(cls, names: list[str]) -> list[str]:
+        unknown = sorted(set(names) - set(TOOLS))
+        if unknown:
+            raise ValueError(f"unknown tools {unknown}; available: {sorted(TOOLS)}")
+        return list(dict.fromkeys(names))
+
+    @model_validator(mode="after")
+    def _preapproved_are_allowed(self) -> AgentInput:
+        extra = sorted(set(self.preapproved_tools) - set(self.tools))
+        if extra:
+            raise ValueError(f"preapproved_tools {extra} are not in tools")
+        return self
+
+
+class AuditEntry(BaseModel):
+    """One tool call: what the model proposed and what the backend did with it."""
+
+    step: int
+    tool: str
+    arguments: dict[str, Any] | str
+    status: Literal["ok", "error", "rejected", "denied"]
+    result_summary: str
+    approved_by: str | None = None
+    duration_ms: int = 0
+
+
+class AgentState(BaseModel):
+    """Carried across continue-as-new."""
+
+    seq: int = 0
+    pending: list[dict[str, Any]] = Field(default_factory=list)
+    steps: list[AuditEntry] = Field(default_factory=list)
+    usage: TokenUsage = Field(default_factory=TokenUsage)
+    llm_steps: int = 0
+    tool_calls: int = 0
+
+
+class AgentRun(AgentInput):
+    """The workflow's own input: the caller's, plus state carried from earlier runs."""
+
+    carried: AgentState = Field(default_factory=AgentState)
+
+
+class AgentProgress(BaseModel):
+    stage: Literal["thinking", "running_tool", "waiting_for_approval", "done"] = "thinking"
+    step: int = 0
+    tool_calls: int = 0
+    last_tool_call: str | None = None
+    budget_left: dict[str, int] = Field(default_factory=dict)
+
+
+class AgentResult(BaseModel):
+    outcome: Outcome
+    reason: str | None
+    answer: str | None
+    steps: list[AuditEntry]
+    llm_steps: int
+    tool_calls: int
+    usage: TokenUsage
+
+
+class Approval(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    decision: Literal["allow", "deny"]
+    reason: str | None = Field(None, max_length=2000)
+
+
+class _Denied(Exception):
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+
+@workflow.defn(name="AgentWorkflow")
+class AgentWorkflow(HumanInput):
+    @workflow.init
+    def __init__(self, input: AgentRun) -> None:
+        self._init_human_input()
+        self._input = input
+        self._state = input.carried
+        self._progress = AgentProgress()
+
+    @workflow.query(name="progress")
+    def progress(self) -> AgentProgress:
+        return self._progress
+
+    @workflow.run
+    async def run(self, input: AgentRun) -> AgentResult:
+        state = self._state
+        if state.seq == 0 and not state.pending:
+            await self._store_documents()
+            state.pending = [
+                {"role": "system", "content": SYSTEM_PROMPT},
+                {"role": "user", "content": self._goal_message()},
+            ]
+        steps_this_run = 0
+        while True:
+            if reason := self._budget_spent():
+                return self._finish("budget_exhausted", reason, None)
+            if steps_this_run >= STEPS_PER_RUN or workflow.info().is_continue_as_new_suggested():
+                workflow.continue_as_new(input.model_copy(update={"carried": state}))
+            state.llm_steps += 1
+            steps_this_run += 1
+            self._show("thinking")
+            reply = await workflow.execute_activity_method(
+                AgentLLMActivities.complete_agent_step,
+                AgentStepRequest(
+                    conversation_id=workflow.info().workflow_id,
+                    start=state.seq,
+                    append=state.pending,
+                    tools=input.tools,
+                    model=input.model,
+                ),
+                start_to_close_timeout=LLM_START_TO_CLOSE,
+                schedule_to_close_timeout=LLM_SCHEDULE_TO_CLOSE,
+                heartbeat_timeout=LLM_HEARTBEAT,
+                retry_policy=LLM_RETRY,
+                summary=f"agent step {state.llm_steps}"
+                + (f" · {input.model}" if input.model else ""),
+            )
+            state.seq += len(state.pending)
+            state.usage = state.usage + reply.usage
+            if not reply.tool_calls:
+                state.pending = []
+                return self._finish("answered", None, reply.content or "")
+            state.pending = [_assistant_message(reply.content, reply.tool_calls)]
+            for call in reply.tool_calls:
+                if state.tool_calls >= input.max_tool_calls:
+                    return self._finish(
+                        "budget_exhausted", f"max_tool_calls ({input.max_tool_calls}) reached", None
+                    )
+                try:
+                    content = await self._handle(call)
+                except _Denied as denied:
+                    return self._finish("denied", denied.reason, None)
+                state.pending.append({"role": "tool", "tool_call_id": call.id, "content": content})
+
+    async def _handle(self, call: ProposedCall) -> str:
+        """Check, approve if needed, run and audit one call; returns what the model sees."""
+        state, step = self._state, self._state.llm_steps
+        state.tool_calls += 1
+        self._progress.last_tool_call = call.name
+        checked = self._check(call)
+        if isinstance(checked, str):
+            state.steps.append(
+                AuditEntry(
+                    step=step,
+                    tool=call.name,
+                    arguments=call.arguments[:SUMMARY_CHARS],
+                    status="rejected",
+                    result_summary=checked[:SUMMARY_CHARS],
+                )
+            )
+            return f"error: {checked}"
+        tool = TOOLS[call.name]
+        approved_by: str | None = None
+        if tool.side_effects and call.name not in self._input.preapproved_tools:
+            self._show("waiting_for_approval")
+            approval, record = await self.ask_human(
+                "approval",
+                f"Step {step}: allow {call.name} with arguments {json.dumps(checked)}?",
+                Approval,
+                within=timedelta(seconds=self._input.approval_timeout_s),
+                on_timeout=OnTimeout(
+                    action="default",
+                    default={"decision": "deny", "reason": "no approval before the deadline"},
+                ),
+            )
+            approved_by = record.answered_by
+            if approval.decision == "deny":
+                reason = (
+                    f"{call.name} denied by {approved_by}: {approval.reason or 'no reason given'}"
+                )
+                state.steps.append(
+                    AuditEntry(
+                        step=step,
+                        tool=call.name,
+                        arguments=checked,
+                        status="denied",
+                        result_summary=reason[:SUMMARY_CHARS],
+                        approved_by=approved_by,
+                    )
+                )
+                raise _Denied(reason)
+        self._show("running_tool")
+        started = workflow.now()
+        status: Literal["ok", "error"] = "ok"
+        try:
+            result = await workflow.execute_activity_method(
+                ToolActivities.run_tool,
+                ToolRequest(
+                    tool=call.name,
+                    arguments=checked,
+                    idempotency_key=f"{workflow.info().workflow_id}/step-{step}/{call.id}",
+                    owner=self._owner(),
+                    job_id=workflow.info().workflow_id,
+                ),
+                start_to_close_timeout=tool.timeout,
+                schedule_to_close_timeout=tool.timeout * 10,
+                retry_policy=tool.retry,
+                summary=f"tool {call.name} · step {step}",
+            )
+            content = result.content + ("\n[result truncated]" if result.truncated else "")
+        except ActivityError as err:
+            status = "error"
+            cause = err.cause
+            content = (
+                f"error: {cause.message if isinstance(cause, ApplicationError) else err.message}"
+            )
+        state.steps.append(
+            AuditEntry(
+                step=step,
+                tool=call.name,
+                arguments=checked,
+                status=status,
+                result_summary=content[:SUMMARY_CHARS],
+                approved_by=approved_by,
+                duration_ms=int((workflow.now() - started).total_seconds() * 1000),
+            )
+        )
+        return content
+
+    def _check(self, call: ProposedCall) -> dict[str, Any] | str:
+        """The validated arguments, or why the call may not run (told to the model, never run)."""
+        if call.name not in TOOLS:
+            return f"unknown tool {call.name!r}; available: {', '.join(self._input.tools)}"
+        if call.name not in self._input.tools:
+            return f"tool {call.name!r} is not allowed for this job"
+        try:
+            raw = json.loads(call.arguments or "{}")
+        except json.JSONDecodeError:
+            return "the arguments are not valid JSON"
+        if not isinstance(raw, dict):
+            return "the arguments must be a JSON object"
+        try:
+            parsed = TOOLS[call.name].args_model.model_validate(raw)
+        except ValidationError as err:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or 'arguments'}: {e['msg']}"
+                for e in err.errors(include_url=False)
+            )
+            return f"invalid arguments for {call.name}: {problems}"
+        return parsed.model_dump(mode="json")
+
+    def _budget_spent(self) -> str | None:
+        state, job = self._state, self._input
+        if state.llm_steps >= job.max_steps:
+            return f"max_steps ({job.max_steps}) reached"
+        spent = state.usage.input_tokens + state.usage.output_tokens
+        if spent >= job.max_tokens:
+            return f"max_tokens ({job.max_tokens}) reached: {spent} used"
+        return None
+
+    async def _store_documents(self) -> None:
+        documents = self._input.documents or []
+        if not documents:
+            return
+        await workflow.execute_activity_method(
+            ToolActivities.store_documents,
+            StoreDocumentsRequest(
+                owner=self._owner(), job_id=workflow.info().workflow_id, documents=documents
+            ),
+            start_to_close_timeout=timedelta(seconds=60),
+            retry_policy=RetryPolicy(maximum_attempts=5),
+            summary=f"store {len(documents)} documents",
+        )
+
+    def _goal_message(self) -> str:
+        names = [d.name for d in self._input.documents or []]
+        if not names:
+            return self._input.goal
+        return f"{self._input.goal}\n\n(Attached documents, searchable: {', '.join(names)})"
+
+    @staticmethod
+    def _owner() -> str:
+        return workflow.info().typed_search_attributes.get(JOB_OWNER) or ""
+
+    def _show(self, stage: Literal["thinking", "running_tool", "waiting_for_approval"]) -> None:
+        state, job = self._state, self._input
+        spent = state.usage.input_tokens + state.usage.output_tokens
+        self._progress = AgentProgress(
+            stage=stage,
+            step=state.llm_steps,
+            tool_calls=state.tool_calls,
+            last_tool_call=self._progress.last_tool_call,
+            budget_left={
+                "steps": job.max_steps - state.llm_steps,
+                "tool_calls": job.max_tool_calls - state.tool_calls,
+                "tokens": max(job.max_tokens - spent, 0),
+            },
+        )
+        if stage != "waiting_for_approval":  # the wait shows its own question
+            last = (
+                f" · last tool {self._progress.last_tool_call}"
+                if self._progress.last_tool_call
+                else ""
+            )
+            workflow.set_current_details(
+                f"**{stage}** · step {state.llm_steps}/{job.max_steps} · "
+                f"{state.tool_calls}/{job.max_tool_calls} tool calls{last} · {spent:,} tokens"
+            )
+
+    def _finish(self, outcome: Outcome, reason: str | None, answer: str | None) -> AgentResult:
+        state = self._state
+        self._progress.stage = "done"
+        workflow.set_current_details(f"**done** · {outcome}" + (f": {reason}" if reason else ""))
+        return AgentResult(
+            outcome=outcome,
+            reason=reason,
+            answer=answer,
+            steps=state.steps,
+            llm_steps=state.llm_steps,
+            tool_calls=state.tool_calls,
+            usage=state.usage,
+        )
+
+
+def _assistant_message(content: str | None, calls: list[ProposedCall]) -> dict[str, Any]:
+    return {
+        "role": "assistant",
+        "content": content,
+        "tool_calls": [
+            {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+            for c in calls
+        ],
+    }
