@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from contextlib import AsyncExitStack
+from datetime import timedelta
 from typing import Any
 
 import openai
@@ -11,10 +14,13 @@ from pydantic import BaseModel, Field
 from temporalio import activity
 
 from activities import offline_model
+from activities.chat_completions import ProposedCall, TokenUsage, create_completion
 from activities.conversations import ConversationStore
 from activities.heartbeat import heartbeating
-from activities.llm import TokenUsage, create_completion
+from activities.token_stream import remember_failure, token_stream
 from activities.tools import TOOLS
+
+__all__ = ["AgentLLMActivities", "AgentStepRequest", "AgentStepResult", "ProposedCall"]
 
 log = structlog.get_logger(__name__)
 
@@ -27,14 +33,8 @@ class AgentStepRequest(BaseModel):
     tools: list[str]
     model: str | None = None
     max_output_tokens: int = Field(1000, gt=0)
-
-
-class ProposedCall(BaseModel):
-    """A tool call as the model proposed it: nothing here is trusted yet."""
-
-    id: str
-    name: str
-    arguments: str
+    # Names the step in the job's event stream; tokens are streamed there when it is set.
+    step: str | None = None
 
 
 class AgentStepResult(BaseModel):
@@ -46,11 +46,16 @@ class AgentStepResult(BaseModel):
 
 class AgentLLMActivities:
     def __init__(
-        self, client: openai.AsyncOpenAI | None, default_model: str, store: ConversationStore
+        self,
+        client: openai.AsyncOpenAI | None,
+        default_model: str,
+        store: ConversationStore,
+        stream_batch: timedelta = timedelta(milliseconds=100),
     ) -> None:
         self._client = client
         self._default_model = default_model
         self._store = store
+        self._stream_batch = stream_batch
 
     @activity.defn(name="complete_agent_step")
     async def complete_agent_step(self, request: AgentStepRequest) -> AgentStepResult:
@@ -58,27 +63,30 @@ class AgentLLMActivities:
         messages = await self._store.extend(request.conversation_id, request.start, request.append)
         model = request.model or self._default_model
         started = time.monotonic()
-        if self._client is None or model == offline_model.OFFLINE_MODEL:
-            result = _offline(messages)
-        else:
-            async with heartbeating():
-                message, answered_by, usage = await create_completion(
-                    self._client,
-                    model,
-                    messages,
-                    max_output_tokens=request.max_output_tokens,
-                    tools=[TOOLS[name].openai_schema() for name in request.tools if name in TOOLS],
+        async with AsyncExitStack() as stack:
+            on_text: Callable[[str], None] | None = None
+            if request.step is not None:
+                on_text = await stack.enter_async_context(
+                    token_stream(request.step, self._stream_batch)
                 )
-            result = AgentStepResult(
-                content=message.content,
-                tool_calls=[
-                    ProposedCall(id=c.id, name=c.function.name, arguments=c.function.arguments)
-                    for c in message.tool_calls or []
-                    if c.type == "function"
-                ],
-                model=answered_by,
-                usage=usage,
-            )
+            if self._client is None or model == offline_model.OFFLINE_MODEL:
+                result = _offline(messages, on_text)
+            else:
+                async with heartbeating(), remember_failure():
+                    answer = await create_completion(
+                        self._client,
+                        model,
+                        messages,
+                        max_output_tokens=request.max_output_tokens,
+                        tools=[TOOLS[n].openai_schema() for n in request.tools if n in TOOLS],
+                        on_text=on_text,
+                    )
+                result = AgentStepResult(
+                    content=answer.content,
+                    tool_calls=answer.tool_calls,
+                    model=answer.model,
+                    usage=answer.usage,
+                )
         log.info(
             "llm.completed",
             model=result.model,
@@ -90,10 +98,14 @@ class AgentLLMActivities:
         return result
 
 
-def _offline(messages: list[dict[str, Any]]) -> AgentStepResult:
+def _offline(
+    messages: list[dict[str, Any]], on_text: Callable[[str], None] | None
+) -> AgentStepResult:
     """The offline model uses no tools: it answers extractively from the goal."""
     goal = next(str(m["content"]) for m in messages if m["role"] == "user")
     answer = offline_model.extract(goal, 150)
+    if on_text is not None:
+        on_text(answer)
     return AgentStepResult(
         content=answer,
         tool_calls=[],

@@ -213,6 +213,10 @@ class JobService:
         log.info("job.input_accepted", job_id=job_id, name=name, owner=self._owner)
         return record
 
+    async def ensure_owned(self, job_id: str) -> None:
+        """JobNotFound unless the job exists and belongs to this owner."""
+        await self._describe(job_id)
+
     async def _describe(self, job_id: str) -> WorkflowExecutionDescription:
         try:
             desc = await self._client.get_workflow_handle(job_id).describe(

@@ -4,16 +4,10 @@ from __future__ import annotations
 
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.common import TypedSearchAttributes
-from temporalio.exceptions import (
-    ApplicationError,
-    CancelledError,
-    FailureError,
-    TerminatedError,
-    TimeoutError,
-)
 
 from api.schemas import JobError, JobLinks, JobStatus
 from core.config import Settings
+from core.failures import describe_failure
 from core.temporal import JOB_WAITING_FOR
 
 STATUS_NAMES: dict[WorkflowExecutionStatus, JobStatus] = {
@@ -58,23 +52,6 @@ def links(settings: Settings, job_id: str, run_id: str | None) -> JobLinks:
 
 
 def error_from_failure(failure: BaseException) -> JobError:
-    """The first application error in the chain (the workflow's or the activity's own words),
-    else a description of how the run ended.
-
-    Only types and messages leave here; stack traces stay in Temporal for operators.
-    """
-    current: BaseException | None = failure
-    while current is not None:
-        if isinstance(current, ApplicationError):
-            return JobError(type=current.type or "ApplicationError", message=current.message)
-        current = current.__cause__
-    cause = failure.__cause__ or failure
-    if isinstance(cause, CancelledError):
-        return JobError(type="Cancelled", message=cause.message or "the job was cancelled")
-    if isinstance(cause, TerminatedError):
-        return JobError(type="Terminated", message=cause.message or "the job was terminated")
-    if isinstance(cause, TimeoutError):
-        return JobError(type="Timeout", message=cause.message or "the job timed out")
-    if isinstance(cause, FailureError):
-        return JobError(type=type(cause).__name__, message=cause.message)
-    return JobError(type=type(cause).__name__, message=str(cause))
+    """Only types and messages leave here; stack traces stay in Temporal for operators."""
+    error_type, message = describe_failure(failure)
+    return JobError(type=error_type, message=message)

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from api.error_handlers import install_error_handlers
 from api.middleware import BodySizeLimit, RequestContext
-from api.routes import health, job_types, jobs
+from api.routes import events, health, job_types, jobs
 from api.temporal_connection import TemporalConnection
 from core.config import Settings, get_settings
 from core.logging import configure_logging
@@ -47,6 +47,7 @@ def create_app(
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(jobs.router)
+    app.include_router(events.router)
     app.include_router(job_types.router)
     # Added last runs first: the request id is bound before the size check answers.
     app.add_middleware(BodySizeLimit)

@@ -54,7 +54,11 @@ class RequestContext:
 
 
 class BodySizeLimit:
-    """Answer 413 before the app sees a body over AIJOBS_MAX_BODY_BYTES, sized or chunked."""
+    """Answer 413 before the app sees a body over AIJOBS_MAX_BODY_BYTES, sized or chunked.
+
+    Not FastAPI's `max_body_size`: that is fixed when the app is built (before settings are
+    read, at lifespan start), answers in plain text, and resets uploads that are still sending.
+    """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app

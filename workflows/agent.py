@@ -15,8 +15,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.contrib.workflow_streams import WorkflowStream, WorkflowStreamState
 from temporalio.exceptions import ActivityError, ApplicationError
 
+from workflows.events import EventLog
 from workflows.human import HumanInput, OnTimeout
 
 with workflow.unsafe.imports_passed_through():
@@ -25,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.tool_runner import StoreDocumentsRequest, ToolActivities, ToolRequest
     from activities.tools import TOOLS
     from activities.tools.documents import Document
+    from core.events import StageEvent, StepCompletedEvent, ToolCallEvent, ToolResultEvent
     from core.temporal import JOB_OWNER
     from workflows.llm_step import (
         LLM_HEARTBEAT,
@@ -105,6 +108,7 @@ class AgentRun(AgentInput):
     """The workflow's own input: the caller's, plus state carried from earlier runs."""
 
     carried: AgentState = Field(default_factory=AgentState)
+    stream_state: WorkflowStreamState | None = None
 
 
 class AgentProgress(BaseModel):
@@ -141,7 +145,9 @@ class _Denied(Exception):
 class AgentWorkflow(HumanInput):
     @workflow.init
     def __init__(self, input: AgentRun) -> None:
-        self._init_human_input()
+        prior = input.stream_state
+        self.events = EventLog(WorkflowStream(prior), prior.base_offset if prior else 0)
+        self._init_human_input(self.events)
         self._input = input
         self._state = input.carried
         self._progress = AgentProgress()
@@ -152,6 +158,9 @@ class AgentWorkflow(HumanInput):
 
     @workflow.run
     async def run(self, input: AgentRun) -> AgentResult:
+        return await self.events.report(lambda: self._loop(input))
+
+    async def _loop(self, input: AgentRun) -> AgentResult:
         state = self._state
         if state.seq == 0 and not state.pending:
             await self._store_documents()
@@ -164,7 +173,11 @@ class AgentWorkflow(HumanInput):
             if reason := self._budget_spent():
                 return self._finish("budget_exhausted", reason, None)
             if steps_this_run >= STEPS_PER_RUN or workflow.info().is_continue_as_new_suggested():
-                workflow.continue_as_new(input.model_copy(update={"carried": state}))
+                await self.events.stream.continue_as_new(
+                    lambda stream: [
+                        input.model_copy(update={"carried": state, "stream_state": stream})
+                    ]
+                )
             state.llm_steps += 1
             steps_this_run += 1
             self._show("thinking")
@@ -176,6 +189,7 @@ class AgentWorkflow(HumanInput):
                     append=state.pending,
                     tools=input.tools,
                     model=input.model,
+                    step=f"agent-{state.llm_steps}",
                 ),
                 start_to_close_timeout=LLM_START_TO_CLOSE,
                 schedule_to_close_timeout=LLM_SCHEDULE_TO_CLOSE,
@@ -186,6 +200,13 @@ class AgentWorkflow(HumanInput):
             )
             state.seq += len(state.pending)
             state.usage = state.usage + reply.usage
+            self.events.publish(
+                StepCompletedEvent(
+                    step=f"agent-{state.llm_steps}",
+                    input_tokens=reply.usage.input_tokens,
+                    output_tokens=reply.usage.output_tokens,
+                )
+            )
             if not reply.tool_calls:
                 state.pending = []
                 return self._finish("answered", None, reply.content or "")
@@ -207,8 +228,15 @@ class AgentWorkflow(HumanInput):
         state.tool_calls += 1
         self._progress.last_tool_call = call.name
         checked = self._check(call)
+        self.events.publish(
+            ToolCallEvent(
+                step=step,
+                tool=call.name,
+                arguments=checked if isinstance(checked, dict) else call.arguments[:SUMMARY_CHARS],
+            )
+        )
         if isinstance(checked, str):
-            state.steps.append(
+            self._audit(
                 AuditEntry(
                     step=step,
                     tool=call.name,
@@ -237,7 +265,7 @@ class AgentWorkflow(HumanInput):
                 reason = (
                     f"{call.name} denied by {approved_by}: {approval.reason or 'no reason given'}"
                 )
-                state.steps.append(
+                self._audit(
                     AuditEntry(
                         step=step,
                         tool=call.name,
@@ -273,7 +301,7 @@ class AgentWorkflow(HumanInput):
             content = (
                 f"error: {cause.message if isinstance(cause, ApplicationError) else err.message}"
             )
-        state.steps.append(
+        self._audit(
             AuditEntry(
                 step=step,
                 tool=call.name,
@@ -285,6 +313,14 @@ class AgentWorkflow(HumanInput):
             )
         )
         return content
+
+    def _audit(self, entry: AuditEntry) -> None:
+        self._state.steps.append(entry)
+        self.events.publish(
+            ToolResultEvent(
+                step=entry.step, tool=entry.tool, status=entry.status, summary=entry.result_summary
+            )
+        )
 
     def _check(self, call: ProposedCall) -> dict[str, Any] | str:
         """The validated arguments, or why the call may not run (told to the model, never run)."""
@@ -344,6 +380,7 @@ class AgentWorkflow(HumanInput):
     def _show(self, stage: Literal["thinking", "running_tool", "waiting_for_approval"]) -> None:
         state, job = self._state, self._input
         spent = state.usage.input_tokens + state.usage.output_tokens
+        self.events.publish(StageEvent(stage=stage, completed=state.llm_steps, total=job.max_steps))
         self._progress = AgentProgress(
             stage=stage,
             step=state.llm_steps,

@@ -8,13 +8,16 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.contrib.workflow_streams import WorkflowStream, WorkflowStreamState
 
+from workflows.events import EventLog
 from workflows.human import AnswerRecord, HumanInput, OnTimeout
 from workflows.llm_step import ask_model
 
 with workflow.unsafe.imports_passed_through():
     from activities.llm import ChatMessage, ChatRequest, TokenUsage
     from activities.publish import PublishActivities, PublishReceipt, PublishRequest
+    from core.events import StageEvent, StepCompletedEvent
 
 Outcome = Literal["published", "rejected", "max_rounds_reached"]
 
@@ -78,6 +81,7 @@ class DraftReviewRun(DraftReviewInput):
     """
 
     carried: DraftReviewState = Field(default_factory=DraftReviewState)
+    stream_state: WorkflowStreamState | None = None
 
 
 class DraftReviewProgress(BaseModel):
@@ -109,7 +113,9 @@ class DraftReviewWorkflow(HumanInput):
 
     @workflow.init
     def __init__(self, input: DraftReviewRun) -> None:
-        self._init_human_input()
+        prior = input.stream_state
+        self.events = EventLog(WorkflowStream(prior), prior.base_offset if prior else 0)
+        self._init_human_input(self.events)
         self._state = input.carried
         self._progress = DraftReviewProgress(
             round=len(self._state.rounds) + 1, usage=self._state.usage
@@ -121,10 +127,22 @@ class DraftReviewWorkflow(HumanInput):
 
     @workflow.run
     async def run(self, input: DraftReviewRun) -> DraftReviewResult:
+        return await self.events.report(lambda: self._round(input))
+
+    async def _round(self, input: DraftReviewRun) -> DraftReviewResult:
         number = len(self._state.rounds) + 1
         self._stage("drafting")
-        answer = await ask_model(_draft_prompt(input, self._state.rounds), f"draft {number}")
+        answer = await ask_model(
+            _draft_prompt(input, self._state.rounds, f"draft-{number}"), f"draft {number}"
+        )
         self._state.usage = self._state.usage + answer.usage
+        self.events.publish(
+            StepCompletedEvent(
+                step=f"draft-{number}",
+                input_tokens=answer.usage.input_tokens,
+                output_tokens=answer.usage.output_tokens,
+            )
+        )
         current = DraftRound(round=number, draft=answer.text)
         self._state.rounds.append(current)
 
@@ -161,12 +179,17 @@ class DraftReviewWorkflow(HumanInput):
         if number >= input.max_rounds:
             return self._finish("max_rounds_reached", None, None)
         # A fresh run per round keeps every history short however long reviews go on.
-        workflow.continue_as_new(input.model_copy(update={"carried": self._state}))
+        await self.events.stream.continue_as_new(
+            lambda stream: [
+                input.model_copy(update={"carried": self._state, "stream_state": stream})
+            ]
+        )
 
     def _stage(self, stage: Literal["drafting", "waiting_for_review", "publishing"]) -> None:
         self._progress = DraftReviewProgress(
             stage=stage, round=len(self._state.rounds) or 1, usage=self._state.usage
         )
+        self.events.publish(StageEvent(stage=stage, completed=len(self._state.rounds)))
         if stage != "waiting_for_review":  # the wait publishes its own details
             workflow.set_current_details(f"**{stage}** · round {self._progress.round}")
 
@@ -186,7 +209,7 @@ class DraftReviewWorkflow(HumanInput):
         )
 
 
-def _draft_prompt(job: DraftReviewInput, earlier: list[DraftRound]) -> ChatRequest:
+def _draft_prompt(job: DraftReviewInput, earlier: list[DraftRound], step: str) -> ChatRequest:
     audience = f" The audience is: {job.audience}." if job.audience else ""
     messages = [
         ChatMessage(
@@ -204,4 +227,4 @@ def _draft_prompt(job: DraftReviewInput, earlier: list[DraftRound]) -> ChatReque
             ChatMessage(role="assistant", content=last.draft),
             ChatMessage(role="user", content=f"Revise the draft. Reviewer feedback: {feedback}"),
         ]
-    return ChatRequest(messages=messages, model=job.model, max_output_tokens=2000)
+    return ChatRequest(messages=messages, model=job.model, max_output_tokens=2000, step=step)

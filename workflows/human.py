@@ -17,8 +17,11 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
+from workflows.events import EventLog
+
 with workflow.unsafe.imports_passed_through():
     from activities.notify import NotifyActivities, NotifyRequest
+    from core.events import InputReceivedEvent, WaitingForInputEvent
     from core.temporal import JOB_WAITING_FOR
 
 Answer = TypeVar("Answer", bound=BaseModel)
@@ -75,7 +78,8 @@ class OnTimeout(BaseModel):
 class HumanInput:
     """Mixin for workflows that wait for people. Call `_init_human_input()` in `__init__`."""
 
-    def _init_human_input(self) -> None:
+    def _init_human_input(self, events: EventLog | None = None) -> None:
+        self._events = events
         self._waiting: WaitingFor | None = None
         self._waiting_model: type[BaseModel] | None = None
         self._received: AnswerRecord | None = None
@@ -147,6 +151,10 @@ class HumanInput:
                 non_retryable=True,
             )
         self.answers.append(record)
+        if self._events is not None:
+            self._events.publish(
+                InputReceivedEvent(name=name, answered_by=record.answered_by, via=record.via)
+            )
         return schema.model_validate(record.value), record
 
     async def _wait(self, within: timedelta) -> AnswerRecord | None:
@@ -216,6 +224,12 @@ class HumanInput:
             return
         workflow.upsert_search_attributes([JOB_WAITING_FOR.value_set(waiting.name)])
         workflow.upsert_memo({WAITING_MEMO: waiting.model_dump(mode="json")})
+        if self._events is not None:
+            self._events.publish(
+                WaitingForInputEvent(
+                    name=waiting.name, prompt=waiting.prompt, deadline=waiting.deadline.isoformat()
+                )
+            )
         workflow.set_current_details(
             f"**waiting for {waiting.name}** until {waiting.deadline:%Y-%m-%d %H:%M} UTC: "
             f"{waiting.prompt}"

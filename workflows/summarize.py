@@ -8,12 +8,15 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from temporalio import workflow
+from temporalio.contrib.workflow_streams import WorkflowStream
 
 from workflows.chunking import group_for_combine, split_text
+from workflows.events import EventLog
 from workflows.llm_step import ask_model
 
 with workflow.unsafe.imports_passed_through():
     from activities.llm import ChatMessage, ChatRequest, ChatResult, TokenUsage
+    from core.events import StageEvent, StepCompletedEvent
 
 Stage = Literal["splitting", "summarizing", "combining", "done"]
 
@@ -66,6 +69,7 @@ class SummarizeWorkflow:
     def __init__(self, input: SummarizeInput) -> None:
         self._input = input
         self._progress = SummarizeProgress()
+        self.events = EventLog(WorkflowStream())
         # The model label for the UI; learned from the first answer when the input names none.
         self._model_label = input.model
 
@@ -75,6 +79,9 @@ class SummarizeWorkflow:
 
     @workflow.run
     async def run(self, input: SummarizeInput) -> SummarizeResult:
+        return await self.events.report(lambda: self._summarize(input))
+
+    async def _summarize(self, input: SummarizeInput) -> SummarizeResult:
         chunks = split_text(input.text, input.chunk_chars)
         self._enter("summarizing", total=len(chunks))
         workflow.logger.info("summarize.split", extra={"chunks": len(chunks)})
@@ -84,7 +91,7 @@ class SummarizeWorkflow:
             [
                 self._call(
                     limit,
-                    _chunk_prompt(chunk, index, len(chunks), input),
+                    _chunk_prompt(chunk, index, len(chunks), input, f"chunk-{index + 1}"),
                     f"summarize chunk {index + 1}/{len(chunks)}",
                 )
                 for index, chunk in enumerate(chunks)
@@ -114,7 +121,7 @@ class SummarizeWorkflow:
                 [
                     self._call(
                         limit,
-                        _combine_prompt(group, self._input),
+                        _combine_prompt(group, self._input, f"combine-{level}-{index + 1}"),
                         f"combine level {level} · group {index + 1}/{len(groups)}",
                     )
                     for index, group in enumerate(groups)
@@ -131,6 +138,13 @@ class SummarizeWorkflow:
         self._model_label = self._model_label or result.model
         self._progress.completed += 1
         self._progress.usage = self._progress.usage + result.usage
+        self.events.publish(
+            StepCompletedEvent(
+                step=request.step or label,
+                input_tokens=result.usage.input_tokens,
+                output_tokens=result.usage.output_tokens,
+            )
+        )
         self._show()
         return result
 
@@ -140,8 +154,9 @@ class SummarizeWorkflow:
         self._show()
 
     def _show(self) -> None:
-        """Keep the Temporal UI's 'current details' in step with the progress query."""
+        """Keep the event stream and the Temporal UI's details in step with the progress query."""
         p = self._progress
+        self.events.publish(StageEvent(stage=p.stage, completed=p.completed, total=p.total))
         model = f" · {self._model_label}" if self._model_label else ""
         workflow.set_current_details(
             f"**{p.stage}** · {p.completed}/{p.total} calls{model} · "
@@ -160,7 +175,9 @@ async def _all_or_nothing(calls: list[Awaitable[ChatResult]]) -> list[ChatResult
         raise
 
 
-def _chunk_prompt(chunk: str, index: int, count: int, job: SummarizeInput) -> ChatRequest:
+def _chunk_prompt(
+    chunk: str, index: int, count: int, job: SummarizeInput, step: str
+) -> ChatRequest:
     max_words = job.max_words
     where = f" It is part {index + 1} of {count} of a longer document." if count > 1 else ""
     return ChatRequest(
@@ -176,10 +193,11 @@ def _chunk_prompt(chunk: str, index: int, count: int, job: SummarizeInput) -> Ch
         ],
         model=job.model,
         max_output_tokens=max_words * 2 + 64,
+        step=step,
     )
 
 
-def _combine_prompt(parts: list[str], job: SummarizeInput) -> ChatRequest:
+def _combine_prompt(parts: list[str], job: SummarizeInput, step: str) -> ChatRequest:
     max_words = job.max_words
     return ChatRequest(
         messages=[
@@ -195,4 +213,5 @@ def _combine_prompt(parts: list[str], job: SummarizeInput) -> ChatRequest:
         ],
         model=job.model,
         max_output_tokens=max_words * 2 + 64,
+        step=step,
     )

@@ -187,9 +187,13 @@ def _handler_for(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
         def _answer(self, body: dict[str, Any], reply: Reply) -> None:
             if reply.hold is not None:
                 reply.hold.wait()
-            if reply.delay_s:
+            streamed = reply.body is None and reply.status == 200 and body.get("stream")
+            if reply.delay_s and not streamed:
+                # A streamed reply spreads its delay over the words instead.
                 time.sleep(reply.delay_s)
-            if reply.body is not None or reply.status != 200:
+            if reply.body is not None and reply.status == 200 and body.get("stream"):
+                self._malformed_stream(reply.body)
+            elif reply.body is not None or reply.status != 200:
                 self._send(reply.status, reply.body or b"{}", reply.headers)
             elif body.get("stream"):
                 self._stream(body, reply)
@@ -212,7 +216,16 @@ def _handler_for(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
             self.send_header("Connection", "close")
             self.end_headers()
             self.close_connection = True
-            words = (reply.text or "").split(" ")
+            for index, (name, arguments) in enumerate(reply.tool_calls):
+                # Arguments arrive in two pieces, as real servers split them.
+                half = len(arguments) // 2
+                for piece, head in ((arguments[:half], True), (arguments[half:], False)):
+                    call: dict[str, Any] = {"index": index, "function": {"arguments": piece}}
+                    if head:
+                        call |= {"id": f"call_{index}", "type": "function"}
+                        call["function"]["name"] = name
+                    self._event(_chunk(request, {"tool_calls": [call]}, None))
+            words = (reply.text or "").split(" ") if reply.text else []
             for index, word in enumerate(words):
                 delta = word if index == 0 else " " + word
                 self._event(_chunk(request, {"content": delta}, None))
@@ -224,6 +237,15 @@ def _handler_for(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
                 usage_chunk["usage"] = _usage(reply)
                 self._event(usage_chunk)
             self.wfile.write(b"data: [DONE]\n\n")
+            self.wfile.flush()
+
+        def _malformed_stream(self, garbage: bytes) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.close_connection = True
+            self.wfile.write(b"data: " + garbage + b"\n\n")
             self.wfile.flush()
 
         def _event(self, payload: dict[str, Any]) -> None:

@@ -251,10 +251,10 @@ async def test_long_loop_continues_as_new_and_keeps_the_conversation(
             else None
         )
     assert len(sizes) == -(-steps // STEPS_PER_RUN)
-    # Each model call's input holds only the new messages, so a run's history does not grow
-    # with the conversation (only the carried audit trail grows, a little), far below 50 MB.
-    assert max(sizes) < 400_000, sizes
-    assert sizes[-1] < 1.5 * sizes[0], sizes
+    # Each model call's input holds only the new messages, so a run's history does not grow with
+    # the conversation; what a run carries (audit trail, retained events) is capped, far below
+    # Temporal's 50 MB history and 2 MB payload limits.
+    assert max(sizes) < 1_000_000, sizes
 
 
 async def test_documents_are_searchable(

@@ -1,0 +1,155 @@
+"""Talking to an OpenAI-compatible server: one Chat Completions call, streamed or not, with
+failures classified for Temporal and tool calls assembled from their deltas."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import openai
+from pydantic import BaseModel
+from temporalio.exceptions import ApplicationError
+
+from activities.llm_errors import is_malformed_body, to_application_error
+
+
+class TokenUsage(BaseModel):
+    """Tokens billed, summed over calls."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    llm_calls: int = 0
+
+    def __add__(self, other: TokenUsage) -> TokenUsage:
+        return TokenUsage(
+            input_tokens=self.input_tokens + other.input_tokens,
+            output_tokens=self.output_tokens + other.output_tokens,
+            llm_calls=self.llm_calls + other.llm_calls,
+        )
+
+
+class ProposedCall(BaseModel):
+    """A tool call as the model proposed it: nothing here is trusted yet."""
+
+    id: str
+    name: str
+    arguments: str
+
+
+@dataclass
+class Completion:
+    content: str | None
+    model: str
+    usage: TokenUsage
+    tool_calls: list[ProposedCall] = field(default_factory=list)
+
+
+async def create_completion(
+    client: openai.AsyncOpenAI,
+    model: str,
+    messages: list[dict[str, Any]],
+    *,
+    max_output_tokens: int | None = None,
+    tools: list[dict[str, Any]] | None = None,
+    on_text: Callable[[str], None] | None = None,
+) -> Completion:
+    """One call. With `on_text`, the answer is streamed and each text delta handed over as it
+    arrives; the whole answer is returned either way."""
+    params: dict[str, Any] = {"model": model, "messages": messages}
+    if max_output_tokens is not None:
+        params["max_completion_tokens"] = max_output_tokens
+    if tools:
+        params["tools"] = tools
+    try:
+        if on_text is None:
+            return _from_response(await client.chat.completions.create(**params), model)
+        stream = await client.chat.completions.create(
+            **params, stream=True, stream_options={"include_usage": True}
+        )
+        return await _from_stream(stream, model, on_text)
+    except openai.OpenAIError as err:
+        raise to_application_error(err) from err
+    except ApplicationError:
+        raise
+    except Exception as err:
+        if is_malformed_body(err):
+            raise ApplicationError(
+                "model server sent a body that is not JSON", type="MalformedResponse"
+            ) from err
+        raise
+
+
+def _from_response(response: Any, model: str) -> Completion:
+    if not response.choices:
+        raise ApplicationError("model server sent no choices", type="MalformedResponse")
+    choice = response.choices[0]
+    _check_finish(choice.finish_reason, choice.message.refusal)
+    usage = response.usage
+    return Completion(
+        content=choice.message.content,
+        model=response.model or model,
+        usage=TokenUsage(
+            input_tokens=usage.prompt_tokens if usage else 0,
+            output_tokens=usage.completion_tokens if usage else 0,
+            llm_calls=1,
+        ),
+        tool_calls=[
+            ProposedCall(id=c.id, name=c.function.name, arguments=c.function.arguments)
+            for c in choice.message.tool_calls or []
+            if c.type == "function"
+        ],
+    )
+
+
+async def _from_stream(stream: Any, model: str, on_text: Callable[[str], None]) -> Completion:
+    text: list[str] = []
+    refusal: list[str] = []
+    calls: dict[int, dict[str, str]] = {}
+    usage = TokenUsage(llm_calls=1)
+    finish: str | None = None
+    answered_by = model
+    async for chunk in stream:
+        answered_by = chunk.model or answered_by
+        if chunk.usage:
+            usage = TokenUsage(
+                input_tokens=chunk.usage.prompt_tokens,
+                output_tokens=chunk.usage.completion_tokens,
+                llm_calls=1,
+            )
+        for choice in chunk.choices:
+            delta = choice.delta
+            finish = choice.finish_reason or finish
+            if delta.content:
+                text.append(delta.content)
+                on_text(delta.content)
+            if delta.refusal:
+                refusal.append(delta.refusal)
+            # Tool calls arrive in pieces, keyed by index: the id and name once, arguments in parts.
+            for piece in delta.tool_calls or []:
+                slot = calls.setdefault(piece.index, {"id": "", "name": "", "arguments": ""})
+                slot["id"] = piece.id or slot["id"]
+                if piece.function:
+                    slot["name"] += piece.function.name or ""
+                    slot["arguments"] += piece.function.arguments or ""
+    if finish is None:
+        # A 200 that is not an event stream, or one cut short: nothing trustworthy arrived.
+        raise ApplicationError(
+            "model server's stream ended without a finish", type="MalformedResponse"
+        )
+    _check_finish(finish, "".join(refusal) or None)
+    return Completion(
+        content="".join(text) if text or not calls else None,
+        model=answered_by,
+        usage=usage,
+        tool_calls=[ProposedCall(**calls[i]) for i in sorted(calls)],
+    )
+
+
+def _check_finish(finish_reason: str | None, refusal: str | None) -> None:
+    if finish_reason == "content_filter":
+        raise ApplicationError(
+            "the model's content filter refused", type="ContentFiltered", non_retryable=True
+        )
+    if refusal:
+        raise ApplicationError(f"the model refused: {refusal}", type="Refused", non_retryable=True)

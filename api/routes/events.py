@@ -1,0 +1,72 @@
+"""Route streaming a job's events (progress, tokens, tool calls, the outcome) as SSE."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Path, Query
+from fastapi.sse import EventSourceResponse, ServerSentEvent
+
+from api.deps import CurrentOwner, SettingsDep, TemporalClient
+from api.job_events import job_events
+from api.job_service import JobService
+from api.schemas import ErrorBody
+from core.errors import InvalidInput
+from core.events import EVENT_TYPES
+
+router = APIRouter(prefix="/v1/jobs", tags=["events"])
+
+JobId = Annotated[str, Path(min_length=1, max_length=255)]
+
+
+@dataclass
+class _Subscription:
+    jobs: JobService
+    topics: list[str]
+
+
+async def _subscription(
+    job_id: JobId,
+    owner: CurrentOwner,
+    client: TemporalClient,
+    settings: SettingsDep,
+    types: Annotated[
+        str | None, Query(max_length=500, description="Comma-separated event types to keep.")
+    ] = None,
+) -> _Subscription:
+    """Checked before the stream starts, so errors are real 4xx answers, not a broken stream."""
+    topics = [t.strip() for t in (types or "").split(",") if t.strip()]
+    unknown = sorted(set(topics) - set(EVENT_TYPES))
+    if unknown:
+        raise InvalidInput(
+            ("query", "types"), f"unknown event types {unknown}; known: {', '.join(EVENT_TYPES)}"
+        )
+    jobs = JobService(client, settings, owner)
+    await jobs.ensure_owned(job_id)
+    return _Subscription(jobs, topics)
+
+
+@router.get(
+    "/{job_id}/events",
+    response_class=EventSourceResponse,
+    responses={
+        200: {"description": "`text/event-stream`: `id` is the offset, `event` the type."},
+        401: {"model": ErrorBody},
+        404: {"model": ErrorBody},
+    },
+)
+async def stream_job_events(
+    job_id: JobId,
+    subscription: Annotated[_Subscription, Depends(_subscription)],
+    client: TemporalClient,
+    from_offset: Annotated[
+        int | None, Query(alias="from", ge=0, description="Resume after this event id.")
+    ] = None,
+    last_event_id: Annotated[int | None, Header(ge=0)] = None,
+) -> AsyncIterator[ServerSentEvent]:
+    """Live events of one job. A closed job replays what its stream retains, then ends."""
+    after = last_event_id if last_event_id is not None else from_offset
+    async for event in job_events(client, subscription.jobs, job_id, subscription.topics, after):
+        yield event

@@ -1,0 +1,115 @@
+"""Job events: one typed model per kind, as workflows and activities publish them and the API
+streams them. Each kind is also a Workflow Streams topic, so filtering happens at the source."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, Field, TypeAdapter
+
+
+class StageEvent(BaseModel):
+    type: Literal["stage"] = "stage"
+    stage: str
+    completed: int = 0
+    total: int = 0
+
+
+class TokenEvent(BaseModel):
+    """Text the model just wrote for one step. `attempt` tells a retried step's text apart."""
+
+    type: Literal["token"] = "token"
+    step: str
+    text: str
+    attempt: int = 1
+
+
+class StepCompletedEvent(BaseModel):
+    type: Literal["step_completed"] = "step_completed"
+    step: str
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+
+class ToolCallEvent(BaseModel):
+    type: Literal["tool_call"] = "tool_call"
+    step: int
+    tool: str
+    arguments: dict[str, Any] | str
+
+
+class ToolResultEvent(BaseModel):
+    type: Literal["tool_result"] = "tool_result"
+    step: int
+    tool: str
+    status: str
+    summary: str
+
+
+class WaitingForInputEvent(BaseModel):
+    type: Literal["waiting_for_input"] = "waiting_for_input"
+    name: str
+    prompt: str
+    deadline: str
+
+
+class InputReceivedEvent(BaseModel):
+    type: Literal["input_received"] = "input_received"
+    name: str
+    answered_by: str
+    via: str
+
+
+class RetryEvent(BaseModel):
+    """A step's attempt failed and another starts: drop that step's text from the failed one."""
+
+    type: Literal["retry"] = "retry"
+    step: str
+    attempt: int
+    reason: str
+
+
+class CompletedEvent(BaseModel):
+    type: Literal["completed"] = "completed"
+    result: Any
+
+
+class FailedEvent(BaseModel):
+    type: Literal["failed"] = "failed"
+    error: dict[str, str]
+
+
+class CancelledEvent(BaseModel):
+    type: Literal["cancelled"] = "cancelled"
+
+
+Event = Annotated[
+    StageEvent
+    | TokenEvent
+    | StepCompletedEvent
+    | ToolCallEvent
+    | ToolResultEvent
+    | WaitingForInputEvent
+    | InputReceivedEvent
+    | RetryEvent
+    | CompletedEvent
+    | FailedEvent
+    | CancelledEvent,
+    Field(discriminator="type"),
+]
+EVENTS: TypeAdapter[Event] = TypeAdapter(Event)
+
+EVENT_TYPES = (
+    "stage",
+    "token",
+    "step_completed",
+    "tool_call",
+    "tool_result",
+    "waiting_for_input",
+    "input_received",
+    "retry",
+    "completed",
+    "failed",
+    "cancelled",
+)
+TERMINAL_TYPES = frozenset({"completed", "failed", "cancelled"})
