@@ -9,6 +9,7 @@ COPY core ./core
 COPY workflows ./workflows
 COPY activities ./activities
 COPY api ./api
+COPY cli ./cli
 COPY worker.py ./
 RUN pip install --no-cache-dir . && useradd --create-home aijobs \
     && mkdir /data && chown aijobs /data

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from core.config import Settings
 from core.logging import configure_logging
+from tests.support.api_server import serve_api
 from tests.support.fake_openai import FakeOpenAI
 from tests.support.temporal import start_dev_server, start_time_skipping
+from worker import build_worker
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -63,3 +67,27 @@ def settings(fake_openai: FakeOpenAI, task_queue: str, tmp_path: Path) -> Settin
         # Owners are unique per test: the dev server is shared across the session.
         api_keys=f"alice-{task_queue}=alice-key-{task_queue},bob-{task_queue}=bob-key-{task_queue}",
     )
+
+
+@dataclass
+class Api:
+    url: str
+    alice: httpx.AsyncClient
+    bob: httpx.AsyncClient
+    anonymous: httpx.AsyncClient
+
+
+@pytest.fixture
+async def api(dev_env: WorkflowEnvironment, settings: Settings) -> AsyncIterator[Api]:
+    settings.max_body_bytes = 20_000
+    keys = {owner.split("-")[0]: key.get_secret_value() for owner, key in settings.api_keys.items()}
+    async with (
+        build_worker(settings, dev_env.client),
+        serve_api(settings, dev_env.client) as url,
+        httpx.AsyncClient(
+            base_url=url, headers={"Authorization": f"Bearer {keys['alice']}"}
+        ) as alice,
+        httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {keys['bob']}"}) as bob,
+        httpx.AsyncClient(base_url=url) as anonymous,
+    ):
+        yield Api(url, alice, bob, anonymous)

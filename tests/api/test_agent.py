@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from tests.api.conftest import Api
 from tests.api.jobs_client import start_job, wait_for
+from tests.conftest import Api
 from tests.support.fake_openai import FakeOpenAI, Reply
 
 AGENT = {

@@ -7,8 +7,8 @@ import uuid
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from tests.api.conftest import Api
 from tests.api.jobs_client import SUMMARIZE, start_job, wait_for
+from tests.conftest import Api
 from workflows.summarize import SummarizeInput, SummarizeWorkflow
 
 ROUTES = [

@@ -9,9 +9,8 @@ import httpx
 import pytest
 
 from core.config import Settings
-from tests.api.conftest import Api
 from tests.api.jobs_client import SUMMARIZE, start_job, wait_for
-from tests.conftest import make_settings
+from tests.conftest import Api, make_settings
 from tests.support.api_server import serve_api
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import time
 
-from tests.api.conftest import Api
 from tests.api.jobs_client import SUMMARIZE, start_job, wait_for
+from tests.conftest import Api
 from tests.support.fake_openai import FakeOpenAI, Reply
 from tests.support.sse import Received, collect, events
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.api.conftest import Api
+from tests.conftest import Api
 
 
 async def test_probes_need_no_key(api: Api) -> None:

@@ -13,8 +13,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.outbox import Outbox
 from core.config import Settings
-from tests.api.conftest import Api
 from tests.api.jobs_client import start_job, wait_for
+from tests.conftest import Api
 from tests.support.api_server import serve_api
 from tests.support.fake_openai import FakeOpenAI, Reply
 from tests.support.polling import eventually

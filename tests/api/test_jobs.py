@@ -7,8 +7,8 @@ from typing import Any
 
 from temporalio.testing import WorkflowEnvironment
 
-from tests.api.conftest import Api
 from tests.api.jobs_client import SUMMARIZE, start_job, wait_for
+from tests.conftest import Api
 from tests.support.fake_openai import FakeOpenAI, Reply
 from tests.support.polling import eventually
 

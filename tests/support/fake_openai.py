@@ -98,6 +98,8 @@ class FakeOpenAI:
         self.responder = responder
         self.requests: list[Recorded] = []
         self.completed: list[Recorded] = []
+        # time.monotonic() of every streamed text delta as it was written, for benchmarks.
+        self.emitted: list[float] = []
         # Calls being answered right now, and the most there ever were at once.
         self.in_flight = 0
         self.peak_in_flight = 0
@@ -229,6 +231,7 @@ def _handler_for(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
             for index, word in enumerate(words):
                 delta = word if index == 0 else " " + word
                 self._event(_chunk(request, {"content": delta}, None))
+                fake.emitted.append(time.monotonic())
                 if reply.delay_s:
                     time.sleep(reply.delay_s / max(len(words), 1))
             self._event(_chunk(request, {}, reply.finish_reason))

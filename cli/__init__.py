@@ -1,0 +1,1 @@
+"""`aijobs`: the command line for the aijobs HTTP API."""

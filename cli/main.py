@@ -1,0 +1,95 @@
+"""`aijobs` entry point: submit, watch, status, list, input, cancel."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from cli.client import ApiClient, CliError, CliSettings
+from cli.watch import watch
+
+
+def _json_arg(raw: str) -> dict[str, Any]:
+    """A JSON object, inline or `@file`."""
+    text = Path(raw[1:]).read_text() if raw.startswith("@") else raw
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise argparse.ArgumentTypeError(f"not valid JSON: {err}") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError("expected a JSON object")
+    return value
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="aijobs",
+        description="Durable AI jobs: talk to the aijobs API (AIJOBS_URL, AIJOBS_API_KEY).",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    submit = commands.add_parser("submit", help="start a job")
+    submit.add_argument("type", help="job type, e.g. summarize, draft_review, agent")
+    submit.add_argument("--input", required=True, type=_json_arg, help="JSON object or @file")
+    submit.add_argument("--idempotency-key")
+    submit.add_argument("--watch", action="store_true", help="follow it to the end")
+    for name, text in (
+        ("watch", "follow a job's events"),
+        ("status", "show a job"),
+        ("cancel", "cancel a job"),
+    ):
+        commands.add_parser(name, help=text).add_argument("id")
+    listing = commands.add_parser("list", help="list your jobs")
+    listing.add_argument("--type")
+    listing.add_argument("--status")
+    listing.add_argument("--limit", type=int, default=20)
+    answer = commands.add_parser("input", help="answer what a job waits for")
+    answer.add_argument("id")
+    answer.add_argument("name")
+    answer.add_argument("--value", required=True, type=_json_arg, help="JSON object or @file")
+    return parser
+
+
+def run(args: argparse.Namespace, api: ApiClient) -> int:
+    if args.command == "submit":
+        headers = {"Idempotency-Key": args.idempotency_key} if args.idempotency_key else {}
+        job = api.request(
+            "POST", "/v1/jobs", json={"type": args.type, "input": args.input}, headers=headers
+        )
+        print(job["id"], file=sys.stderr if args.watch else sys.stdout)
+        return watch(api, job["id"]) if args.watch else 0
+    if args.command == "watch":
+        return watch(api, args.id)
+    if args.command == "status":
+        print(json.dumps(api.request("GET", f"/v1/jobs/{args.id}"), indent=2))
+        return 0
+    if args.command == "list":
+        params = {k: v for k, v in (("type", args.type), ("status", args.status)) if v}
+        page = api.request("GET", "/v1/jobs", params=params | {"limit": args.limit})
+        for job in page["jobs"]:
+            print(f"{job['id']}  {job['type']:<13} {job['status']:<18} {job['created_at']}")
+        return 0
+    if args.command == "input":
+        body = {"name": args.name, "value": args.value}
+        print(json.dumps(api.request("POST", f"/v1/jobs/{args.id}/input", json=body), indent=2))
+        return 0
+    api.request("POST", f"/v1/jobs/{args.id}/cancel")
+    print(f"cancel requested for {args.id}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return run(args, ApiClient(CliSettings()))
+    except CliError as err:
+        print(f"aijobs: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,119 @@
+"""The `aijobs` command, run as a user runs it, against the real API, worker and dev server."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from core.config import Settings
+from tests.conftest import Api
+from tests.support.fake_openai import FakeOpenAI, Reply
+from tests.support.polling import eventually
+
+AIJOBS = str(Path(sys.executable).parent / "aijobs")
+
+
+@dataclass
+class Run:
+    code: int
+    out: str
+    err: str
+
+
+async def aijobs(api: Api, settings: Settings, *args: str, key: str | None = None) -> Run:
+    alice_key = next(k for o, k in settings.api_keys.items() if o.startswith("alice-"))
+    env = os.environ | {
+        "AIJOBS_URL": api.url,
+        "AIJOBS_API_KEY": key or alice_key.get_secret_value(),
+    }
+    process = await asyncio.create_subprocess_exec(
+        AIJOBS, *args, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    out, err = await asyncio.wait_for(process.communicate(), timeout=60)
+    assert process.returncode is not None
+    return Run(process.returncode, out.decode(), err.decode())
+
+
+async def test_submit_watch_prints_tokens_progress_and_result(
+    api: Api, settings: Settings, fake_openai: FakeOpenAI, tmp_path: Path
+) -> None:
+    """`submit --watch` streams tokens to stdout, stages to stderr, then prints the result."""
+    fake_openai.script(
+        Reply.ok("Part summary."), Reply.ok("Part summary."), Reply.ok("All of it, summarized.")
+    )
+    doc = tmp_path / "doc.json"
+    doc.write_text(json.dumps({"text": "\n\n".join(["word " * 40] * 2), "chunk_chars": 200}))
+    run = await aijobs(api, settings, "submit", "summarize", "--input", f"@{doc}", "--watch")
+    assert run.code == 0, run.err
+    assert "All of it, summarized." in run.out
+    result = json.loads(run.out[run.out.index("{") :])
+    assert result["summary"] == "All of it, summarized."
+    stages = [line for line in run.err.splitlines() if line.startswith("· ")]
+    assert stages[0] == "· summarizing 0/2"
+    assert "· summarizing 2/2" in stages
+    assert stages[-1] == "· done 3/3"
+    assert "✓ completed" in run.err
+    assert run.err.splitlines()[0].startswith("job-")
+
+
+async def test_input_answers_a_waiting_job_and_status_shows_it(
+    api: Api, settings: Settings, fake_openai: FakeOpenAI
+) -> None:
+    """`submit` then `input` approves a draft; `status` and `list` show the finished job."""
+    fake_openai.script(Reply.ok("Draft text."))
+    submitted = await aijobs(
+        api, settings, "submit", "draft_review", "--input", '{"brief": "Say hello."}'
+    )
+    assert submitted.code == 0, submitted.err
+    job_id = submitted.out.strip()
+
+    async def status() -> dict[str, object]:
+        run = await aijobs(api, settings, "status", job_id)
+        assert run.code == 0, run.err
+        parsed: dict[str, object] = json.loads(run.out)
+        return parsed
+
+    await eventually(status, until=lambda job: job["status"] == "waiting_for_input")
+    answered = await aijobs(
+        api, settings, "input", job_id, "review", "--value", '{"decision": "approve"}'
+    )
+    assert answered.code == 0, answered.err
+    assert json.loads(answered.out)["value"]["decision"] == "approve"
+    watched = await aijobs(api, settings, "watch", job_id)
+    assert watched.code == 0, watched.err
+    assert json.loads(watched.out[watched.out.index("{") :])["outcome"] == "published"
+    listed = await aijobs(api, settings, "list", "--type", "draft_review")
+    assert job_id in listed.out
+
+
+async def test_cancel_ends_a_watch_with_failure(
+    api: Api, settings: Settings, fake_openai: FakeOpenAI
+) -> None:
+    """`cancel` stops a waiting job; watching it then exits non-zero with `cancelled`."""
+    submitted = await aijobs(api, settings, "submit", "draft_review", "--input", '{"brief": "Hi."}')
+    job_id = submitted.out.strip()
+    cancelled = await aijobs(api, settings, "cancel", job_id)
+    assert (cancelled.code, cancelled.out.strip()) == (0, f"cancel requested for {job_id}")
+    watched = await aijobs(api, settings, "watch", job_id)
+    assert watched.code == 1
+    assert "✗ cancelled" in watched.err
+
+
+async def test_errors_are_one_readable_line(api: Api, settings: Settings) -> None:
+    """API errors and bad arguments print one line and exit non-zero, never a traceback."""
+    missing = await aijobs(api, settings, "status", "job-nope")
+    assert (missing.code, missing.err) == (1, "aijobs: 404: job 'job-nope' not found\n")
+    bad_key = await aijobs(api, settings, "list", key="wrong")
+    assert (bad_key.code, bad_key.err) == (1, "aijobs: 401: the API key is not valid\n")
+    invalid = await aijobs(api, settings, "submit", "summarize", "--input", '{"text": ""}')
+    assert invalid.code == 1
+    assert invalid.err.startswith("aijobs: 422: input.text: ")
+    not_json = await aijobs(api, settings, "submit", "summarize", "--input", "{nope")
+    assert not_json.code == 2
+    assert "not valid JSON" in not_json.err
+    for run in (missing, bad_key, invalid, not_json):
+        assert "Traceback" not in run.err
