@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from contextlib import AsyncExitStack
 from datetime import timedelta
 from typing import Literal
 
@@ -16,7 +15,7 @@ from temporalio import activity
 from activities import offline_model
 from activities.chat_completions import TokenUsage, create_completion
 from activities.heartbeat import heartbeating
-from activities.token_stream import remember_failure, token_stream
+from activities.token_stream import remember_failure, tokens_for
 
 __all__ = ["ChatMessage", "ChatRequest", "ChatResult", "LLMActivities", "TokenUsage"]
 
@@ -63,12 +62,7 @@ class LLMActivities:
         """Ask the model once; failures are classified so Temporal retries only what can heal."""
         model = request.model or self._default_model
         started = time.monotonic()
-        async with AsyncExitStack() as stack:
-            on_text: Callable[[str], None] | None = None
-            if request.step is not None:
-                on_text = await stack.enter_async_context(
-                    token_stream(request.step, self._stream_batch)
-                )
+        async with tokens_for(request.step, self._stream_batch) as on_text:
             if self._client is None or model == offline_model.OFFLINE_MODEL:
                 result = self._answer_offline(request, on_text)
             else:

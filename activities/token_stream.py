@@ -35,6 +35,18 @@ async def token_stream(
 
 
 @asynccontextmanager
+async def tokens_for(
+    step: str | None, batch_interval: timedelta
+) -> AsyncIterator[Callable[[str], None] | None]:
+    """`token_stream` for a named step; None (no streaming) for a call without one."""
+    if step is None:
+        yield None
+        return
+    async with token_stream(step, batch_interval) as on_text:
+        yield on_text
+
+
+@asynccontextmanager
 async def remember_failure() -> AsyncIterator[None]:
     """Leave a retryable failure's reason in the heartbeat details, for the next attempt's
     `retry` event to quote."""

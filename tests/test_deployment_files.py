@@ -1,4 +1,5 @@
-"""docker-compose.yml and the Dockerfile cannot run here (no Docker engine), so read them."""
+"""Files people read instead of run: docker-compose.yml, the Dockerfile (no Docker engine here)
+and the README's configuration table."""
 
 from __future__ import annotations
 
@@ -65,3 +66,10 @@ def test_dockerfile_copies_every_package() -> None:
     }
     assert packages <= copied
     assert "worker.py" in copied
+
+
+def test_readme_documents_every_setting() -> None:
+    """The configuration table names every variable Settings reads."""
+    table = (ROOT / "README.md").read_text().split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    missing = sorted(name for name in SETTING_NAMES if f"`{name}`" not in table)
+    assert missing == []

@@ -12,7 +12,7 @@ import json
 from datetime import timedelta
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.contrib.workflow_streams import WorkflowStream, WorkflowStreamState
@@ -20,6 +20,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 from workflows.events import EventLog
 from workflows.human import HumanInput, OnTimeout
+from workflows.tool_calls import assistant_message, check_call
 
 with workflow.unsafe.imports_passed_through():
     from activities.agent_llm import AgentLLMActivities, AgentStepRequest, ProposedCall
@@ -210,7 +211,7 @@ class AgentWorkflow(HumanInput):
             if not reply.tool_calls:
                 state.pending = []
                 return self._finish("answered", None, reply.content or "")
-            state.pending = [_assistant_message(reply.content, reply.tool_calls)]
+            state.pending = [assistant_message(reply.content, reply.tool_calls)]
             for call in reply.tool_calls:
                 if state.tool_calls >= input.max_tool_calls:
                     return self._finish(
@@ -227,7 +228,7 @@ class AgentWorkflow(HumanInput):
         state, step = self._state, self._state.llm_steps
         state.tool_calls += 1
         self._progress.last_tool_call = call.name
-        checked = self._check(call)
+        checked = check_call(call, self._input.tools)
         self.events.publish(
             ToolCallEvent(
                 step=step,
@@ -322,28 +323,6 @@ class AgentWorkflow(HumanInput):
             )
         )
 
-    def _check(self, call: ProposedCall) -> dict[str, Any] | str:
-        """The validated arguments, or why the call may not run (told to the model, never run)."""
-        if call.name not in TOOLS:
-            return f"unknown tool {call.name!r}; available: {', '.join(self._input.tools)}"
-        if call.name not in self._input.tools:
-            return f"tool {call.name!r} is not allowed for this job"
-        try:
-            raw = json.loads(call.arguments or "{}")
-        except json.JSONDecodeError:
-            return "the arguments are not valid JSON"
-        if not isinstance(raw, dict):
-            return "the arguments must be a JSON object"
-        try:
-            parsed = TOOLS[call.name].args_model.model_validate(raw)
-        except ValidationError as err:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc']) or 'arguments'}: {e['msg']}"
-                for e in err.errors(include_url=False)
-            )
-            return f"invalid arguments for {call.name}: {problems}"
-        return parsed.model_dump(mode="json")
-
     def _budget_spent(self) -> str | None:
         state, job = self._state, self._input
         if state.llm_steps >= job.max_steps:
@@ -416,14 +395,3 @@ class AgentWorkflow(HumanInput):
             tool_calls=state.tool_calls,
             usage=state.usage,
         )
-
-
-def _assistant_message(content: str | None, calls: list[ProposedCall]) -> dict[str, Any]:
-    return {
-        "role": "assistant",
-        "content": content,
-        "tool_calls": [
-            {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
-            for c in calls
-        ],
-    }

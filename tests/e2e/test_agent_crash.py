@@ -15,7 +15,7 @@ from activities.sqlite import DB_NAME
 from activities.tools.tickets import TicketStore
 from tests.support.fake_openai import FakeOpenAI, Reply
 from tests.support.polling import eventually
-from tests.support.processes import kill, start_worker, stop
+from tests.support.processes import kill, start_worker, stop, worker_env
 from workflows.agent import AgentRun, AgentWorkflow
 
 
@@ -36,13 +36,9 @@ async def test_killed_worker_resumes_the_loop(
         return Reply.held(gate, "never delivered: the worker is dead")
 
     fake_openai.responder = responder
-    env = {
-        "TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host,
-        "AIJOBS_TASK_QUEUE": task_queue,
-        "OPENAI_BASE_URL": fake_openai.base_url,
-        "OPENAI_API_KEY": "sk-test",
-        "AIJOBS_DATA_DIR": str(tmp_path),
-    }
+    env = worker_env(
+        dev_env.client.service_client.config.target_host, task_queue, fake_openai.base_url, tmp_path
+    )
     log = tmp_path / "worker.log"
     first = start_worker(env, log)
     handle = await dev_env.client.start_workflow(

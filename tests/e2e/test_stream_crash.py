@@ -11,7 +11,7 @@ from temporalio.testing import WorkflowEnvironment
 from core.config import Settings
 from tests.support.api_server import serve_api
 from tests.support.fake_openai import FakeOpenAI, Reply
-from tests.support.processes import kill, start_worker, stop
+from tests.support.processes import kill, start_worker, stop, worker_env
 from tests.support.sse import Received, events
 
 SLOW = "this answer is written very slowly and never finishes"
@@ -23,13 +23,12 @@ async def test_worker_killed_mid_stream_yields_retry_then_completes(
 ) -> None:
     """The stream survives the worker: `retry` tells the client to drop attempt 1's text."""
     fake_openai.script(Reply.ok(SLOW, delay_s=60), Reply.ok(FAST))
-    env = {
-        "TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host,
-        "AIJOBS_TASK_QUEUE": settings.task_queue,
-        "OPENAI_BASE_URL": fake_openai.base_url,
-        "OPENAI_API_KEY": "sk-test",
-        "AIJOBS_DATA_DIR": str(tmp_path),
-    }
+    env = worker_env(
+        dev_env.client.service_client.config.target_host,
+        settings.task_queue,
+        fake_openai.base_url,
+        tmp_path,
+    )
     log = tmp_path / "worker.log"
     first = start_worker(env, log)
     second = None

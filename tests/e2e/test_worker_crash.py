@@ -15,7 +15,7 @@ from temporalio.testing import WorkflowEnvironment
 from activities.llm import ChatRequest
 from tests.support.fake_openai import FakeOpenAI, Reply, default_reply
 from tests.support.polling import eventually
-from tests.support.processes import kill, start_worker, stop
+from tests.support.processes import kill, start_worker, stop, worker_env
 from workflows.summarize import SummarizeInput, SummarizeWorkflow
 
 CHUNKS = 6
@@ -59,13 +59,9 @@ async def test_killed_worker_loses_nothing_and_repays_nothing(
         return Reply.held(gate, "never delivered: the worker is dead")
 
     fake_openai.responder = responder
-    env = {
-        "TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host,
-        "AIJOBS_TASK_QUEUE": task_queue,
-        "OPENAI_BASE_URL": fake_openai.base_url,
-        "OPENAI_API_KEY": "sk-test",
-        "AIJOBS_MODEL": "fake-model",
-    }
+    env = worker_env(
+        dev_env.client.service_client.config.target_host, task_queue, fake_openai.base_url, tmp_path
+    )
     log = tmp_path / "worker.log"
     first = start_worker(env, log)
     workflow_id = f"crash-{uuid.uuid4().hex}"

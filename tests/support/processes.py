@@ -11,6 +11,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def worker_env(temporal: str, task_queue: str, model_url: str, data_dir: Path) -> dict[str, str]:
+    """Settings for a worker subprocess: this test's server, queue, fake model and data dir."""
+    return {
+        "TEMPORAL_ADDRESS": temporal,
+        "AIJOBS_TASK_QUEUE": task_queue,
+        "OPENAI_BASE_URL": model_url,
+        "OPENAI_API_KEY": "sk-test",
+        "AIJOBS_MODEL": "fake-model",
+        "AIJOBS_DATA_DIR": str(data_dir),
+    }
+
+
 def start_worker(env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
     """`python worker.py` with the given settings; its output goes to `log_path`."""
     full_env = {**os.environ, **env, "PYTHONUNBUFFERED": "1"}
