@@ -64,8 +64,9 @@ def build_activities(settings: Settings) -> list[Callable[..., Any]]:
     # One HTTP client for webhooks and fetch_url, bounded so a stuck server cannot hang a task.
     http = httpx.AsyncClient(timeout=httpx.Timeout(20.0))
     db = Path(settings.data_dir) / DB_NAME
-    llm = LLMActivities(client, default_model)
-    agent = AgentLLMActivities(client, default_model, ConversationStore(db))
+    batch = timedelta(milliseconds=settings.stream_batch_ms)
+    llm = LLMActivities(client, default_model, batch)
+    agent = AgentLLMActivities(client, default_model, ConversationStore(db), batch)
     tools = ToolActivities(
         http,
         DocumentStore(db),

@@ -46,6 +46,8 @@ class Settings(BaseSettings):
         default=frozenset(), alias="AIJOBS_FETCH_ALLOWED_HOSTS"
     )
     fetch_max_bytes: int = Field(default=200_000, gt=0, alias="AIJOBS_FETCH_MAX_BYTES")
+    # Token batches per model call: lower is livelier, higher puts fewer signals in history.
+    stream_batch_ms: int = Field(default=100, ge=10, le=10_000, alias="AIJOBS_STREAM_BATCH_MS")
 
     # The worker's outbox lives here; `make run` also keeps the Temporal SQLite file here.
     data_dir: str = Field(default=".data", alias="AIJOBS_DATA_DIR")

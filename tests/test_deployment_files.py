@@ -16,7 +16,7 @@ from core.temporal import SEARCH_ATTRIBUTES
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
-SETTING_NAMES = {field.alias for field in Settings.model_fields.values()}
+SETTING_NAMES = {field.alias for field in Settings.model_fields.values() if field.alias}
 
 
 def test_compose_runs_temporal_worker_and_api() -> None:

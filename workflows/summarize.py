@@ -91,8 +91,10 @@ class SummarizeWorkflow:
             [
                 self._call(
                     limit,
-                    _chunk_prompt(chunk, index, len(chunks), input, f"chunk-{index + 1}"),
+                    _chunk_prompt(chunk, index, len(chunks), input),
+                    f"chunk-{index + 1}",
                     f"summarize chunk {index + 1}/{len(chunks)}",
+                    final=len(chunks) == 1,
                 )
                 for index, chunk in enumerate(chunks)
             ]
@@ -121,8 +123,10 @@ class SummarizeWorkflow:
                 [
                     self._call(
                         limit,
-                        _combine_prompt(group, self._input, f"combine-{level}-{index + 1}"),
+                        _combine_prompt(group, self._input),
+                        f"combine-{level}-{index + 1}",
                         f"combine level {level} · group {index + 1}/{len(groups)}",
+                        final=len(groups) == 1,
                     )
                     for index, group in enumerate(groups)
                 ]
@@ -131,7 +135,14 @@ class SummarizeWorkflow:
             level += 1
         return parts[0]
 
-    async def _call(self, limit: asyncio.Semaphore, request: ChatRequest, label: str) -> ChatResult:
+    async def _call(
+        self, limit: asyncio.Semaphore, request: ChatRequest, step: str, label: str, *, final: bool
+    ) -> ChatResult:
+        """One model call under the fan-out limit. Only the call that writes the final summary
+        streams its tokens: partials are not worth reading live, and every token batch is a
+        signal in the job's history, which a thousand-chunk text would otherwise flood."""
+        if final:
+            request = request.model_copy(update={"step": step})
         async with limit:
             model = self._model_label
             result = await ask_model(request, f"{label} · {model}" if model else label)
@@ -140,7 +151,7 @@ class SummarizeWorkflow:
         self._progress.usage = self._progress.usage + result.usage
         self.events.publish(
             StepCompletedEvent(
-                step=request.step or label,
+                step=step,
                 input_tokens=result.usage.input_tokens,
                 output_tokens=result.usage.output_tokens,
             )
@@ -175,9 +186,7 @@ async def _all_or_nothing(calls: list[Awaitable[ChatResult]]) -> list[ChatResult
         raise
 
 
-def _chunk_prompt(
-    chunk: str, index: int, count: int, job: SummarizeInput, step: str
-) -> ChatRequest:
+def _chunk_prompt(chunk: str, index: int, count: int, job: SummarizeInput) -> ChatRequest:
     max_words = job.max_words
     where = f" It is part {index + 1} of {count} of a longer document." if count > 1 else ""
     return ChatRequest(
@@ -193,11 +202,10 @@ def _chunk_prompt(
         ],
         model=job.model,
         max_output_tokens=max_words * 2 + 64,
-        step=step,
     )
 
 
-def _combine_prompt(parts: list[str], job: SummarizeInput, step: str) -> ChatRequest:
+def _combine_prompt(parts: list[str], job: SummarizeInput) -> ChatRequest:
     max_words = job.max_words
     return ChatRequest(
         messages=[
@@ -213,5 +221,4 @@ def _combine_prompt(parts: list[str], job: SummarizeInput, step: str) -> ChatReq
         ],
         model=job.model,
         max_output_tokens=max_words * 2 + 64,
-        step=step,
     )

@@ -116,3 +116,15 @@ async def test_retry_event_says_why_the_attempt_failed(api: Api, fake_openai: Fa
         "reason": "ServerError: model server answered 503: overloaded",
     }
     assert received[-1].data["result"]["summary"] == "Fine now."
+
+
+async def test_only_the_final_summary_streams_tokens(api: Api, fake_openai: FakeOpenAI) -> None:
+    """Chunk calls report `step_completed`; tokens come only from the call that writes the end."""
+    text = "\n\n".join(f"Paragraph {i} " + "word " * 30 for i in range(3))
+    job_id = await start_job(
+        api.alice, {"type": "summarize", "input": {"text": text, "chunk_chars": 200}}
+    )
+    received = await collect(api.alice, job_id)
+    assert {e.data["step"] for e in received if e.event == "token"} == {"combine-1-1"}
+    completed = [e.data["step"] for e in received if e.event == "step_completed"]
+    assert sorted(completed) == ["chunk-1", "chunk-2", "chunk-3", "combine-1-1"]
