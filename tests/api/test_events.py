@@ -128,3 +128,31 @@ async def test_only_the_final_summary_streams_tokens(api: Api, fake_openai: Fake
     assert {e.data["step"] for e in received if e.event == "token"} == {"combine-1-1"}
     completed = [e.data["step"] for e in received if e.event == "step_completed"]
     assert sorted(completed) == ["chunk-1", "chunk-2", "chunk-3", "combine-1-1"]
+
+
+async def test_stream_follows_continue_as_new(api: Api, fake_openai: FakeOpenAI) -> None:
+    """A revision starts a new run; one SSE connection follows it, with ids still increasing."""
+    fake_openai.script(Reply.ok("Draft one."), Reply.ok("Draft two."))
+    job_id = await start_job(
+        api.alice, {"type": "draft_review", "input": {"brief": "Announce the picnic."}}
+    )
+    received: list[Received] = []
+    answers = iter([{"decision": "revise", "feedback": "Add a date."}, {"decision": "approve"}])
+    async for event in events(api.alice, job_id):
+        received.append(event)
+        if event.event == "waiting_for_input":
+            response = await api.alice.post(
+                f"/v1/jobs/{job_id}/input", json={"name": "review", "value": next(answers)}
+            )
+            assert response.status_code == 200
+    kinds = [e.event for e in received]
+    assert kinds.count("waiting_for_input") == kinds.count("input_received") == 2
+    drafts = [
+        "".join(e.data["text"] for e in received if e.event == "token" and e.data["step"] == s)
+        for s in ("draft-1", "draft-2")
+    ]
+    assert drafts == ["Draft one.", "Draft two."]
+    assert kinds[-1] == "completed"
+    assert received[-1].data["result"]["outcome"] == "published"
+    ids = [int(e.id) for e in received]
+    assert ids == sorted(set(ids))
