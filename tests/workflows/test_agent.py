@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -25,12 +24,6 @@ from workflows.agent import STEPS_PER_RUN, AgentResult, AgentRun, AgentWorkflow
 from workflows.human import Submission, WaitingFor
 
 Handle = WorkflowHandle[AgentWorkflow, AgentResult]
-
-
-@pytest.fixture
-async def worker(ts_env: WorkflowEnvironment, settings: Settings) -> AsyncIterator[Worker]:
-    async with build_worker(settings, ts_env.client) as running:
-        yield running
 
 
 async def start(env: WorkflowEnvironment, settings: Settings, **fields: Any) -> Handle:

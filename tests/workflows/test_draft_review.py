@@ -4,7 +4,6 @@ rounds across continue-as-new, restarts while waiting, and a publish that lands 
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -30,12 +29,6 @@ from workflows.draft_review import DraftReviewResult, DraftReviewRun, DraftRevie
 from workflows.human import Submission, WaitingFor
 
 Handle = WorkflowHandle[DraftReviewWorkflow, DraftReviewResult]
-
-
-@pytest.fixture
-async def worker(ts_env: WorkflowEnvironment, settings: Settings) -> AsyncIterator[Worker]:
-    async with build_worker(settings, ts_env.client) as running:
-        yield running
 
 
 async def start(env: WorkflowEnvironment, settings: Settings, **fields: Any) -> Handle:

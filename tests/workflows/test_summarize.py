@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -17,7 +16,6 @@ from temporalio.worker import Worker
 from core.config import Settings
 from tests.support.fake_openai import FakeOpenAI, Reply, default_reply
 from tests.support.polling import eventually
-from worker import build_worker
 from workflows.summarize import SummarizeInput, SummarizeProgress, SummarizeWorkflow
 
 # About 90 characters each: two fit a 200-character chunk, three do not.
@@ -26,12 +24,6 @@ PARAGRAPHS = [
     for i in range(6)
 ]
 TEXT = "\n\n".join(PARAGRAPHS)
-
-
-@pytest.fixture
-async def worker(ts_env: WorkflowEnvironment, settings: Settings) -> AsyncIterator[Worker]:
-    async with build_worker(settings, ts_env.client) as running:
-        yield running
 
 
 async def start(
