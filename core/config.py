@@ -49,7 +49,15 @@ class Settings(BaseSettings):
     # Token batches per model call: lower is livelier, higher puts fewer signals in history.
     stream_batch_ms: int = Field(default=100, ge=10, le=10_000, alias="AIJOBS_STREAM_BATCH_MS")
 
-    # The worker's outbox lives here; `make run` also keeps the Temporal SQLite file here.
+    # The application database, shared by every worker and API process. `make run` starts an
+    # embedded PostgreSQL under AIJOBS_DATA_DIR and sets this when it is not given.
+    database_url: SecretStr | None = Field(default=None, alias="AIJOBS_DATABASE_URL")
+    database_pool_size: int = Field(default=10, ge=1, le=200, alias="AIJOBS_DATABASE_POOL_SIZE")
+    # On SIGTERM (a deploy), calls in flight get this long to finish before Temporal retries
+    # them on another worker.
+    shutdown_grace_s: float = Field(default=120.0, ge=0, alias="AIJOBS_SHUTDOWN_GRACE_S")
+
+    # Only `make run` keeps anything here (the dev key, the dev servers' data); workers do not.
     data_dir: str = Field(default=".data", alias="AIJOBS_DATA_DIR")
     api_port: int = Field(default=8000, ge=1, le=65535, alias="AIJOBS_API_PORT")
     dev_temporal_port: int = Field(default=7233, ge=1, le=65535, alias="AIJOBS_DEV_TEMPORAL_PORT")

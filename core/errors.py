@@ -79,3 +79,17 @@ class TemporalUnavailable(AijobsError):
     def __init__(self, detail: str = "") -> None:
         message = "Temporal is unreachable; try again shortly"
         super().__init__(f"{message} ({detail})" if detail else message)
+
+
+class DatabaseNotReady(AijobsError):
+    """The application database cannot be used: unreachable, or not migrated to this code."""
+
+    status = 503
+    code = "database_unavailable"
+
+
+class SearchAttributesMissing(AijobsError):
+    """The Temporal namespace lacks search attributes that jobs set: every such job would wedge."""
+
+    status = 503
+    code = "temporal_misconfigured"

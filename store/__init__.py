@@ -1,0 +1,39 @@
+"""The application's own state in PostgreSQL, behind small async stores, one per kind of data.
+
+Activities and the API use the stores; workflows never do (they call activities).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from store.conversations import ConversationStore
+from store.documents import DocumentStore
+from store.outbox import Outbox
+from store.tickets import TicketStore
+
+
+@dataclass(frozen=True)
+class Stores:
+    """Every store, sharing one engine (one connection pool per process)."""
+
+    engine: AsyncEngine
+    conversations: ConversationStore
+    documents: DocumentStore
+    tickets: TicketStore
+    outbox: Outbox
+
+    @classmethod
+    def on(cls, engine: AsyncEngine) -> Stores:
+        return cls(
+            engine=engine,
+            conversations=ConversationStore(engine),
+            documents=DocumentStore(engine),
+            tickets=TicketStore(engine),
+            outbox=Outbox(engine),
+        )
+
+
+__all__ = ["ConversationStore", "DocumentStore", "Outbox", "Stores", "TicketStore"]

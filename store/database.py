@@ -1,0 +1,70 @@
+"""Connecting to the application database, and refusing to start against one that is not ready."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
+
+from core.errors import DatabaseNotReady
+from store.migrate import current_revision, head_revision
+
+_POSTGRES_SCHEMES = ("postgres", "postgresql")
+CONNECT_TIMEOUT_S = 10
+
+
+def async_url(url: str) -> URL:
+    """A standard `postgresql://` URL, driven by asyncpg. Other schemes are refused."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise DatabaseNotReady("AIJOBS_DATABASE_URL is not a database URL") from None
+    if parsed.get_backend_name() not in _POSTGRES_SCHEMES:
+        raise DatabaseNotReady(
+            f"AIJOBS_DATABASE_URL must be a postgresql:// URL, not {parsed.drivername}://"
+        )
+    return parsed.set(drivername="postgresql+asyncpg")
+
+
+def shown(url: str | URL) -> str:
+    """The URL as logs and errors may show it: never with its password."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def create_engine(url: str, pool_size: int | None = 10) -> AsyncEngine:
+    """One engine (one pool) per process; nothing connects until first use.
+
+    `pool_size=None` opens a connection per use, for one-off work such as migrations.
+    """
+    pooling: dict[str, Any] = (
+        {"poolclass": NullPool}
+        if pool_size is None
+        # A connection the server dropped (restart, failover) is replaced, not handed out.
+        else {"pool_size": pool_size, "max_overflow": pool_size, "pool_pre_ping": True}
+    )
+    return create_async_engine(
+        async_url(url), connect_args={"timeout": CONNECT_TIMEOUT_S}, **pooling
+    )
+
+
+async def check_ready(engine: AsyncEngine) -> None:
+    """Raise DatabaseNotReady, with what to do about it, unless the database answers and its
+    schema is at the migration this code was written for."""
+    where = shown(engine.url)
+    try:
+        async with engine.connect() as conn:
+            current = await conn.run_sync(current_revision)
+    except (OSError, TimeoutError, DBAPIError) as err:
+        reason = str(getattr(err, "orig", None) or err).strip().splitlines()[0]
+        raise DatabaseNotReady(
+            f"cannot reach the application database at {where}: {reason}"
+        ) from None
+    head = head_revision()
+    if current != head:
+        raise DatabaseNotReady(
+            f"the application database at {where} is at migration {current or 'none'}, but this "
+            f"code needs {head}: run `python -m store.migrate` (make run does it for you)"
+        )

@@ -1,0 +1,59 @@
+"""Applying the Alembic migrations: `python -m store.migrate` brings AIJOBS_DATABASE_URL to head."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import Connection
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def alembic_config(url: str | None = None) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    if url is not None:
+        config.attributes["url"] = url
+    return config
+
+
+def head_revision() -> str:
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    if head is None:
+        raise RuntimeError(f"{MIGRATIONS} has no revisions")
+    return head
+
+
+def current_revision(conn: Connection) -> str | None:
+    return MigrationContext.configure(conn).get_current_revision()
+
+
+def upgrade(url: str) -> None:
+    """Apply every migration not yet applied (blocking: call it off the event loop)."""
+    command.upgrade(alembic_config(url), "head")
+
+
+def main() -> int:
+    from core.config import get_settings
+    from core.errors import DatabaseNotReady
+
+    url = get_settings().database_url
+    if url is None:
+        print("aijobs: AIJOBS_DATABASE_URL is not set; nothing to migrate", file=sys.stderr)
+        return 2
+    try:
+        upgrade(url.get_secret_value())
+    except DatabaseNotReady as err:
+        print(f"aijobs: {err.message}", file=sys.stderr)
+        return 2
+    print(f"aijobs: application database at migration {head_revision()}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
