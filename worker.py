@@ -1,12 +1,17 @@
-"""The worker process: runs every job workflow and activity until SIGINT or SIGTERM."""
+"""The worker process: runs every job workflow and activity until SIGINT or SIGTERM.
+
+Workers keep nothing on local disk: N of them on N hosts, given the same TEMPORAL_ADDRESS and
+AIJOBS_DATABASE_URL, share the work, and any of them can run any step of any job.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
+import sys
 from collections.abc import Callable
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,23 +21,26 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.agent_llm import AgentLLMActivities
-from activities.conversations import ConversationStore
 from activities.llm import LLMActivities
 from activities.notify import NotifyActivities
-from activities.outbox import Outbox
 from activities.publish import PublishActivities
-from activities.sqlite import DB_NAME
 from activities.tool_runner import ToolActivities
-from activities.tools.documents import DocumentStore
-from activities.tools.tickets import TicketStore
 from core.config import Settings, get_settings
+from core.errors import DatabaseNotReady, SearchAttributesMissing
 from core.jobs import JOB_TYPES
 from core.logging import configure_logging
 from core.temporal import connect, ensure_search_attributes
+from store import Stores
+from store.database import check_ready, create_engine
+from workflows.agent import AgentWorkflow
+from workflows.draft_review import DraftReviewWorkflow
+from workflows.summarize import SummarizeWorkflow
 
 log = structlog.get_logger("worker")
 
-GRACEFUL_SHUTDOWN = timedelta(seconds=15)
+WORKFLOWS: tuple[type[Any], ...] = (SummarizeWorkflow, DraftReviewWorkflow, AgentWorkflow)
+# Ctrl-C is a person at a terminal: hand calls in flight back to Temporal after this long.
+INTERACTIVE_STOP = timedelta(seconds=2)
 
 
 def build_openai_client(settings: Settings) -> tuple[openai.AsyncOpenAI | None, str]:
@@ -58,23 +66,22 @@ def build_openai_client(settings: Settings) -> tuple[openai.AsyncOpenAI | None, 
     return client, settings.model
 
 
-def build_activities(settings: Settings) -> list[Callable[..., Any]]:
-    """Every activity, bound to clients created once for this process."""
+def build_activities(settings: Settings, stores: Stores) -> list[Callable[..., Any]]:
+    """Every activity, bound to clients and stores created once for this process."""
     client, default_model = build_openai_client(settings)
     # One HTTP client for webhooks and fetch_url, bounded so a stuck server cannot hang a task.
     http = httpx.AsyncClient(timeout=httpx.Timeout(20.0))
-    db = Path(settings.data_dir) / DB_NAME
     batch = timedelta(milliseconds=settings.stream_batch_ms)
     llm = LLMActivities(client, default_model, batch)
-    agent = AgentLLMActivities(client, default_model, ConversationStore(db), batch)
+    agent = AgentLLMActivities(client, default_model, stores.conversations, batch)
     tools = ToolActivities(
         http,
-        DocumentStore(db),
-        TicketStore(db),
+        stores.documents,
+        stores.tickets,
         settings.fetch_allowed_hosts,
         settings.fetch_max_bytes,
     )
-    publish = PublishActivities(settings.publish_webhook, Outbox(db), http)
+    publish = PublishActivities(settings.publish_webhook, stores.outbox, http)
     notify = NotifyActivities(settings.notify_webhook, http)
     return [
         llm.complete_chat,
@@ -87,44 +94,102 @@ def build_activities(settings: Settings) -> list[Callable[..., Any]]:
 
 
 def build_worker(
-    settings: Settings, client: Client, activities: list[Callable[..., Any]] | None = None
+    settings: Settings,
+    client: Client,
+    stores: Stores,
+    activities: list[Callable[..., Any]] | None = None,
 ) -> Worker:
     """The worker with every registered job type; shared by `main` and the tests."""
     return Worker(
         client,
         task_queue=settings.task_queue,
-        workflows=[job.workflow for job in JOB_TYPES.values()],
-        activities=build_activities(settings) if activities is None else activities,
+        workflows=list(WORKFLOWS),
+        activities=build_activities(settings, stores) if activities is None else activities,
         max_concurrent_activities=settings.max_concurrent_activities,
         # On SIGTERM, calls in flight get this long before Temporal retries them elsewhere.
-        graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
+        graceful_shutdown_timeout=timedelta(seconds=settings.shutdown_grace_s),
     )
 
 
-async def main() -> None:
+def _check_registry() -> None:
+    """Every job type the API can start has a workflow here under the same Temporal name."""
+    registered = {getattr(w, "__temporal_workflow_definition").name for w in WORKFLOWS}
+    missing = sorted({j.workflow_type for j in JOB_TYPES.values()} - registered)
+    if missing:
+        raise RuntimeError(f"job types name workflows this worker does not register: {missing}")
+
+
+async def _serve(worker: Worker, settings: Settings) -> None:
+    """Run until a signal. SIGTERM (a deploy) drains calls in flight for up to the grace;
+    SIGINT (Ctrl-C) or a second signal gives them back to Temporal at once."""
+    loop = asyncio.get_running_loop()
+    signals: asyncio.Queue[signal.Signals] = asyncio.Queue()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, signals.put_nowait, sig)
+    running = asyncio.create_task(worker.run())
+    waiting = asyncio.create_task(signals.get())
+    await asyncio.wait({running, waiting}, return_when=asyncio.FIRST_COMPLETED)
+    if running.done():
+        waiting.cancel()
+        running.result()  # a fatal worker error surfaces here
+        return
+    first = waiting.result()
+    quick = first == signal.SIGINT
+    log.info(
+        "worker.stopping",
+        signal=first.name,
+        grace_s=INTERACTIVE_STOP.total_seconds() if quick else settings.shutdown_grace_s,
+    )
+    shutdown = asyncio.create_task(worker.shutdown())
+    again = asyncio.create_task(signals.get())
+    timeout = INTERACTIVE_STOP.total_seconds() if quick else None
+    done, _ = await asyncio.wait({shutdown, again}, timeout=timeout, return_when="FIRST_COMPLETED")
+    if shutdown not in done:
+        log.warning(
+            "worker.calls_abandoned",
+            detail="calls in flight are retried by Temporal once their heartbeat lapses",
+        )
+        sys.stderr.flush()
+        os._exit(0)
+    again.cancel()
+    await running
+
+
+async def main() -> int:
     settings = get_settings()
     configure_logging(settings.log_level)
-    client = await connect(settings)
-    await ensure_search_attributes(client)
-    worker = build_worker(settings, client)
-
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-
+    _check_registry()
+    if settings.database_url is None:
+        log.error(
+            "worker.cannot_start",
+            reason="AIJOBS_DATABASE_URL is not set: point it at PostgreSQL (make run starts an "
+            "embedded one and sets it)",
+        )
+        return 2
+    engine = create_engine(settings.database_url.get_secret_value(), settings.database_pool_size)
+    try:
+        await check_ready(engine)
+        client = await connect(settings)
+        await ensure_search_attributes(client)
+    except (DatabaseNotReady, SearchAttributesMissing) as err:
+        log.error("worker.cannot_start", reason=err.message)
+        await engine.dispose()
+        return 2
+    worker = build_worker(settings, client, Stores.on(engine))
     log.info(
         "worker.started",
         temporal=settings.temporal_address,
         namespace=settings.temporal_namespace,
         task_queue=settings.task_queue,
     )
-    async with worker:
-        await stop.wait()
-        log.info("worker.stopping", reason="signal")
+    try:
+        await _serve(worker, settings)
+    finally:
+        await engine.dispose()
     log.info("worker.stopped")
+    return 0
 
 
 # The guard matters: the workflow sandbox re-imports modules, and must not start a second loop.
 if __name__ == "__main__":
-    asyncio.run(main())
+    sys.exit(asyncio.run(main()))

@@ -9,38 +9,25 @@ from typing import Any
 
 import openai
 import structlog
-from pydantic import BaseModel, Field
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from activities import offline_model
-from activities.chat_completions import ProposedCall, TokenUsage, create_completion
-from activities.conversations import ConversationStore
+from activities.chat_completions import create_completion
 from activities.heartbeat import heartbeating
 from activities.token_stream import remember_failure, tokens_for
-from activities.tools import TOOLS
-
-__all__ = ["AgentLLMActivities", "AgentStepRequest", "AgentStepResult", "ProposedCall"]
+from core.contracts.llm import (
+    COMPLETE_AGENT_STEP,
+    AgentStepRequest,
+    AgentStepResult,
+    ProposedCall,
+    TokenUsage,
+)
+from core.contracts.tools import TOOL_SPECS
+from store import ConversationStore
+from store.conversations import ConversationGap
 
 log = structlog.get_logger(__name__)
-
-
-class AgentStepRequest(BaseModel):
-    conversation_id: str
-    # New messages to store at positions start.. before the call (a retry rewrites the same).
-    start: int = Field(ge=0)
-    append: list[dict[str, Any]]
-    tools: list[str]
-    model: str | None = None
-    max_output_tokens: int = Field(1000, gt=0)
-    # Names the step in the job's event stream; tokens are streamed there when it is set.
-    step: str | None = None
-
-
-class AgentStepResult(BaseModel):
-    content: str | None
-    tool_calls: list[ProposedCall]
-    model: str
-    usage: TokenUsage
 
 
 class AgentLLMActivities:
@@ -56,10 +43,16 @@ class AgentLLMActivities:
         self._store = store
         self._stream_batch = stream_batch
 
-    @activity.defn(name="complete_agent_step")
+    @activity.defn(name=COMPLETE_AGENT_STEP)
     async def complete_agent_step(self, request: AgentStepRequest) -> AgentStepResult:
         """Store the new messages, then ask the model what to do next with the tools on offer."""
-        messages = await self._store.extend(request.conversation_id, request.start, request.append)
+        try:
+            messages = await self._store.extend(
+                request.conversation_id, request.start, request.append
+            )
+        except ConversationGap as err:
+            # Retrying cannot fill a gap: the workflow and the store disagree.
+            raise ApplicationError(str(err), type="ConversationGap", non_retryable=True) from None
         model = request.model or self._default_model
         started = time.monotonic()
         async with tokens_for(request.step, self._stream_batch) as on_text:
@@ -72,7 +65,9 @@ class AgentLLMActivities:
                         model,
                         messages,
                         max_output_tokens=request.max_output_tokens,
-                        tools=[TOOLS[n].openai_schema() for n in request.tools if n in TOOLS],
+                        tools=[
+                            TOOL_SPECS[n].openai_schema() for n in request.tools if n in TOOL_SPECS
+                        ],
                         on_text=on_text,
                     )
                 result = AgentStepResult(
@@ -81,6 +76,12 @@ class AgentLLMActivities:
                     model=answer.model,
                     usage=answer.usage,
                 )
+        reply_at = request.start + len(request.append)
+        await self._store.extend(
+            request.conversation_id,
+            reply_at,
+            [assistant_message(result.content, result.tool_calls)],
+        )
         log.info(
             "llm.completed",
             model=result.model,
@@ -110,3 +111,14 @@ def _offline(
             llm_calls=1,
         ),
     )
+
+
+def assistant_message(content: str | None, calls: list[ProposedCall]) -> dict[str, Any]:
+    """The model's turn as Chat Completions wants it back in the conversation."""
+    message: dict[str, Any] = {"role": "assistant", "content": content}
+    if calls:
+        message["tool_calls"] = [
+            {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+            for c in calls
+        ]
+    return message

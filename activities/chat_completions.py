@@ -8,33 +8,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import openai
-from pydantic import BaseModel
 from temporalio.exceptions import ApplicationError
 
 from activities.llm_errors import is_malformed_body, to_application_error
-
-
-class TokenUsage(BaseModel):
-    """Tokens billed, summed over calls."""
-
-    input_tokens: int = 0
-    output_tokens: int = 0
-    llm_calls: int = 0
-
-    def __add__(self, other: TokenUsage) -> TokenUsage:
-        return TokenUsage(
-            input_tokens=self.input_tokens + other.input_tokens,
-            output_tokens=self.output_tokens + other.output_tokens,
-            llm_calls=self.llm_calls + other.llm_calls,
-        )
-
-
-class ProposedCall(BaseModel):
-    """A tool call as the model proposed it: nothing here is trusted yet."""
-
-    id: str
-    name: str
-    arguments: str
+from core.contracts.llm import ProposedCall, TokenUsage
 
 
 @dataclass

@@ -5,43 +5,18 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Literal
 
 import openai
 import structlog
-from pydantic import BaseModel, Field
 from temporalio import activity
 
 from activities import offline_model
-from activities.chat_completions import TokenUsage, create_completion
+from activities.chat_completions import create_completion
 from activities.heartbeat import heartbeating
 from activities.token_stream import remember_failure, tokens_for
-
-__all__ = ["ChatMessage", "ChatRequest", "ChatResult", "LLMActivities", "TokenUsage"]
+from core.contracts.llm import COMPLETE_CHAT, ChatRequest, ChatResult, TokenUsage
 
 log = structlog.get_logger(__name__)
-
-
-class ChatMessage(BaseModel):
-    role: Literal["system", "user", "assistant"]
-    content: str
-
-
-class ChatRequest(BaseModel):
-    messages: list[ChatMessage] = Field(min_length=1)
-    # None means the worker's default model (AIJOBS_MODEL), or `offline` when none is configured.
-    model: str | None = None
-    # Caps spend; the offline model writes at most half this many words.
-    max_output_tokens: int | None = Field(default=None, gt=0)
-    # Names the step in the job's event stream; tokens are streamed there when it is set.
-    step: str | None = None
-
-
-class ChatResult(BaseModel):
-    text: str
-    # The model that actually answered, as the server reports it.
-    model: str
-    usage: TokenUsage
 
 
 class LLMActivities:
@@ -57,7 +32,7 @@ class LLMActivities:
         self._default_model = default_model
         self._stream_batch = stream_batch
 
-    @activity.defn(name="complete_chat")
+    @activity.defn(name=COMPLETE_CHAT)
     async def complete_chat(self, request: ChatRequest) -> ChatResult:
         """Ask the model once; failures are classified so Temporal retries only what can heal."""
         model = request.model or self._default_model

@@ -4,18 +4,12 @@ from __future__ import annotations
 
 import httpx
 import structlog
-from pydantic import BaseModel
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from core.contracts.publish import NOTIFY_PERSON, NotifyRequest
+
 log = structlog.get_logger(__name__)
-
-
-class NotifyRequest(BaseModel):
-    job_id: str
-    name: str
-    prompt: str
-    reason: str
 
 
 class NotifyActivities:
@@ -23,7 +17,7 @@ class NotifyActivities:
         self._webhook = webhook
         self._http = http
 
-    @activity.defn(name="notify_person")
+    @activity.defn(name=NOTIFY_PERSON)
     async def notify_person(self, request: NotifyRequest) -> bool:
         """Returns whether a webhook was told; the log line is written either way."""
         log.warning(

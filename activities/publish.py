@@ -2,33 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 import httpx
 import structlog
-from pydantic import BaseModel
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.llm_errors import retry_after
-from activities.outbox import Outbox
+from core.contracts.publish import PUBLISH_DRAFT, PublishReceipt, PublishRequest
+from store import Outbox
 
 log = structlog.get_logger(__name__)
-
-
-class PublishRequest(BaseModel):
-    # Derived from workflow id and round by the workflow, so every retry carries the same key.
-    idempotency_key: str
-    job_id: str
-    round: int
-    text: str
-
-
-class PublishReceipt(BaseModel):
-    idempotency_key: str
-    destination: Literal["webhook", "outbox"]
-    # True when the destination already had this key: a retry, not a second publish.
-    duplicate: bool
 
 
 class PublishActivities:
@@ -39,7 +22,7 @@ class PublishActivities:
         self._outbox = outbox
         self._http = http
 
-    @activity.defn(name="publish_draft")
+    @activity.defn(name=PUBLISH_DRAFT)
     async def publish_draft(self, request: PublishRequest) -> PublishReceipt:
         if self._webhook is None:
             added = await self._outbox.add(

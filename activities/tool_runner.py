@@ -2,41 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import httpx
 import structlog
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import ValidationError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.tools import TOOLS, ToolContext, ToolError
-from activities.tools.documents import Document, DocumentStore
-from activities.tools.tickets import TicketStore
+from core.contracts.tools import (
+    RUN_TOOL,
+    STORE_DOCUMENTS,
+    StoreDocumentsRequest,
+    ToolRequest,
+    ToolResult,
+)
+from store import DocumentStore, TicketStore
 
 log = structlog.get_logger(__name__)
 
 # What goes back to the model (and into history) from one call, at most.
 MAX_RESULT_CHARS = 4000
-
-
-class ToolRequest(BaseModel):
-    tool: str
-    arguments: dict[str, Any]
-    idempotency_key: str
-    owner: str
-    job_id: str
-
-
-class ToolResult(BaseModel):
-    content: str
-    truncated: bool = False
-
-
-class StoreDocumentsRequest(BaseModel):
-    owner: str
-    job_id: str
-    documents: list[Document] = Field(default_factory=list)
 
 
 class ToolActivities:
@@ -54,7 +39,7 @@ class ToolActivities:
         self._allowed = fetch_allowed_hosts
         self._max_bytes = fetch_max_bytes
 
-    @activity.defn(name="run_tool")
+    @activity.defn(name=RUN_TOOL)
     async def run_tool(self, request: ToolRequest) -> ToolResult:
         """Run a call the workflow already validated; arguments are checked again here."""
         tool = TOOLS.get(request.tool)
@@ -63,7 +48,7 @@ class ToolActivities:
                 f"no tool named {request.tool!r}", type="UnknownTool", non_retryable=True
             )
         try:
-            args = tool.args_model.model_validate(request.arguments)
+            args = tool.spec.args_model.model_validate(request.arguments)
         except ValidationError as err:
             raise ApplicationError(str(err), type="InvalidArguments", non_retryable=True) from None
         context = ToolContext(
@@ -80,11 +65,12 @@ class ToolActivities:
             content = await tool.run(args, context)
         except ToolError as err:
             raise ApplicationError(str(err), type="ToolFailed", non_retryable=True) from None
-        log.info("tool.completed", tool=tool.name, chars=len(content))
+        log.info("tool.completed", tool=request.tool, chars=len(content))
         if len(content) > MAX_RESULT_CHARS:
             return ToolResult(content=content[:MAX_RESULT_CHARS], truncated=True)
         return ToolResult(content=content)
 
-    @activity.defn(name="store_documents")
+    @activity.defn(name=STORE_DOCUMENTS)
     async def store_documents(self, request: StoreDocumentsRequest) -> int:
-        return await self._documents.put(request.owner, request.job_id, request.documents)
+        """Store documents a job brought inline; returns how many (ids are content digests)."""
+        return len(await self._documents.put(request.owner, request.documents))

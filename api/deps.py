@@ -12,6 +12,7 @@ from temporalio.client import Client
 from api.temporal_connection import TemporalConnection
 from core.config import Settings
 from core.errors import NotAuthenticated
+from store import DocumentStore, Stores
 
 _bearer = HTTPBearer(auto_error=False, description="An API key from AIJOBS_API_KEYS.")
 
@@ -30,6 +31,14 @@ async def _temporal_client(request: Request) -> Client:
 
 
 TemporalClient = Annotated[Client, Depends(_temporal_client)]
+
+
+def _documents(request: Request) -> DocumentStore:
+    stores: Stores = request.app.state.stores
+    return stores.documents
+
+
+Documents = Annotated[DocumentStore, Depends(_documents)]
 
 
 def _current_owner(

@@ -34,10 +34,18 @@ from temporalio.service import RPCError, RPCStatusCode
 from api.job_views import VISIBILITY_FILTERS, error_from_failure, job_status, links
 from api.schemas import Job, JobCreated, JobPage, JobStatus, JobSummary, WaitingFor
 from core.config import Settings
+from core.contracts.agent import AgentInput, AgentStart
+from core.contracts.human import (
+    INVALID_ANSWER,
+    UPDATE_NAME,
+    WAITING_MEMO,
+    AnswerRecord,
+    Submission,
+)
 from core.errors import AijobsError, InvalidInput, JobConflict, JobNotFound, WorkerTimeout
 from core.jobs import JOB_TYPES, JobType
 from core.temporal import JOB_OWNER, JOB_TYPE
-from workflows.human import INVALID_ANSWER, UPDATE_NAME, WAITING_MEMO, AnswerRecord, Submission
+from store import DocumentStore
 
 log = structlog.get_logger(__name__)
 
@@ -51,10 +59,17 @@ _MAC_BYTES = 16
 class JobService:
     """Every call is scoped to `owner`: another owner's job is indistinguishable from none."""
 
-    def __init__(self, client: Client, settings: Settings, owner: str) -> None:
+    def __init__(
+        self,
+        client: Client,
+        settings: Settings,
+        owner: str,
+        documents: DocumentStore | None = None,
+    ) -> None:
         self._client = client
         self._settings = settings
         self._owner = owner
+        self._documents = documents
         self._rpc_timeout = timedelta(seconds=settings.rpc_timeout_s)
 
     async def start(
@@ -67,10 +82,11 @@ class JobService:
             if idempotency_key
             else f"job-{uuid.uuid4().hex}"
         )
+        start_input = await self._claim_documents(job_input)
         try:
             handle = await self._client.start_workflow(
-                job_type.workflow.run,
-                job_input,
+                job_type.workflow_type,
+                start_input,
                 id=job_id,
                 task_queue=self._settings.task_queue,
                 # An idempotency key names one job for as long as Temporal retains it.
@@ -102,6 +118,16 @@ class JobService:
             ),
             True,
         )
+
+    async def _claim_documents(self, job_input: BaseModel) -> BaseModel:
+        """Store a job's documents once and start it with their ids: history then carries
+        names and ids, never the texts."""
+        if not isinstance(job_input, AgentInput) or not job_input.documents:
+            return job_input
+        if self._documents is None:
+            raise RuntimeError("JobService needs a DocumentStore to start jobs with documents")
+        refs = await self._documents.put(self._owner, job_input.documents)
+        return AgentStart(**job_input.model_dump(exclude={"documents"}), document_refs=refs)
 
     async def get(self, job_id: str) -> Job:
         desc = await self._describe(job_id)

@@ -13,7 +13,10 @@ from api.middleware import BodySizeLimit, RequestContext
 from api.routes import events, health, job_types, jobs
 from api.temporal_connection import TemporalConnection
 from core.config import Settings, get_settings
+from core.errors import DatabaseNotReady
 from core.logging import configure_logging
+from store import Stores
+from store.database import check_ready, create_engine
 
 log = structlog.get_logger("api")
 
@@ -33,10 +36,31 @@ def create_app(
             configure_logging(resolved.log_level)
         if not resolved.api_keys:
             log.warning("api.no_keys", detail="AIJOBS_API_KEYS is empty: every /v1 call gets 401")
+        # Refusing here, with one clear line, beats failing on the first request.
+        if resolved.database_url is None:
+            not_set = DatabaseNotReady(
+                "AIJOBS_DATABASE_URL is not set: point it at PostgreSQL (make run starts an "
+                "embedded one and sets it)"
+            )
+            log.error("api.cannot_start", reason=not_set.message)
+            raise not_set
+        engine = create_engine(
+            resolved.database_url.get_secret_value(), resolved.database_pool_size
+        )
+        try:
+            await check_ready(engine)
+        except DatabaseNotReady as err:
+            log.error("api.cannot_start", reason=err.message)
+            await engine.dispose()
+            raise
         app.state.settings = resolved
         app.state.temporal = temporal or TemporalConnection(resolved)
+        app.state.stores = Stores.on(engine)
         log.info("api.started", temporal=resolved.temporal_address, owners=len(resolved.api_keys))
-        yield
+        try:
+            yield
+        finally:
+            await engine.dispose()
 
     app = FastAPI(
         title="aijobs",

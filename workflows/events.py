@@ -6,11 +6,11 @@ import asyncio
 from collections import deque
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import TypeVar
+from typing import Any, NoReturn, TypeVar
 
 from pydantic import BaseModel
 from temporalio import workflow
-from temporalio.contrib.workflow_streams import WorkflowStream
+from temporalio.contrib.workflow_streams import WorkflowStream, WorkflowStreamState
 from temporalio.exceptions import FailureError
 
 with workflow.unsafe.imports_passed_through():
@@ -19,9 +19,11 @@ with workflow.unsafe.imports_passed_through():
 
 # A client connected within this window has read an item before it is dropped.
 RETAIN_FOR = timedelta(minutes=10)
-# However fast events arrive, the workflow keeps at most this many in memory; this also bounds
-# the stream state carried through continue-as-new (a few hundred kB, under the 2 MB payload cap).
+# However fast events arrive, the workflow keeps at most this many in memory.
 MAX_RETAINED = 1000
+# Continue-as-new carries only the newest events: what a run carries must not grow with the
+# job's length (a few hundred bytes an event keeps this to tens of kB).
+CARRIED_ACROSS_RUNS = 100
 # Workflow Streams' own query for the end of the log, registered by WorkflowStream.
 _OFFSET_QUERY = "__temporal_workflow_stream_offset"
 
@@ -41,12 +43,25 @@ class EventLog:
         self.stream.topic(topic).publish(event)
         self._trim()
 
+    async def continue_as_new(
+        self, build_args: Callable[[WorkflowStreamState], list[Any]]
+    ) -> NoReturn:
+        """Continue as new, carrying at most CARRIED_ACROSS_RUNS of the newest events."""
+        end = self._end()
+        if end is not None and end - self._base > CARRIED_ACROSS_RUNS:
+            self._base = end - CARRIED_ACROSS_RUNS
+            self.stream.truncate(self._base)
+        await self.stream.continue_as_new(build_args)
+
+    def _end(self) -> int | None:
+        offset_handler = workflow.get_query_handler(_OFFSET_QUERY)
+        return None if offset_handler is None else int(offset_handler())
+
     def _trim(self) -> None:
         """Drop what is older than RETAIN_FOR, and anything past MAX_RETAINED items."""
-        offset_handler = workflow.get_query_handler(_OFFSET_QUERY)
-        if offset_handler is None:
+        end = self._end()
+        if end is None:
             return
-        end = int(offset_handler())
         now = workflow.now()
         self._marks.append((end, now))
         cut = self._base

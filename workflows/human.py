@@ -9,10 +9,10 @@ the Temporal UI and the CLI can all see what is awaited. Answers arrive through 
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ValidationError
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
@@ -20,59 +20,23 @@ from temporalio.exceptions import ApplicationError
 from workflows.events import EventLog
 
 with workflow.unsafe.imports_passed_through():
-    from activities.notify import NotifyActivities, NotifyRequest
+    from core.contracts.human import (
+        INPUT_TIMEOUT,
+        INVALID_ANSWER,
+        NOT_WAITING,
+        SIGNAL_NAME,
+        UPDATE_NAME,
+        WAITING_MEMO,
+        AnswerRecord,
+        OnTimeout,
+        Submission,
+        WaitingFor,
+    )
+    from core.contracts.publish import NOTIFY_PERSON, NotifyRequest
     from core.events import InputReceivedEvent, WaitingForInputEvent
     from core.temporal import JOB_WAITING_FOR
 
 Answer = TypeVar("Answer", bound=BaseModel)
-
-# Names in the public contract: clients, the UI's signal dialog and the CLI use them.
-UPDATE_NAME = "submit_answer"
-SIGNAL_NAME = "answer"
-WAITING_MEMO = "waiting_for"
-
-# Error types the API maps to HTTP statuses.
-NOT_WAITING = "NotWaiting"
-INVALID_ANSWER = "InvalidAnswer"
-INPUT_TIMEOUT = "InputTimeout"
-
-
-class Submission(BaseModel):
-    """An answer as sent by the API, the Temporal UI or the CLI."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    name: str = Field(min_length=1, max_length=100)
-    value: dict[str, Any]
-    # Set by the API from the caller's key. Signals may name themselves ("cli", "temporal-ui").
-    answered_by: str | None = Field(default=None, max_length=200)
-
-
-class WaitingFor(BaseModel):
-    """What the workflow is waiting for, as shown to people and clients."""
-
-    name: str
-    prompt: str
-    answer_schema: dict[str, Any]
-    deadline: datetime
-
-
-class AnswerRecord(BaseModel):
-    """One entry of the audit trail: who answered what, when, and how."""
-
-    name: str
-    value: dict[str, Any]
-    answered_by: str
-    via: Literal["update", "signal", "timeout"]
-    at: datetime
-
-
-class OnTimeout(BaseModel):
-    """What happens when nobody answers before the deadline."""
-
-    action: Literal["fail", "default", "escalate"] = "fail"
-    # For `default`: the answer to continue with.
-    default: dict[str, Any] | None = None
 
 
 class HumanInput:
@@ -173,8 +137,8 @@ class HumanInput:
             return
         self._waiting.deadline = workflow.now() + within
         self._publish_waiting()
-        await workflow.execute_activity_method(
-            NotifyActivities.notify_person,
+        await workflow.execute_activity(
+            NOTIFY_PERSON,
             NotifyRequest(
                 job_id=workflow.info().workflow_id,
                 name=self._waiting.name,

@@ -8,7 +8,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from activities.llm import ChatRequest, ChatResult, LLMActivities
+    from core.contracts.llm import COMPLETE_CHAT, ChatRequest, ChatResult
 
 # A call may legitimately take minutes; a silent worker is noticed through missed heartbeats.
 LLM_START_TO_CLOSE = timedelta(minutes=5)
@@ -24,12 +24,14 @@ LLM_RETRY = RetryPolicy(
 
 async def ask_model(request: ChatRequest, summary: str) -> ChatResult:
     """Run `complete_chat` as an activity; `summary` labels the step in the Temporal UI timeline."""
-    return await workflow.execute_activity_method(
-        LLMActivities.complete_chat,
+    result: ChatResult = await workflow.execute_activity(
+        COMPLETE_CHAT,
         request,
+        result_type=ChatResult,
         start_to_close_timeout=LLM_START_TO_CLOSE,
         schedule_to_close_timeout=LLM_SCHEDULE_TO_CLOSE,
         heartbeat_timeout=LLM_HEARTBEAT,
         retry_policy=LLM_RETRY,
         summary=summary,
     )
+    return result

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable
-from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
 from temporalio import workflow
 from temporalio.contrib.workflow_streams import WorkflowStream
 
@@ -15,50 +13,14 @@ from workflows.events import EventLog
 from workflows.llm_step import ask_model
 
 with workflow.unsafe.imports_passed_through():
-    from activities.llm import ChatMessage, ChatRequest, ChatResult, TokenUsage
+    from core.contracts.llm import ChatMessage, ChatRequest, ChatResult
+    from core.contracts.summarize import (
+        Stage,
+        SummarizeInput,
+        SummarizeProgress,
+        SummarizeResult,
+    )
     from core.events import StageEvent, StepCompletedEvent
-
-Stage = Literal["splitting", "summarizing", "combining", "done"]
-
-
-class SummarizeInput(BaseModel):
-    """What a caller sends to start a `summarize` job."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    text: str = Field(min_length=1, description="The text to summarize.")
-    max_words: int = Field(150, ge=10, le=2000, description="Length limit of the final summary.")
-    chunk_chars: int = Field(
-        4000, ge=200, le=100_000, description="Characters per chunk sent to the model."
-    )
-    model: str | None = Field(
-        None,
-        min_length=1,
-        max_length=200,
-        description="Model name; the worker's default when null, `offline` for the built-in one.",
-    )
-    max_parallel: int = Field(8, ge=1, le=32, description="Chunk calls in flight at once.")
-
-    @field_validator("text")
-    @classmethod
-    def _has_words(cls, text: str) -> str:
-        if not text.strip():
-            raise ValueError("text has no words to summarize")
-        return text
-
-
-class SummarizeProgress(BaseModel):
-    stage: Stage = "splitting"
-    completed: int = 0
-    total: int = 0
-    usage: TokenUsage = Field(default_factory=TokenUsage)
-
-
-class SummarizeResult(BaseModel):
-    summary: str
-    chunk_count: int
-    model: str
-    usage: TokenUsage
 
 
 @workflow.defn(name="SummarizeWorkflow")

@@ -9,13 +9,13 @@ from pydantic import ValidationError
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from activities.chat_completions import ProposedCall
-    from activities.tools import TOOLS
+    from core.contracts.llm import ProposedCall
+    from core.contracts.tools import TOOL_SPECS
 
 
 def check_call(call: ProposedCall, allowed: list[str]) -> dict[str, Any] | str:
     """The validated arguments, or why the call may not run (told to the model, never run)."""
-    if call.name not in TOOLS:
+    if call.name not in TOOL_SPECS:
         return f"unknown tool {call.name!r}; available: {', '.join(allowed)}"
     if call.name not in allowed:
         return f"tool {call.name!r} is not allowed for this job"
@@ -26,7 +26,7 @@ def check_call(call: ProposedCall, allowed: list[str]) -> dict[str, Any] | str:
     if not isinstance(raw, dict):
         return "the arguments must be a JSON object"
     try:
-        parsed = TOOLS[call.name].args_model.model_validate(raw)
+        parsed = TOOL_SPECS[call.name].args_model.model_validate(raw)
     except ValidationError as err:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc']) or 'arguments'}: {e['msg']}"
@@ -34,15 +34,3 @@ def check_call(call: ProposedCall, allowed: list[str]) -> dict[str, Any] | str:
         )
         return f"invalid arguments for {call.name}: {problems}"
     return parsed.model_dump(mode="json")
-
-
-def assistant_message(content: str | None, calls: list[ProposedCall]) -> dict[str, Any]:
-    """The model's turn as Chat Completions wants it back in the conversation."""
-    return {
-        "role": "assistant",
-        "content": content,
-        "tool_calls": [
-            {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
-            for c in calls
-        ],
-    }

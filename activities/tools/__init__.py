@@ -1,7 +1,7 @@
-"""Tools an agent job may call. Importing this package registers every built-in tool."""
+"""The code behind the agent tools. Importing this package registers every built-in tool."""
 
 from activities.tools import calculator, documents, fetch_url, tickets
-from activities.tools.registry import TOOLS, Tool, ToolContext, ToolError, tool
+from activities.tools.registry import TOOLS, Tool, ToolContext, ToolError, implements
 
 __all__ = [
     "TOOLS",
@@ -11,6 +11,6 @@ __all__ = [
     "calculator",
     "documents",
     "fetch_url",
+    "implements",
     "tickets",
-    "tool",
 ]

@@ -6,9 +6,8 @@ import ast
 import operator
 from collections.abc import Callable
 
-from pydantic import BaseModel, ConfigDict, Field
-
-from activities.tools.registry import ToolContext, ToolError, tool
+from activities.tools.registry import ToolContext, ToolError, implements
+from core.contracts.tools import CalculatorArgs
 
 _BINARY: dict[type[ast.operator], Callable[[float, float], float]] = {
     ast.Add: operator.add,
@@ -26,14 +25,6 @@ _UNARY: dict[type[ast.unaryop], Callable[[float], float]] = {
 # Keeps `9**9**9` from eating the worker.
 MAX_EXPONENT = 1000
 MAX_MAGNITUDE = 1e300
-
-
-class CalculatorArgs(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    expression: str = Field(
-        min_length=1, max_length=500, description="Arithmetic, e.g. `(2 + 3) * 4 / 7 ** 2`."
-    )
 
 
 def evaluate(expression: str) -> float:
@@ -68,8 +59,7 @@ def _value(node: ast.expr) -> float:
     raise ToolError(f"unsupported element: {ast.dump(node)[:60]}")
 
 
-@tool()
+@implements("calculator")
 async def calculator(args: CalculatorArgs, ctx: ToolContext) -> str:
-    """Evaluate an arithmetic expression exactly as written and return the number."""
     result = evaluate(args.expression)
     return f"{result:g}" if isinstance(result, float) else str(result)

@@ -5,17 +5,10 @@ from __future__ import annotations
 from html.parser import HTMLParser
 from urllib.parse import urljoin, urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field
-
-from activities.tools.registry import ToolContext, ToolError, tool
+from activities.tools.registry import ToolContext, ToolError, implements
+from core.contracts.tools import FetchUrlArgs
 
 MAX_REDIRECTS = 3
-
-
-class FetchUrlArgs(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    url: str = Field(min_length=1, max_length=2000, description="An http(s) URL.")
 
 
 class _Text(HTMLParser):
@@ -48,9 +41,8 @@ def _check(url: str, allowed: frozenset[str]) -> None:
         )
 
 
-@tool()
+@implements("fetch_url")
 async def fetch_url(args: FetchUrlArgs, ctx: ToolContext) -> str:
-    """Fetch a web page (allow-listed hosts only) and return its status and text."""
     # Transport errors propagate: Temporal retries them under the tool's retry policy.
     url = args.url
     for _ in range(MAX_REDIRECTS + 1):

@@ -1,4 +1,5 @@
-"""Unauthenticated probes: the process is up (`/healthz`), Temporal answers (`/readyz`)."""
+"""Unauthenticated probes: the process is up (`/healthz`), Temporal and the database answer
+(`/readyz`)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,12 @@ from datetime import timedelta
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from api.temporal_connection import TemporalConnection
 from core.errors import TemporalUnavailable
+from store import Stores
 
 router = APIRouter(tags=["health"])
 
@@ -22,6 +26,14 @@ async def healthz() -> dict[str, str]:
 async def readyz(request: Request) -> dict[str, str] | JSONResponse:
     connection: TemporalConnection = request.app.state.temporal
     timeout = timedelta(seconds=request.app.state.settings.rpc_timeout_s)
+    stores: Stores = request.app.state.stores
+    try:
+        async with stores.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+    except (DBAPIError, OSError, TimeoutError):
+        return JSONResponse(
+            {"status": "unavailable", "detail": "the application database is unreachable"}, 503
+        )
     try:
         client = await connection.client()
         if await client.service_client.check_health(timeout=timeout):

@@ -1,0 +1,72 @@
+"""The `draft_review` job's contract: the brief, the reviewer's answer, progress and result."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from core.contracts.human import AnswerRecord
+from core.contracts.llm import TokenUsage
+from core.contracts.publish import PublishReceipt
+
+Outcome = Literal["published", "rejected", "max_rounds_reached"]
+
+
+class DraftReviewInput(BaseModel):
+    """What a caller sends to start a `draft_review` job."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    brief: str = Field(min_length=1, max_length=20_000, description="What to write.")
+    audience: str | None = Field(None, max_length=500, description="Who it is for.")
+    max_rounds: int = Field(3, ge=1, le=10, description="Drafts before giving up.")
+    review_timeout_s: int = Field(
+        86_400, ge=60, le=30 * 86_400, description="How long each review may take."
+    )
+    on_review_timeout: Literal["fail", "reject", "escalate"] = Field(
+        "escalate",
+        description="fail the job, reject the draft, or notify and wait once more, then fail.",
+    )
+    model: str | None = Field(None, min_length=1, max_length=200)
+
+
+class Review(BaseModel):
+    """A reviewer's answer."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    decision: Literal["approve", "revise", "reject"]
+    feedback: str | None = Field(None, max_length=10_000)
+    edited_text: str | None = Field(
+        None, min_length=1, max_length=100_000, description="Approve this text instead."
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Review:
+        if self.decision == "revise" and not self.feedback:
+            raise ValueError("a revision needs feedback for the next draft")
+        if self.edited_text is not None and self.decision != "approve":
+            raise ValueError("edited_text goes with decision 'approve'")
+        return self
+
+
+class DraftRound(BaseModel):
+    round: int
+    draft: str
+    review: Review | None = None
+    reviewed: AnswerRecord | None = None
+
+
+class DraftReviewProgress(BaseModel):
+    stage: Literal["drafting", "waiting_for_review", "publishing", "done"] = "drafting"
+    round: int = 1
+    usage: TokenUsage = Field(default_factory=TokenUsage)
+
+
+class DraftReviewResult(BaseModel):
+    outcome: Outcome
+    final_text: str | None
+    publish: PublishReceipt | None
+    rounds: list[DraftRound]
+    usage: TokenUsage

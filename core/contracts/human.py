@@ -1,0 +1,56 @@
+"""Asking people: the question a job shows, the answer it takes, and the names clients use."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+# Names in the public contract: clients, the UI's signal dialog and the CLI use them.
+UPDATE_NAME = "submit_answer"
+SIGNAL_NAME = "answer"
+WAITING_MEMO = "waiting_for"
+
+# Error types the API maps to HTTP statuses.
+NOT_WAITING = "NotWaiting"
+INVALID_ANSWER = "InvalidAnswer"
+INPUT_TIMEOUT = "InputTimeout"
+
+
+class Submission(BaseModel):
+    """An answer as sent by the API, the Temporal UI or the CLI."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=100)
+    value: dict[str, Any]
+    # Set by the API from the caller's key. Signals may name themselves ("cli", "temporal-ui").
+    answered_by: str | None = Field(default=None, max_length=200)
+
+
+class WaitingFor(BaseModel):
+    """What the workflow is waiting for, as shown to people and clients."""
+
+    name: str
+    prompt: str
+    answer_schema: dict[str, Any]
+    deadline: datetime
+
+
+class AnswerRecord(BaseModel):
+    """One entry of the audit trail: who answered what, when, and how."""
+
+    name: str
+    value: dict[str, Any]
+    answered_by: str
+    via: Literal["update", "signal", "timeout"]
+    at: datetime
+
+
+class OnTimeout(BaseModel):
+    """What happens when nobody answers before the deadline."""
+
+    action: Literal["fail", "default", "escalate"] = "fail"
+    # For `default`: the answer to continue with.
+    default: dict[str, Any] | None = None

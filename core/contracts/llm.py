@@ -1,0 +1,78 @@
+"""Model calls: what a workflow asks of the `complete_chat` and `complete_agent_step` activities."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+# Activity type names: part of the public contract, recorded in every history.
+COMPLETE_CHAT = "complete_chat"
+COMPLETE_AGENT_STEP = "complete_agent_step"
+
+
+class TokenUsage(BaseModel):
+    """Tokens billed, summed over calls."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    llm_calls: int = 0
+
+    def __add__(self, other: TokenUsage) -> TokenUsage:
+        return TokenUsage(
+            input_tokens=self.input_tokens + other.input_tokens,
+            output_tokens=self.output_tokens + other.output_tokens,
+            llm_calls=self.llm_calls + other.llm_calls,
+        )
+
+
+class ChatMessage(BaseModel):
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+class ChatRequest(BaseModel):
+    messages: list[ChatMessage] = Field(min_length=1)
+    # None means the worker's default model (AIJOBS_MODEL), or `offline` when none is configured.
+    model: str | None = None
+    # Caps spend; the offline model writes at most half this many words.
+    max_output_tokens: int | None = Field(default=None, gt=0)
+    # Names the step in the job's event stream; tokens are streamed there when it is set.
+    step: str | None = None
+
+
+class ChatResult(BaseModel):
+    text: str
+    # The model that actually answered, as the server reports it.
+    model: str
+    usage: TokenUsage
+
+
+class ProposedCall(BaseModel):
+    """A tool call as the model proposed it: nothing here is trusted yet."""
+
+    id: str
+    name: str
+    arguments: str
+
+
+class AgentStepRequest(BaseModel):
+    """One model step. The activity stores `append` at positions start.., asks the model with
+    the whole stored conversation, and stores the model's reply right after: the reply's
+    tool-call arguments reach history once (in the result), never again in the next input."""
+
+    conversation_id: str
+    start: int = Field(ge=0)
+    append: list[dict[str, Any]]
+    tools: list[str]
+    model: str | None = None
+    max_output_tokens: int = Field(1000, gt=0)
+    # Names the step in the job's event stream; tokens are streamed there when it is set.
+    step: str | None = None
+
+
+class AgentStepResult(BaseModel):
+    content: str | None
+    tool_calls: list[ProposedCall]
+    model: str
+    usage: TokenUsage

@@ -1,0 +1,32 @@
+"""Side effects that reach people or systems: publishing approved text, notifying a person."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel
+
+PUBLISH_DRAFT = "publish_draft"
+NOTIFY_PERSON = "notify_person"
+
+
+class PublishRequest(BaseModel):
+    # Derived from workflow id and round by the workflow, so every retry carries the same key.
+    idempotency_key: str
+    job_id: str
+    round: int
+    text: str
+
+
+class PublishReceipt(BaseModel):
+    idempotency_key: str
+    destination: Literal["webhook", "outbox"]
+    # True when the destination already had this key: a retry, not a second publish.
+    duplicate: bool
+
+
+class NotifyRequest(BaseModel):
+    job_id: str
+    name: str
+    prompt: str
+    reason: str

@@ -1,0 +1,51 @@
+"""The `summarize` job's contract: what a caller sends, how progress reads, what comes back."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from core.contracts.llm import TokenUsage
+
+Stage = Literal["splitting", "summarizing", "combining", "done"]
+
+
+class SummarizeInput(BaseModel):
+    """What a caller sends to start a `summarize` job."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(min_length=1, description="The text to summarize.")
+    max_words: int = Field(150, ge=10, le=2000, description="Length limit of the final summary.")
+    chunk_chars: int = Field(
+        4000, ge=200, le=100_000, description="Characters per chunk sent to the model."
+    )
+    model: str | None = Field(
+        None,
+        min_length=1,
+        max_length=200,
+        description="Model name; the worker's default when null, `offline` for the built-in one.",
+    )
+    max_parallel: int = Field(8, ge=1, le=32, description="Chunk calls in flight at once.")
+
+    @field_validator("text")
+    @classmethod
+    def _has_words(cls, text: str) -> str:
+        if not text.strip():
+            raise ValueError("text has no words to summarize")
+        return text
+
+
+class SummarizeProgress(BaseModel):
+    stage: Stage = "splitting"
+    completed: int = 0
+    total: int = 0
+    usage: TokenUsage = Field(default_factory=TokenUsage)
+
+
+class SummarizeResult(BaseModel):
+    summary: str
+    chunk_count: int
+    model: str
+    usage: TokenUsage

@@ -1,0 +1,152 @@
+"""Agent tools as a contract: each tool's name, description, argument model and limits.
+
+The agent workflow checks proposals against these specs and the API validates job inputs with
+them; `activities/tools/` holds the code that runs each one, registered under the same name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from temporalio.common import RetryPolicy
+
+RUN_TOOL = "run_tool"
+STORE_DOCUMENTS = "store_documents"
+
+
+def _default_retry() -> RetryPolicy:
+    # Read-only tools retry freely; side effects retry too, made safe by idempotency keys.
+    return RetryPolicy(maximum_attempts=5, maximum_interval=timedelta(seconds=30))
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    name: str
+    description: str
+    args_model: type[BaseModel]
+    side_effects: bool = False
+    timeout: timedelta = timedelta(seconds=30)
+    retry: RetryPolicy = field(default_factory=_default_retry)
+
+    def openai_schema(self) -> dict[str, Any]:
+        """The Chat Completions `tools` entry, generated from the argument model."""
+        return {
+            "type": "function",
+            "function": {
+                "name": self.name,
+                "description": self.description,
+                "parameters": self.args_model.model_json_schema(),
+            },
+        }
+
+
+class CalculatorArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    expression: str = Field(
+        min_length=1, max_length=500, description="Arithmetic, e.g. `(2 + 3) * 4 / 7 ** 2`."
+    )
+
+
+class SearchDocumentsArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    query: str = Field(min_length=1, max_length=300, description="Words to look for.")
+    limit: int = Field(5, ge=1, le=20, description="At most this many matches.")
+
+
+class FetchUrlArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field(min_length=1, max_length=2000, description="An http(s) URL.")
+
+
+class CreateTicketArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = Field(min_length=1, max_length=200)
+    body: str = Field(min_length=1, max_length=5000)
+    priority: Literal["low", "normal", "high"] = "normal"
+
+
+TOOL_SPECS: dict[str, ToolSpec] = {
+    spec.name: spec
+    for spec in (
+        ToolSpec(
+            name="calculator",
+            description="Evaluate an arithmetic expression exactly as written and return the "
+            "number.",
+            args_model=CalculatorArgs,
+        ),
+        ToolSpec(
+            name="search_documents",
+            description="Search the documents given to this job (and the caller's earlier jobs) "
+            "by keywords; returns matching document names with the matching passages in "
+            "[brackets].",
+            args_model=SearchDocumentsArgs,
+        ),
+        ToolSpec(
+            name="fetch_url",
+            description="Fetch a web page (allow-listed hosts only) and return its status and "
+            "text.",
+            args_model=FetchUrlArgs,
+        ),
+        ToolSpec(
+            name="create_ticket",
+            description="Open a support ticket with a title, a body and a priority; returns the "
+            "ticket id.",
+            args_model=CreateTicketArgs,
+            side_effects=True,
+        ),
+    )
+}
+
+
+class Document(BaseModel):
+    """A document as a caller sends it with a job."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    text: str = Field(min_length=1, max_length=200_000)
+
+
+class DocumentRef(BaseModel):
+    """A stored document: what a job carries instead of the text (a claim check)."""
+
+    id: str
+    name: str
+
+
+def document_id(owner: str, document: Document) -> str:
+    """Content-addressed per owner: the same document stored twice is one row, and the API and
+    a workflow derive the same id without asking the database."""
+    digest = hashlib.sha256(f"{owner}\0{document.name}\0{document.text}".encode()).hexdigest()
+    return f"doc-{digest[:32]}"
+
+
+def document_refs(owner: str, documents: list[Document]) -> list[DocumentRef]:
+    return [DocumentRef(id=document_id(owner, d), name=d.name) for d in documents]
+
+
+class ToolRequest(BaseModel):
+    tool: str
+    arguments: dict[str, Any]
+    idempotency_key: str
+    owner: str
+    job_id: str
+
+
+class ToolResult(BaseModel):
+    content: str
+    truncated: bool = False
+
+
+class StoreDocumentsRequest(BaseModel):
+    owner: str
+    job_id: str
+    documents: list[Document] = Field(default_factory=list)
