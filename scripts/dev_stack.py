@@ -1,6 +1,8 @@
-"""`make run`: the Temporal dev server (unless TEMPORAL_ADDRESS is set), the worker and the API.
+"""`make run`: PostgreSQL and the Temporal dev server (unless URLs are given), the worker, the API.
 
-Ctrl-C (or SIGTERM) stops all three; if any one of them dies, the others are stopped too.
+A worker or API that dies (SIGKILL, OOM) is started again after a short backoff, so the stack
+shows what it promises: the job goes on. Ctrl-C (or SIGTERM) stops everything; if PostgreSQL or
+Temporal itself dies, the rest is stopped too.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
@@ -22,24 +25,100 @@ sys.path.insert(0, str(ROOT))
 
 from core.config import get_settings  # noqa: E402  (needs the path above when run as a script)
 from core.temporal import dev_server_search_attribute_flags  # noqa: E402
+from store.database import shown  # noqa: E402
+from store.embedded import start_embedded  # noqa: E402
+from store.migrate import upgrade  # noqa: E402
 
 BIN = Path(sys.executable).parent
 START_DEADLINE_S = 60.0
+# A restarted process waits this long, doubling while it keeps dying young, up to the cap.
+RESTART_BACKOFF_S = 1.0
+RESTART_BACKOFF_MAX_S = 30.0
+# A process that ran this long before dying is restarted after the first backoff again.
+HEALTHY_AFTER_S = 30.0
+STOP_DEADLINE_S = 10.0
 
 
-Children = dict[str, subprocess.Popen[bytes]]
+@dataclass
+class Child:
+    """A process of the stack; `restart` ones are started again when they die."""
+
+    name: str
+    command: list[str]
+    env: dict[str, str] | None = None
+    restart: bool = False
+    process: subprocess.Popen[bytes] | None = None
+    started_at: float = 0.0
+    backoff_s: float = RESTART_BACKOFF_S
+    due_at: float | None = None  # when a dead `restart` child is started again
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(self.command, cwd=ROOT, env=self.env)
+        self.started_at = time.monotonic()
+        self.due_at = None
+
+    def exit_code(self) -> int | None:
+        return None if self.process is None else self.process.poll()
 
 
-def _wait_until(ready: Callable[[], bool], what: str, children: Children) -> None:
-    """Poll `ready()` until true; give up if a child died or the deadline passed."""
-    deadline = time.monotonic() + START_DEADLINE_S
-    while not ready():
-        for name, process in children.items():
-            if process.poll() is not None:
-                raise SystemExit(f"{what} failed: {name} exited with {process.returncode}")
-        if time.monotonic() > deadline:
-            raise SystemExit(f"{what} not ready after {START_DEADLINE_S:.0f}s")
-        time.sleep(0.1)
+@dataclass
+class Stack:
+    children: list[Child] = field(default_factory=list)
+
+    def add(self, child: Child) -> Child:
+        self.children.append(child)
+        child.start()
+        return child
+
+    def supervise(self) -> str | None:
+        """Restart what may be restarted; the name of a dead essential child, else None."""
+        now = time.monotonic()
+        for child in self.children:
+            code = child.exit_code()
+            if code is None:
+                continue
+            if not child.restart:
+                return f"{child.name} exited with {code}"
+            if child.due_at is None:
+                if now - child.started_at > HEALTHY_AFTER_S:
+                    child.backoff_s = RESTART_BACKOFF_S
+                child.due_at = now + child.backoff_s
+                print(
+                    f"aijobs: {child.name} exited with {code}; restarting it in "
+                    f"{child.backoff_s:g}s",
+                    flush=True,
+                )
+                child.backoff_s = min(child.backoff_s * 2, RESTART_BACKOFF_MAX_S)
+            elif now >= child.due_at:
+                child.start()
+        return None
+
+    def wait_until(self, ready: Callable[[], bool], what: str) -> None:
+        """Poll `ready()` until true; give up if an essential child died or time ran out."""
+        deadline = time.monotonic() + START_DEADLINE_S
+        while not ready():
+            if dead := self.supervise():
+                raise SystemExit(f"{what} failed: {dead}")
+            if time.monotonic() > deadline:
+                raise SystemExit(f"{what} not ready after {START_DEADLINE_S:.0f}s")
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        """SIGINT in reverse start order (quick stop: calls in flight go back to Temporal),
+        then SIGKILL what is still running at the deadline."""
+        running = [c.process for c in reversed(self.children) if c.exit_code() is None]
+        for process in running:
+            if process is not None:
+                process.send_signal(signal.SIGINT)
+        deadline = time.monotonic() + STOP_DEADLINE_S
+        for process in running:
+            if process is None:
+                continue
+            try:
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
 def _port_open(port: int) -> bool:
@@ -70,7 +149,7 @@ def main() -> int:
     data_dir = (ROOT / settings.data_dir).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
-    children: Children = {}
+    stack = Stack()
     stopping = False
 
     def on_signal(signum: int, _: FrameType | None) -> None:
@@ -80,78 +159,91 @@ def main() -> int:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
 
+    embedded = None
     ui_url = settings.ui_url
     try:
+        if settings.database_url is None:
+            embedded = start_embedded(data_dir / "postgres")
+            database_url = embedded.get_uri()
+            env["AIJOBS_DATABASE_URL"] = database_url
+        else:
+            database_url = settings.database_url.get_secret_value()
+        upgrade(database_url)
+
         if "TEMPORAL_ADDRESS" not in os.environ:
             port, ui_port = settings.dev_temporal_port, settings.dev_ui_port
-            children["temporal"] = subprocess.Popen(
-                [
-                    str(BIN / "temporal"),
-                    "server",
-                    "start-dev",
-                    "--db-filename",
-                    str(data_dir / "temporal.db"),
-                    "--ip",
-                    "127.0.0.1",
-                    "--port",
-                    str(port),
-                    "--ui-port",
-                    str(ui_port),
-                    "--log-level",
-                    "warn",
-                    *dev_server_search_attribute_flags(),
-                ],
-                cwd=ROOT,
+            stack.add(
+                Child(
+                    "temporal",
+                    [
+                        str(BIN / "temporal"),
+                        "server",
+                        "start-dev",
+                        "--db-filename",
+                        str(data_dir / "temporal.db"),
+                        "--ip",
+                        "127.0.0.1",
+                        "--port",
+                        str(port),
+                        "--ui-port",
+                        str(ui_port),
+                        "--log-level",
+                        "warn",
+                        *dev_server_search_attribute_flags(),
+                    ],
+                )
             )
             env["TEMPORAL_ADDRESS"] = f"localhost:{port}"
             if "AIJOBS_UI_URL" not in os.environ:
                 ui_url = env["AIJOBS_UI_URL"] = f"http://localhost:{ui_port}"
-            _wait_until(lambda: _port_open(port), "Temporal dev server", children)
+            stack.wait_until(lambda: _port_open(port), "Temporal dev server")
 
         api_key = None
         if not settings.api_keys:
             api_key = _dev_api_key(data_dir)
             env["AIJOBS_API_KEYS"] = f"dev={api_key}"
 
-        children["worker"] = subprocess.Popen([sys.executable, "worker.py"], cwd=ROOT, env=env)
+        stack.add(Child("worker", [sys.executable, "worker.py"], env, restart=True))
         api_url = f"http://localhost:{settings.api_port}"
-        children["api"] = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "api.main:app",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(settings.api_port),
-                "--no-access-log",
-            ],
-            cwd=ROOT,
-            env=env,
+        api_command = [
+            *(sys.executable, "-m", "uvicorn", "api.main:app"),
+            *("--host", "127.0.0.1", "--port", str(settings.api_port), "--no-access-log"),
+        ]
+        stack.add(Child("api", api_command, env, restart=True))
+        stack.wait_until(lambda: _healthy(f"{api_url}/readyz"), "API")
+        _banner(
+            api_url,
+            ui_url,
+            env["TEMPORAL_ADDRESS"],
+            # The embedded server trusts local connections: its URL holds no secret, and a
+            # second worker can be pointed at it as printed.
+            database_url if embedded is not None else shown(database_url),
+            api_key,
+            offline=settings.uses_offline_model,
         )
-        _wait_until(lambda: _healthy(f"{api_url}/readyz"), "API", children)
-        _banner(api_url, ui_url, env["TEMPORAL_ADDRESS"], api_key, settings.uses_offline_model)
 
-        while not stopping and all(p.poll() is None for p in children.values()):
+        while not stopping:
+            if dead := stack.supervise():
+                print(f"aijobs: {dead}; stopping the rest", flush=True)
+                return 1
             time.sleep(0.2)
-        if stopping:
-            return 0
-        for name, process in children.items():
-            if process.poll() is not None:
-                print(f"aijobs: {name} exited with {process.returncode}; stopping the rest")
-        return 1
+        return 0
     finally:
-        _stop_all(list(children.values()))
+        stack.stop()
+        if embedded is not None:
+            embedded.cleanup()
 
 
-def _banner(api: str, ui: str, temporal: str, key: str | None, offline: bool) -> None:
+def _banner(
+    api: str, ui: str, temporal: str, database: str, key: str | None, *, offline: bool
+) -> None:
     lines = [
         "",
         "aijobs is running",
         f"  API          {api}   (interactive docs: {api}/docs)",
         f"  Temporal UI  {ui}",
         f"  Temporal     {temporal}",
+        f"  Database     {database}",
     ]
     if key:
         lines.append(f"  API key      {key}   (owner 'dev'; kept in .data/dev-api-key)")
@@ -166,24 +258,10 @@ def _banner(api: str, ui: str, temporal: str, key: str | None, offline: bool) ->
         "      -H 'Content-Type: application/json' \\",
         '      -d \'{"type": "summarize", "input": {"text": "Temporal makes jobs durable."}}\'',
         "",
-        "  Ctrl-C stops everything.",
+        "  A worker or API that dies is restarted. Ctrl-C stops everything.",
         "",
     ]
     print("\n".join(lines), flush=True)
-
-
-def _stop_all(processes: list[subprocess.Popen[bytes]]) -> None:
-    """SIGTERM in reverse start order (API, worker, then Temporal), then SIGKILL stragglers."""
-    for process in reversed(processes):
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + 20
-    for process in reversed(processes):
-        try:
-            process.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 if __name__ == "__main__":
