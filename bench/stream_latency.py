@@ -32,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 from core.logging import configure_logging  # noqa: E402
 from tests.conftest import make_settings  # noqa: E402
 from tests.support.api_server import serve_api  # noqa: E402
+from tests.support.database import embedded_stores  # noqa: E402
 from tests.support.fake_openai import FakeOpenAI, Reply, default_reply  # noqa: E402
 from tests.support.sse import events  # noqa: E402
 from tests.support.temporal import start_dev_server  # noqa: E402
@@ -84,7 +85,8 @@ async def main(tokens: int, streams: int) -> None:
             max_concurrent_activities=200,
         )
         async with (
-            build_worker(settings, env.client),
+            embedded_stores(ROOT / ".data" / "bench" / "postgres") as (_, stores),
+            build_worker(settings, env.client, stores),
             serve_api(settings, env.client) as url,
             httpx.AsyncClient(
                 base_url=url,

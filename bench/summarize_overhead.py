@@ -25,13 +25,15 @@ import openai
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from core.contracts.summarize import SummarizeInput  # noqa: E402
 from core.logging import configure_logging  # noqa: E402
 from tests.conftest import make_settings  # noqa: E402
+from tests.support.database import embedded_stores  # noqa: E402
 from tests.support.fake_openai import FakeOpenAI, Reply, default_reply  # noqa: E402
 from tests.support.temporal import binary  # noqa: E402
 from worker import build_worker  # noqa: E402
 from workflows.chunking import group_for_combine, split_text  # noqa: E402
-from workflows.summarize import SummarizeInput, SummarizeWorkflow  # noqa: E402
+from workflows.summarize import SummarizeWorkflow  # noqa: E402
 
 MAX_WORDS = 50
 
@@ -97,7 +99,10 @@ async def main(jobs: int, chunks: int, latency_ms: int, sqlite: bool) -> None:
             task_queue=f"bench-{uuid.uuid4().hex}",
             model="fake-model",
         )
-        async with build_worker(settings, env.client):
+        async with (
+            embedded_stores(Path(tmp) / "postgres") as (_, stores),
+            build_worker(settings, env.client, stores),
+        ):
             started = time.perf_counter()
             handles = await asyncio.gather(
                 *(

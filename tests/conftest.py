@@ -1,4 +1,5 @@
-"""Shared fixtures: Temporal servers, the fake model server, per-test task queues and settings."""
+"""Shared fixtures: Temporal servers, one embedded PostgreSQL per run, the fake model server,
+per-test task queues and settings."""
 
 from __future__ import annotations
 
@@ -14,7 +15,10 @@ from temporalio.testing import WorkflowEnvironment
 
 from core.config import Settings
 from core.logging import configure_logging
+from store import Stores
+from store.database import create_engine
 from tests.support.api_server import serve_api
+from tests.support.database import embedded_database
 from tests.support.fake_openai import FakeOpenAI
 from tests.support.temporal import start_dev_server, start_time_skipping
 from worker import build_worker
@@ -40,6 +44,20 @@ async def ts_env() -> AsyncIterator[WorkflowEnvironment]:
     await env.shutdown()
 
 
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A fresh, migrated PostgreSQL for this test run; tests keep apart by unique ids."""
+    with embedded_database(tmp_path_factory.mktemp("postgres")) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+async def stores(database_url: str) -> AsyncIterator[Stores]:
+    engine = create_engine(database_url, pool_size=5)
+    yield Stores.on(engine)
+    await engine.dispose()
+
+
 @pytest.fixture
 def fake_openai() -> Iterator[FakeOpenAI]:
     with FakeOpenAI().running() as fake:
@@ -57,9 +75,12 @@ def make_settings(**overrides: Any) -> Settings:
 
 
 @pytest.fixture
-def settings(fake_openai: FakeOpenAI, task_queue: str, tmp_path: Path) -> Settings:
+def settings(
+    fake_openai: FakeOpenAI, task_queue: str, tmp_path: Path, database_url: str
+) -> Settings:
     return make_settings(
         data_dir=str(tmp_path),
+        database_url=database_url,
         openai_base_url=fake_openai.base_url,
         openai_api_key="sk-test",
         task_queue=task_queue,
@@ -75,14 +96,18 @@ class Api:
     alice: httpx.AsyncClient
     bob: httpx.AsyncClient
     anonymous: httpx.AsyncClient
+    # The owners' full names, unique to the test (`alice-<queue>`, `bob-<queue>`).
+    owners: list[str]
 
 
 @pytest.fixture
-async def api(dev_env: WorkflowEnvironment, settings: Settings) -> AsyncIterator[Api]:
+async def api(
+    dev_env: WorkflowEnvironment, settings: Settings, stores: Stores
+) -> AsyncIterator[Api]:
     settings.max_body_bytes = 20_000
     keys = {owner.split("-")[0]: key.get_secret_value() for owner, key in settings.api_keys.items()}
     async with (
-        build_worker(settings, dev_env.client),
+        build_worker(settings, dev_env.client, stores),
         serve_api(settings, dev_env.client) as url,
         httpx.AsyncClient(
             base_url=url, headers={"Authorization": f"Bearer {keys['alice']}"}
@@ -90,4 +115,4 @@ async def api(dev_env: WorkflowEnvironment, settings: Settings) -> AsyncIterator
         httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {keys['bob']}"}) as bob,
         httpx.AsyncClient(base_url=url) as anonymous,
     ):
-        yield Api(url, alice, bob, anonymous)
+        yield Api(url, alice, bob, anonymous, sorted(settings.api_keys))

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from sqlalchemy.engine import make_url
 
 from core.config import Settings
 from core.temporal import SEARCH_ATTRIBUTES
@@ -19,22 +20,46 @@ PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 SETTING_NAMES = {field.alias for field in Settings.model_fields.values() if field.alias}
 
 
-def test_compose_runs_temporal_worker_and_api() -> None:
-    """Three services; the app services build this repo and run our two entry points."""
+def test_compose_runs_database_temporal_migration_worker_and_api() -> None:
+    """The app services build this repo and run our entry points, after the schema is migrated
+    and Temporal answers."""
     services = COMPOSE["services"]
-    assert set(services) == {"temporal", "worker", "api"}
+    assert set(services) == {"postgres", "temporal", "migrate", "worker", "api"}
     assert services["worker"]["command"] == ["python", "worker.py"]
     assert services["api"]["command"][:2] == ["uvicorn", "api.main:app"]
+    assert services["migrate"]["command"] == ["python", "-m", "store.migrate"]
     assert services["worker"]["build"] == services["api"]["build"] == "."
+    assert services["migrate"]["depends_on"]["postgres"]["condition"] == "service_healthy"
     for name in ("worker", "api"):
-        assert services[name]["depends_on"]["temporal"]["condition"] == "service_healthy"
+        depends = services[name]["depends_on"]
+        assert depends["temporal"]["condition"] == "service_healthy"
+        assert depends["migrate"]["condition"] == "service_completed_successfully"
+
+
+def test_compose_worker_scales() -> None:
+    """`--scale worker=N` works: no fixed name, no published port, no per-host volume, and
+    compose waits out the shutdown grace before SIGKILL."""
+    worker = COMPOSE["services"]["worker"]
+    assert not {"container_name", "ports", "volumes"} & set(worker)
+    grace = float(worker["environment"]["AIJOBS_SHUTDOWN_GRACE_S"])
+    assert float(worker["stop_grace_period"].rstrip("s")) > grace
 
 
 def test_compose_environment_uses_real_settings() -> None:
-    """Every variable compose sets is one Settings reads, and both point at the compose server."""
-    for name in ("worker", "api"):
+    """Every variable compose sets is one Settings reads; all point at the compose servers."""
+    postgres = COMPOSE["services"]["postgres"]["environment"]
+    for name in ("migrate", "worker", "api"):
         env = COMPOSE["services"][name]["environment"]
         assert set(env) <= SETTING_NAMES, set(env) - SETTING_NAMES
+        url = make_url(env["AIJOBS_DATABASE_URL"])
+        assert (url.host, url.port, url.username, url.database) == (
+            "postgres",
+            5432,
+            postgres["POSTGRES_USER"],
+            postgres["POSTGRES_DB"],
+        )
+    for name in ("worker", "api"):
+        env = COMPOSE["services"][name]["environment"]
         assert env["TEMPORAL_ADDRESS"] == "temporal:7233"
         assert (
             env["AIJOBS_TASK_QUEUE"]

@@ -10,8 +10,9 @@ import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.llm import ChatMessage, ChatRequest, ChatResult, LLMActivities
+from activities.llm import LLMActivities
 from activities.llm_errors import MAX_RETRY_AFTER, retry_after
+from core.contracts.llm import ChatMessage, ChatRequest, ChatResult
 from tests.support.fake_openai import FakeOpenAI, Reply
 
 REQUEST = ChatRequest(

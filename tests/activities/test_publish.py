@@ -3,17 +3,18 @@ retry can help."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.notify import NotifyActivities, NotifyRequest
-from activities.outbox import Outbox
-from activities.publish import PublishActivities, PublishReceipt, PublishRequest
+from activities.notify import NotifyActivities
+from activities.publish import PublishActivities
+from core.contracts.publish import NotifyRequest, PublishReceipt, PublishRequest
+from store import Stores
 from tests.support.webhook import Webhook
 
 REQUEST = PublishRequest(
@@ -33,26 +34,29 @@ async def http() -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-async def publish(activities: PublishActivities) -> PublishReceipt:
-    return await ActivityEnvironment().run(activities.publish_draft, REQUEST)
+async def publish(
+    activities: PublishActivities, request: PublishRequest = REQUEST
+) -> PublishReceipt:
+    return await ActivityEnvironment().run(activities.publish_draft, request)
 
 
-async def test_outbox_keeps_one_entry_per_key(tmp_path: Path, http: httpx.AsyncClient) -> None:
+async def test_outbox_keeps_one_entry_per_key(stores: Stores, http: httpx.AsyncClient) -> None:
     """Publishing the same request twice (a retry) writes one row and says the second was one."""
-    outbox = Outbox(tmp_path / "aijobs.db")
-    activities = PublishActivities(None, outbox, http)
-    first = await publish(activities)
-    second = await publish(activities)
+    job = f"job-{uuid.uuid4().hex}"
+    request = REQUEST.model_copy(update={"job_id": job, "idempotency_key": f"{job}/round-1"})
+    activities = PublishActivities(None, stores.outbox, http)
+    first = await publish(activities, request)
+    second = await publish(activities, request)
     assert (first.destination, first.duplicate) == ("outbox", False)
     assert second.duplicate
-    assert outbox.entries("job-1") == [("job-1/round-1/publish", 1, "Hi.")]
+    assert await stores.outbox.entries(job) == [(f"{job}/round-1", 1, "Hi.")]
 
 
 async def test_webhook_gets_the_same_idempotency_key_on_retry(
-    tmp_path: Path, http: httpx.AsyncClient, webhook: Webhook
+    stores: Stores, http: httpx.AsyncClient, webhook: Webhook
 ) -> None:
     """A 5xx is retryable, and the retry carries the same Idempotency-Key; 409 means 'had it'."""
-    activities = PublishActivities(webhook.url, Outbox(tmp_path / "aijobs.db"), http)
+    activities = PublishActivities(webhook.url, stores.outbox, http)
     webhook.statuses.extend([503, 409])
     with pytest.raises(ApplicationError) as caught:
         await publish(activities)
@@ -66,19 +70,19 @@ async def test_webhook_gets_the_same_idempotency_key_on_retry(
 
 
 async def test_webhook_refusal_is_permanent(
-    tmp_path: Path, http: httpx.AsyncClient, webhook: Webhook
+    stores: Stores, http: httpx.AsyncClient, webhook: Webhook
 ) -> None:
     """A 4xx other than 408/409/429 will not heal: the publish fails without retrying."""
-    activities = PublishActivities(webhook.url, Outbox(tmp_path / "aijobs.db"), http)
+    activities = PublishActivities(webhook.url, stores.outbox, http)
     webhook.statuses.append(422)
     with pytest.raises(ApplicationError) as caught:
         await publish(activities)
     assert (caught.value.type, caught.value.non_retryable) == ("PublishRejected", True)
 
 
-async def test_unreachable_webhook_is_retryable(tmp_path: Path, http: httpx.AsyncClient) -> None:
+async def test_unreachable_webhook_is_retryable(stores: Stores, http: httpx.AsyncClient) -> None:
     """Nothing listening: transient, so Temporal retries."""
-    activities = PublishActivities("http://127.0.0.1:9/hook", Outbox(tmp_path / "a.db"), http)
+    activities = PublishActivities("http://127.0.0.1:9/hook", stores.outbox, http)
     with pytest.raises(ApplicationError) as caught:
         await publish(activities)
     assert (caught.value.type, caught.value.non_retryable) == ("PublishUnreachable", False)

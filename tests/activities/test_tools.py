@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.sqlite import DB_NAME
-from activities.tool_runner import MAX_RESULT_CHARS, ToolActivities, ToolRequest
+from activities.tool_runner import MAX_RESULT_CHARS, ToolActivities
 from activities.tools import TOOLS
 from activities.tools.calculator import evaluate
-from activities.tools.documents import Document, DocumentStore
 from activities.tools.registry import ToolError
-from activities.tools.tickets import TicketStore
+from core.contracts.tools import TOOL_SPECS, ToolRequest
+from store import Stores
 from tests.support.webhook import Webhook
 
 
@@ -27,19 +26,22 @@ def site() -> Iterator[Webhook]:
 
 
 @pytest.fixture
-async def tools(tmp_path: Path) -> AsyncIterator[ToolActivities]:
-    db = tmp_path / DB_NAME
+async def tools(stores: Stores) -> AsyncIterator[ToolActivities]:
     async with httpx.AsyncClient(timeout=5) as http:
         yield ToolActivities(
-            http, DocumentStore(db), TicketStore(db), frozenset({"127.0.0.1"}), fetch_max_bytes=1000
+            http, stores.documents, stores.tickets, frozenset({"127.0.0.1"}), fetch_max_bytes=1000
         )
 
 
 async def run(
-    tools: ToolActivities, tool: str, key: str = "job-1/step-1/call_0", **args: object
+    tools: ToolActivities,
+    tool: str,
+    key: str = "job-1/step-1/call_0",
+    job_id: str = "job-1",
+    **args: object,
 ) -> str:
     request = ToolRequest(
-        tool=tool, arguments=args, idempotency_key=key, owner="alice", job_id="job-1"
+        tool=tool, arguments=args, idempotency_key=key, owner="alice", job_id=job_id
     )
     return (await ActivityEnvironment().run(tools.run_tool, request)).content
 
@@ -131,28 +133,21 @@ async def test_fetch_url_cuts_large_bodies(tools: ToolActivities, site: Webhook)
     assert content == "HTTP 200 (cut at 1000 bytes)\n\n" + "a" * 1000
 
 
-async def test_documents_search_is_scoped_to_the_owner(tmp_path: Path) -> None:
-    """One owner's documents are invisible to another; FTS syntax in a query is just words."""
-    store = DocumentStore(tmp_path / DB_NAME)
-    await store.put("alice", "job-1", [Document(name="a.md", text="The refund window is 30 days.")])
-    await store.put("bob", "job-2", [Document(name="b.md", text="Refund requests go to billing.")])
-    await store.put("alice", "job-1", [Document(name="a.md", text="The refund window is 30 days.")])
-    hits = await store.search("alice", 'refund" OR owner:bob NEAR(', 5)
-    assert [name for name, _ in hits] == ["a.md"]
-    assert await store.search("carol", "refund", 5) == []
-
-
-async def test_tickets_are_written_once_per_key(tools: ToolActivities, tmp_path: Path) -> None:
+async def test_tickets_are_written_once_per_key(tools: ToolActivities, stores: Stores) -> None:
     """The same idempotency key (a retry) returns the same ticket instead of a second one."""
-    first = await run(tools, "create_ticket", title="Printer", body="On fire.")
-    again = await run(tools, "create_ticket", title="Printer", body="On fire.")
-    other = await run(tools, "create_ticket", key="job-1/step-2/call_0", title="Fax", body="Gone.")
+    job = f"job-{uuid.uuid4().hex}"
+    key = f"{job}/step-1/call_0"
+    first = await run(tools, "create_ticket", key=key, job_id=job, title="Printer", body="Fire.")
+    again = await run(tools, "create_ticket", key=key, job_id=job, title="Printer", body="Fire.")
+    other = await run(
+        tools, "create_ticket", key=f"{job}/step-2/call_0", job_id=job, title="Fax", body="Gone."
+    )
     ticket = first.split()[-1]
     assert first == f"created ticket {ticket}"
     assert again == f"ticket {ticket} already exists"
     assert other.startswith("created ticket")
     assert ticket not in other
-    assert len(TicketStore(tmp_path / DB_NAME).for_job("job-1")) == 2
+    assert len(await stores.tickets.for_job(job)) == 2
 
 
 async def test_long_results_are_truncated(tools: ToolActivities, site: Webhook) -> None:
@@ -171,10 +166,12 @@ async def test_long_results_are_truncated(tools: ToolActivities, site: Webhook) 
     assert len(result.content) == MAX_RESULT_CHARS
 
 
-def test_registry_describes_tools_for_the_model() -> None:
-    """Each tool's schema comes from its argument model and its docstring."""
+def test_every_tool_spec_has_code_behind_it() -> None:
+    """The specs the workflow checks against and the code the worker runs name the same tools;
+    each schema comes from its argument model."""
+    assert set(TOOLS) == set(TOOL_SPECS)
     assert set(TOOLS) == {"calculator", "fetch_url", "search_documents", "create_ticket"}
-    assert [name for name, t in TOOLS.items() if t.side_effects] == ["create_ticket"]
-    schema = TOOLS["create_ticket"].openai_schema()["function"]
+    assert [name for name, t in TOOL_SPECS.items() if t.side_effects] == ["create_ticket"]
+    schema = TOOL_SPECS["create_ticket"].openai_schema()["function"]
     assert schema["description"].startswith("Open a support ticket")
     assert schema["parameters"]["properties"]["priority"]["enum"] == ["low", "normal", "high"]

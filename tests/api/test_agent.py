@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import json
+
+from temporalio.testing import WorkflowEnvironment
+
+from core.contracts.tools import Document
+from store import Stores
 from tests.api.jobs_client import start_job, wait_for
 from tests.conftest import Api
 from tests.support.fake_openai import FakeOpenAI, Reply
+from tests.support.temporal import history_text
 
 AGENT = {
     "type": "agent",
@@ -33,7 +40,43 @@ async def test_agent_asks_before_a_ticket_and_answers(api: Api, fake_openai: Fak
     [step] = result["steps"]
     assert step["tool"] == "create_ticket"
     assert step["approved_by"].startswith("alice-")
-    assert step["arguments"] == {"title": "Printer", "body": "Jammed again.", "priority": "normal"}
+    # A short summary of the arguments, and the call id that finds them whole in the
+    # stored conversation.
+    assert json.loads(step["arguments"]) == {
+        "title": "Printer",
+        "body": "Jammed again.",
+        "priority": "normal",
+    }
+    assert step["call_id"] == "call_0"
+
+
+async def test_documents_are_stored_once_and_the_job_carries_ids(
+    api: Api, fake_openai: FakeOpenAI, dev_env: WorkflowEnvironment, stores: Stores
+) -> None:
+    """The API stores the documents before starting the job: its history holds names and
+    ids, never the text, and search_documents still finds it."""
+    secret_text = "Refunds are accepted within a thirty day refund window. " * 20
+    fake_openai.script(
+        Reply.calls(("search_documents", {"query": "refund window"})), Reply.ok("Thirty days.")
+    )
+    job_input = {
+        "goal": "How long is the refund window?",
+        "tools": ["search_documents"],
+        "documents": [{"name": "policy.md", "text": secret_text}],
+    }
+    job_id = await start_job(api.alice, {"type": "agent", "input": job_input})
+    done = await wait_for(api.alice, job_id, "completed")
+    assert done["result"]["answer"] == "Thirty days."
+    found = fake_openai.requests[1].body["messages"][-1]["content"]
+    assert found.startswith("policy.md: ")
+    assert "[refund]" in found
+    history = history_text(await dev_env.client.get_workflow_handle(job_id).fetch_history())
+    assert "thirty day refund window" not in history
+    assert "policy.md" in history
+    # Sending the same document again stores nothing new: ids are content digests per owner.
+    owner = next(o for o in api.owners if o.startswith("alice-"))
+    refs = await stores.documents.put(owner, [Document(name="policy.md", text=secret_text)])
+    assert refs[0].id in history
 
 
 async def test_agent_input_is_validated(api: Api) -> None:

@@ -7,9 +7,10 @@ import uuid
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
+from core.contracts.summarize import SummarizeInput
 from tests.api.jobs_client import SUMMARIZE, start_job, wait_for
 from tests.conftest import Api
-from workflows.summarize import SummarizeInput, SummarizeWorkflow
+from workflows.summarize import SummarizeWorkflow
 
 ROUTES = [
     ("POST", "/v1/jobs"),

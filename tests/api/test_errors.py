@@ -122,6 +122,7 @@ async def test_temporal_unreachable_is_503(settings: Settings) -> None:
     """With no Temporal server, job routes answer 503 with a plain message; readyz says so too."""
     down = make_settings(
         temporal_address="127.0.0.1:1",
+        database_url=settings.database_url,
         api_keys=settings.api_keys,
         rpc_timeout_s=2,
     )

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from activities.outbox import Outbox
 from core.config import Settings
+from store import Stores
 from tests.api.jobs_client import start_job, wait_for
 from tests.conftest import Api
 from tests.support.api_server import serve_api
@@ -43,7 +42,7 @@ async def test_waiting_job_shows_its_question(api: Api, fake_openai: FakeOpenAI)
 
 
 async def test_answer_completes_the_job_with_an_audit_trail(
-    api: Api, settings: Settings, fake_openai: FakeOpenAI
+    api: Api, settings: Settings, fake_openai: FakeOpenAI, stores: Stores
 ) -> None:
     """200 with the recorded answer; the job publishes once and records who approved."""
     fake_openai.script(Reply.ok("Office hours are now 9 to 5."))
@@ -61,7 +60,7 @@ async def test_answer_completes_the_job_with_an_audit_trail(
     assert result["outcome"] == "published"
     assert result["rounds"][0]["reviewed"]["answered_by"] == accepted["answered_by"]
     assert result["rounds"][0]["reviewed"]["via"] == "update"
-    entries = Outbox(Path(settings.data_dir) / "aijobs.db").entries(job_id)
+    entries = await stores.outbox.entries(job_id)
     assert [text for _, _, text in entries] == ["Office hours are now 9 to 5."]
 
 
@@ -171,7 +170,7 @@ async def test_cli_signal_answers_the_job(api: Api, dev_env: WorkflowEnvironment
 
 
 async def test_no_worker_means_504_not_a_hang(
-    settings: Settings, dev_env: WorkflowEnvironment
+    settings: Settings, dev_env: WorkflowEnvironment, stores: Stores
 ) -> None:
     """With no worker polling, the answer times out with a plain 504 instead of hanging."""
     settings.input_timeout_s = 1.0
@@ -181,7 +180,7 @@ async def test_no_worker_means_504_not_a_hang(
         serve_api(settings, dev_env.client) as url,
         httpx.AsyncClient(base_url=url, headers=headers) as http,
     ):
-        async with build_worker(settings, dev_env.client):
+        async with build_worker(settings, dev_env.client, stores):
             job_id = await start_job(http, DRAFT)
             await wait_for(http, job_id, "waiting_for_input")
         response = await http.post(

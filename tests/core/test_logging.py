@@ -16,12 +16,15 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 from temporalio.worker import Replayer
 
-from activities.llm import ChatMessage, ChatRequest, LLMActivities
+from activities.llm import LLMActivities
 from core.config import Settings
+from core.contracts.llm import ChatMessage, ChatRequest
+from core.contracts.summarize import SummarizeInput
 from core.logging import configure_logging
+from store import Stores
 from tests.support.fake_openai import FakeOpenAI, Reply
 from worker import build_worker
-from workflows.summarize import SummarizeInput, SummarizeWorkflow
+from workflows.summarize import SummarizeWorkflow
 
 HISTORY = Path(__file__).parents[1] / "workflows" / "histories" / "summarize_v1.json"
 
@@ -64,10 +67,10 @@ async def test_replay_logs_nothing_again(log_lines: io.StringIO) -> None:
 
 
 async def test_workflow_lines_carry_workflow_context(
-    log_lines: io.StringIO, ts_env: WorkflowEnvironment, settings: Settings
+    log_lines: io.StringIO, ts_env: WorkflowEnvironment, settings: Settings, stores: Stores
 ) -> None:
     """A live run logs through workflow.logger once, with workflow id, run id and type."""
-    async with build_worker(settings, ts_env.client):
+    async with build_worker(settings, ts_env.client, stores):
         handle = await ts_env.client.start_workflow(
             SummarizeWorkflow.run,
             SummarizeInput(text="Log me once."),

@@ -11,8 +11,7 @@ from typing import Any
 
 from temporalio.testing import WorkflowEnvironment
 
-from activities.sqlite import DB_NAME
-from activities.tools.tickets import TicketStore
+from store import Stores
 from tests.support.fake_openai import FakeOpenAI, Reply
 from tests.support.polling import eventually
 from tests.support.processes import kill, start_worker, stop, worker_env
@@ -20,7 +19,12 @@ from workflows.agent import AgentRun, AgentWorkflow
 
 
 async def test_killed_worker_resumes_the_loop(
-    dev_env: WorkflowEnvironment, fake_openai: FakeOpenAI, task_queue: str, tmp_path: Path
+    dev_env: WorkflowEnvironment,
+    fake_openai: FakeOpenAI,
+    task_queue: str,
+    tmp_path: Path,
+    database_url: str,
+    stores: Stores,
 ) -> None:
     """Steps 1 and 2 (calculator, create_ticket) complete; step 3 is in flight at the kill."""
     gate = threading.Event()
@@ -37,7 +41,11 @@ async def test_killed_worker_resumes_the_loop(
 
     fake_openai.responder = responder
     env = worker_env(
-        dev_env.client.service_client.config.target_host, task_queue, fake_openai.base_url, tmp_path
+        dev_env.client.service_client.config.target_host,
+        task_queue,
+        fake_openai.base_url,
+        tmp_path,
+        database_url,
     )
     log = tmp_path / "worker.log"
     first = start_worker(env, log)
@@ -79,7 +87,7 @@ async def test_killed_worker_resumes_the_loop(
         sum(1 for m in r.body["messages"] if m["role"] == "tool") for r in fake_openai.requests
     )
     assert per_step == {0: 1, 1: 1, 2: 2}, "a completed model call was paid for again"
-    assert len(TicketStore(tmp_path / DB_NAME).for_job(handle.id)) == 1
+    assert len(await stores.tickets.for_job(handle.id)) == 1
 
 
 async def _progress(fake: FakeOpenAI) -> tuple[int, int]:

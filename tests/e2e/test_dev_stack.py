@@ -1,5 +1,6 @@
-"""`make run`'s launcher as a user runs it: up on embedded defaults, a job completes, Ctrl-C
-stops everything, and the job is still there after a restart (the SQLite file)."""
+"""`make run`'s launcher as a user runs it: up on embedded defaults (Temporal dev server and
+PostgreSQL), a job completes, Ctrl-C stops everything quickly, jobs are still there after a
+restart, and a worker killed mid-job is restarted so the job finishes."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -16,7 +18,15 @@ from tests.support.polling import eventually
 from tests.support.processes import ROOT
 
 # Settings the launcher must not inherit from whoever runs the tests.
-INHERITED = ("TEMPORAL_ADDRESS", "OPENAI_API_KEY", "OPENAI_BASE_URL", "AIJOBS_API_KEYS")
+INHERITED = (
+    "TEMPORAL_ADDRESS",
+    "OPENAI_API_KEY",
+    "OPENAI_BASE_URL",
+    "AIJOBS_API_KEYS",
+    "AIJOBS_DATABASE_URL",
+)
+# Ctrl-C must stop the whole stack within this many seconds.
+QUICK_STOP_S = 10
 
 
 def free_port() -> int:
@@ -42,6 +52,8 @@ def launch(data_dir: Path, ports: dict[str, int], log: Path) -> subprocess.Popen
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
+            # Its own process group, as a shell gives a foreground job.
+            process_group=0,
         )
 
 
@@ -53,9 +65,13 @@ async def ready(url: str) -> bool:
         return False
 
 
-def interrupt(process: subprocess.Popen[bytes], log: Path) -> None:
-    process.send_signal(signal.SIGINT)
+def interrupt(process: subprocess.Popen[bytes], log: Path) -> float:
+    """Ctrl-C as a terminal sends it (to the launcher's whole process group); the seconds the
+    stack took to stop."""
+    started = time.monotonic()
+    os.killpg(process.pid, signal.SIGINT)
     assert process.wait(timeout=60) == 0, log.read_text()
+    return time.monotonic() - started
 
 
 async def test_make_run_stack_serves_a_job_and_survives_restart(tmp_path: Path) -> None:
@@ -95,8 +111,10 @@ async def test_make_run_stack_serves_a_job_and_survives_restart(tmp_path: Path) 
                 == "Jobs are durable. Workers may crash. The job still finishes."
             )
     finally:
-        interrupt(stack, log)
+        stopped_in = interrupt(stack, log)
+    assert stopped_in < QUICK_STOP_S
     assert (tmp_path / "temporal.db").exists()
+    assert (tmp_path / "postgres" / "PG_VERSION").exists()
 
     restarted = launch(tmp_path, ports, log)
     try:
@@ -107,3 +125,70 @@ async def test_make_run_stack_serves_a_job_and_survives_restart(tmp_path: Path) 
             assert again.json()["status"] == "completed"
     finally:
         interrupt(restarted, log)
+
+
+async def test_make_run_restarts_a_killed_worker_and_the_job_completes(tmp_path: Path) -> None:
+    """SIGKILL the worker while a job waits for its review: the launcher says so and starts a
+    new one, the API and Temporal stay up, and the answer completes the job."""
+    ports = {"api": free_port(), "temporal": free_port(), "ui": free_port()}
+    url = f"http://localhost:{ports['api']}"
+    log = tmp_path / "stack.log"
+    stack = launch(tmp_path, ports, log)
+    try:
+        await eventually(lambda: ready(url), timeout_s=60, what="stack ready")
+        key = (tmp_path / "dev-api-key").read_text().strip()
+        async with httpx.AsyncClient(
+            base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=30
+        ) as http:
+            created = await http.post(
+                "/v1/jobs", json={"type": "draft_review", "input": {"brief": "Open at nine."}}
+            )
+            job_id = created.json()["id"]
+
+            async def status() -> str:
+                return str((await http.get(f"/v1/jobs/{job_id}")).json()["status"])
+
+            await eventually(status, until=lambda s: s == "waiting_for_input", what="waiting")
+            [worker] = children(stack.pid, "worker.py")
+            os.kill(worker, signal.SIGKILL)
+
+            async def output() -> str:
+                return log.read_text()
+
+            await eventually(
+                output,
+                until=lambda text: "worker exited with -9; restarting it in 1s" in text,
+                what="restart announced",
+            )
+
+            async def answer() -> int:
+                """As the README tells clients: on 504, read the job; resend while it waits.
+                Resending is safe: the same answer is one Update to Temporal."""
+                if await status() != "waiting_for_input":
+                    return 200
+                answered = await http.post(
+                    f"/v1/jobs/{job_id}/input",
+                    json={"name": "review", "value": {"decision": "approve"}},
+                )
+                return answered.status_code
+
+            # The restarted worker boots, and Temporal moves the dead worker's sticky task on.
+            await eventually(answer, until=lambda code: code == 200, timeout_s=60, what="answer")
+            await eventually(status, until=lambda s: s == "completed", what="job completed")
+            job = (await http.get(f"/v1/jobs/{job_id}")).json()
+            assert job["result"]["outcome"] == "published"
+            assert job["result"]["publish"]["destination"] == "outbox"
+            assert children(stack.pid, "worker.py") not in ([], [worker])
+    finally:
+        interrupt(stack, log)
+    text = log.read_text()
+    assert "api exited" not in text
+    assert "stopping the rest" not in text
+
+
+def children(parent: int, command: str) -> list[int]:
+    """Pids of `parent`'s children whose command line mentions `command`."""
+    found = subprocess.run(
+        ["pgrep", "-P", str(parent), "-f", command], capture_output=True, text=True, check=False
+    )
+    return [int(pid) for pid in found.stdout.split()]

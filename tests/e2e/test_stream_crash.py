@@ -28,6 +28,7 @@ async def test_worker_killed_mid_stream_yields_retry_then_completes(
         settings.task_queue,
         fake_openai.base_url,
         tmp_path,
+        settings.database_url.get_secret_value() if settings.database_url else "",
     )
     log = tmp_path / "worker.log"
     first = start_worker(env, log)

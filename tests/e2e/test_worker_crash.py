@@ -12,11 +12,12 @@ from temporalio.api.history.v1 import HistoryEvent
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from activities.llm import ChatRequest
+from core.contracts.llm import ChatRequest
+from core.contracts.summarize import SummarizeInput
 from tests.support.fake_openai import FakeOpenAI, Reply, default_reply
 from tests.support.polling import eventually
 from tests.support.processes import kill, start_worker, stop, worker_env
-from workflows.summarize import SummarizeInput, SummarizeWorkflow
+from workflows.summarize import SummarizeWorkflow
 
 CHUNKS = 6
 TEXT = "\n\n".join(f"Section {i} " + "text " * 35 for i in range(CHUNKS))
@@ -41,7 +42,11 @@ async def completed_chunk_texts(env: WorkflowEnvironment, workflow_id: str) -> l
 
 
 async def test_killed_worker_loses_nothing_and_repays_nothing(
-    dev_env: WorkflowEnvironment, fake_openai: FakeOpenAI, task_queue: str, tmp_path: Path
+    dev_env: WorkflowEnvironment,
+    fake_openai: FakeOpenAI,
+    task_queue: str,
+    tmp_path: Path,
+    database_url: str,
 ) -> None:
     """Two chunk calls finish, three hang, SIGKILL; a new worker completes the job, asking the
     model again only for chunks that had not completed."""
@@ -60,7 +65,11 @@ async def test_killed_worker_loses_nothing_and_repays_nothing(
 
     fake_openai.responder = responder
     env = worker_env(
-        dev_env.client.service_client.config.target_host, task_queue, fake_openai.base_url, tmp_path
+        dev_env.client.service_client.config.target_host,
+        task_queue,
+        fake_openai.base_url,
+        tmp_path,
+        database_url,
     )
     log = tmp_path / "worker.log"
     first = start_worker(env, log)

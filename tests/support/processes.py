@@ -11,10 +11,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def worker_env(temporal: str, task_queue: str, model_url: str, data_dir: Path) -> dict[str, str]:
-    """Settings for a worker subprocess: this test's server, queue, fake model and data dir."""
+def worker_env(
+    temporal: str, task_queue: str, model_url: str, data_dir: Path, database_url: str
+) -> dict[str, str]:
+    """Settings for a worker subprocess: this test's server, queue, fake model, database and
+    data dir."""
     return {
         "TEMPORAL_ADDRESS": temporal,
+        "AIJOBS_DATABASE_URL": database_url,
         "AIJOBS_TASK_QUEUE": task_queue,
         "OPENAI_BASE_URL": model_url,
         "OPENAI_API_KEY": "sk-test",
@@ -23,13 +27,13 @@ def worker_env(temporal: str, task_queue: str, model_url: str, data_dir: Path) -
     }
 
 
-def start_worker(env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
-    """`python worker.py` with the given settings; its output goes to `log_path`."""
+def start_worker(env: dict[str, str], log_path: Path, cwd: Path = ROOT) -> subprocess.Popen[bytes]:
+    """`python worker.py` with the given settings, run from `cwd`; output goes to `log_path`."""
     full_env = {**os.environ, **env, "PYTHONUNBUFFERED": "1"}
     with log_path.open("ab") as log:
         return subprocess.Popen(
             [sys.executable, str(ROOT / "worker.py")],
-            cwd=ROOT,
+            cwd=cwd,
             env=full_env,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -21,15 +21,17 @@ from typing import Any
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import WorkflowIDReusePolicy
 
+from core.contracts.human import Submission
+from core.contracts.summarize import SummarizeInput
 from tests.conftest import make_settings
+from tests.support.database import embedded_stores
 from tests.support.fake_openai import FakeOpenAI, Reply
 from tests.support.polling import eventually
 from tests.support.temporal import start_dev_server
 from worker import build_worker
 from workflows.agent import AgentRun, AgentWorkflow
 from workflows.draft_review import DraftReviewRun, DraftReviewWorkflow
-from workflows.human import Submission
-from workflows.summarize import SummarizeInput, SummarizeWorkflow
+from workflows.summarize import SummarizeWorkflow
 
 HISTORIES = Path(__file__).resolve().parents[1] / "workflows" / "histories"
 
@@ -104,7 +106,10 @@ async def record(name: str) -> list[Path]:
                 model="fake-model",
                 data_dir=data_dir,
             )
-            async with build_worker(settings, env.client):
+            async with (
+                embedded_stores(Path(data_dir)) as (_, stores),
+                build_worker(settings, env.client, stores),
+            ):
                 handle = await SCENARIOS[name](env.client, settings.task_queue, fake)
             runs = [
                 execution.run_id

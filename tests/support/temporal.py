@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
@@ -40,3 +41,9 @@ async def start_time_skipping() -> WorkflowEnvironment:
     # The time-skipping server takes no flags for these; register them as a worker would.
     await ensure_search_attributes(env.client)
     return env
+
+
+def history_text(history: WorkflowHistory) -> str:
+    """Every event as protobuf text, where payloads appear as their JSON bytes (the JSON form
+    base64-encodes them, which would hide any text a test looks for)."""
+    return "\n".join(str(event) for event in history.events)

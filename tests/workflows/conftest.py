@@ -9,10 +9,13 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from core.config import Settings
+from store import Stores
 from worker import build_worker
 
 
 @pytest.fixture
-async def worker(ts_env: WorkflowEnvironment, settings: Settings) -> AsyncIterator[Worker]:
-    async with build_worker(settings, ts_env.client) as running:
+async def worker(
+    ts_env: WorkflowEnvironment, settings: Settings, stores: Stores
+) -> AsyncIterator[Worker]:
+    async with build_worker(settings, ts_env.client, stores) as running:
         yield running

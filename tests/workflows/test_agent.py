@@ -4,24 +4,21 @@ from __future__ import annotations
 
 import json
 import uuid
-from pathlib import Path
 from typing import Any
 
 import pytest
-from temporalio import activity
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from activities.sqlite import DB_NAME
-from activities.tool_runner import ToolRequest, ToolResult
-from activities.tools.tickets import TicketStore
 from core.config import Settings
+from core.contracts.agent import SUMMARY_CHARS, AgentResult
+from core.contracts.human import Submission, WaitingFor
+from store import Stores
 from tests.support.fake_openai import FakeOpenAI, Reply
 from tests.support.polling import eventually
-from worker import build_activities, build_worker
-from workflows.agent import STEPS_PER_RUN, AgentResult, AgentRun, AgentWorkflow
-from workflows.human import Submission, WaitingFor
+from tests.support.workers import lost_after_running, other_worker
+from workflows.agent import STEPS_PER_RUN, AgentRun, AgentWorkflow
 
 Handle = WorkflowHandle[AgentWorkflow, AgentResult]
 
@@ -34,10 +31,6 @@ async def start(env: WorkflowEnvironment, settings: Settings, **fields: Any) -> 
         id=f"agent-{uuid.uuid4().hex}",
         task_queue=settings.task_queue,
     )
-
-
-def tickets(settings: Settings) -> TicketStore:
-    return TicketStore(Path(settings.data_dir) / DB_NAME)
 
 
 async def test_tool_result_goes_back_to_the_model(
@@ -57,7 +50,7 @@ async def test_tool_result_goes_back_to_the_model(
     assert (call.step, call.tool, call.arguments, call.status, call.result_summary) == (
         1,
         "calculator",
-        {"expression": "6 * 7"},
+        '{"expression": "6 * 7"}',
         "ok",
         "42",
     )
@@ -87,7 +80,11 @@ async def test_invalid_arguments_are_fed_back_and_corrected(
 
 
 async def test_disallowed_and_unknown_tools_are_refused(
-    ts_env: WorkflowEnvironment, settings: Settings, fake_openai: FakeOpenAI, worker: Worker
+    ts_env: WorkflowEnvironment,
+    settings: Settings,
+    fake_openai: FakeOpenAI,
+    worker: Worker,
+    stores: Stores,
 ) -> None:
     """A real tool the job did not allow, and a made-up one: both refused, neither run."""
     fake_openai.script(
@@ -102,7 +99,7 @@ async def test_disallowed_and_unknown_tools_are_refused(
     tool_messages = [m for m in fake_openai.requests[1].body["messages"] if m["role"] == "tool"]
     assert tool_messages[0]["content"] == "error: tool 'create_ticket' is not allowed for this job"
     assert tool_messages[1]["content"].startswith("error: unknown tool 'rm_rf'")
-    assert tickets(settings).for_job("x") == []
+    assert (await stores.tickets.for_job("x")) == []
 
 
 async def approval(handle: Handle) -> WaitingFor:
@@ -115,7 +112,11 @@ async def approval(handle: Handle) -> WaitingFor:
 
 
 async def test_side_effect_waits_for_approval_then_runs_once(
-    ts_env: WorkflowEnvironment, settings: Settings, fake_openai: FakeOpenAI, worker: Worker
+    ts_env: WorkflowEnvironment,
+    settings: Settings,
+    fake_openai: FakeOpenAI,
+    worker: Worker,
+    stores: Stores,
 ) -> None:
     """create_ticket is not pre-approved: a person allows it, then exactly one ticket exists."""
     fake_openai.script(
@@ -134,11 +135,17 @@ async def test_side_effect_waits_for_approval_then_runs_once(
     [call] = result.steps
     assert (call.status, call.approved_by) == ("ok", "carol")
     assert call.result_summary.startswith("created ticket TCK-")
-    assert tickets(settings).for_job(handle.id) == [(call.result_summary.split()[-1], "Printer")]
+    assert (await stores.tickets.for_job(handle.id)) == [
+        (call.result_summary.split()[-1], "Printer")
+    ]
 
 
 async def test_denied_side_effect_ends_the_job(
-    ts_env: WorkflowEnvironment, settings: Settings, fake_openai: FakeOpenAI, worker: Worker
+    ts_env: WorkflowEnvironment,
+    settings: Settings,
+    fake_openai: FakeOpenAI,
+    worker: Worker,
+    stores: Stores,
 ) -> None:
     """A denial stops the job with outcome `denied` and the reason; nothing is written."""
     fake_openai.script(Reply.calls(("create_ticket", {"title": "Spam", "body": "Buy now"})))
@@ -154,7 +161,7 @@ async def test_denied_side_effect_ends_the_job(
     assert result.outcome == "denied"
     assert result.reason == "create_ticket denied by dan: spam"
     assert [(s.status, s.approved_by) for s in result.steps] == [("denied", "dan")]
-    assert tickets(settings).for_job(handle.id) == []
+    assert (await stores.tickets.for_job(handle.id)) == []
 
 
 async def test_unanswered_approval_is_a_denial(
@@ -169,7 +176,11 @@ async def test_unanswered_approval_is_a_denial(
 
 
 async def test_preapproved_side_effect_runs_without_asking(
-    ts_env: WorkflowEnvironment, settings: Settings, fake_openai: FakeOpenAI, worker: Worker
+    ts_env: WorkflowEnvironment,
+    settings: Settings,
+    fake_openai: FakeOpenAI,
+    worker: Worker,
+    stores: Stores,
 ) -> None:
     """`preapproved_tools` skips the question."""
     fake_openai.script(
@@ -181,7 +192,7 @@ async def test_preapproved_side_effect_runs_without_asking(
     result = await handle.result()
     assert result.outcome == "answered"
     assert result.steps[0].approved_by is None
-    assert len(tickets(settings).for_job(handle.id)) == 1
+    assert len(await stores.tickets.for_job(handle.id)) == 1
 
 
 @pytest.mark.parametrize(
@@ -208,46 +219,61 @@ async def test_every_budget_ends_the_loop(
     assert (result.outcome, result.reason, result.answer) == ("budget_exhausted", expected, None)
 
 
-async def test_long_loop_continues_as_new_and_keeps_the_conversation(
-    ts_env: WorkflowEnvironment, settings: Settings, fake_openai: FakeOpenAI, worker: Worker
+async def test_long_loop_with_big_arguments_keeps_every_run_small(
+    ts_env: WorkflowEnvironment,
+    settings: Settings,
+    fake_openai: FakeOpenAI,
+    worker: Worker,
+    stores: Stores,
 ) -> None:
-    """A 200-step loop spans eight runs; the model still sees every earlier message, and each
-    run's history stays small because the conversation is a claim check."""
-    steps = 200
+    """500 model steps, each proposing a ticket with 5 KB of arguments: the model still sees
+    every earlier message, every run's history stays under 1 MB and no continue-as-new
+    carries more than 256 KB, because conversations, documents and whole arguments live in
+    the database and the audit trail keeps summaries."""
+    steps = 500
+    body = "x" * 4900
 
     def responder(request: dict[str, Any]) -> Reply:
         done = sum(1 for m in request["messages"] if m["role"] == "tool")
         if done < steps - 1:
-            return Reply.calls(("calculator", {"expression": f"{done} + 1"}))
-        return Reply.ok(f"Counted to {done}.")
+            return Reply.calls(("create_ticket", {"title": f"T{done}", "body": body}))
+        return Reply.ok(f"Filed {done} tickets.")
 
     fake_openai.responder = responder
-    handle = await start(ts_env, settings, max_steps=steps, max_tool_calls=steps)
+    handle = await start(
+        ts_env,
+        settings,
+        goal="File tickets",
+        tools=["create_ticket"],
+        preapproved_tools=["create_ticket"],
+        max_steps=steps,
+        max_tool_calls=steps,
+        max_tokens=10_000_000,
+    )
     result = await handle.result()
-    assert (result.outcome, result.answer) == ("answered", f"Counted to {steps - 1}.")
+    assert (result.outcome, result.answer) == ("answered", f"Filed {steps - 1} tickets.")
     last = fake_openai.requests[-1].body["messages"]
-    assert last[1]["content"] == "What is 6 times 7?"
-    assert [m["content"] for m in last if m["role"] == "tool"] == [
-        str(i + 1) for i in range(steps - 1)
-    ]
+    calls = [m["tool_calls"][0]["function"]["arguments"] for m in last if m["role"] == "assistant"]
+    assert len(calls) == steps - 1
+    assert all(json.loads(c)["body"] == body for c in calls)
     assert len(result.steps) == steps - 1
+    assert all(len(s.arguments) <= SUMMARY_CHARS for s in result.steps)
+    assert len(await stores.tickets.for_job(handle.id)) == steps - 1
 
-    sizes = []
+    history_bytes, carried_bytes = [], []
     run_id: str | None = handle.first_execution_run_id
     while run_id:
         history = await ts_env.client.get_workflow_handle(handle.id, run_id=run_id).fetch_history()
-        sizes.append(len(history.to_json()))
-        last = history.events[-1]
-        run_id = (
-            last.workflow_execution_continued_as_new_event_attributes.new_execution_run_id
-            if last.HasField("workflow_execution_continued_as_new_event_attributes")
-            else None
-        )
-    assert len(sizes) == -(-steps // STEPS_PER_RUN)
-    # Each model call's input holds only the new messages, so a run's history does not grow with
-    # the conversation; what a run carries (audit trail, retained events) is capped, far below
-    # Temporal's 50 MB history and 2 MB payload limits.
-    assert max(sizes) < 1_000_000, sizes
+        history_bytes.append(sum(event.ByteSize() for event in history.events))
+        last_event = history.events[-1]
+        run_id = None
+        if last_event.HasField("workflow_execution_continued_as_new_event_attributes"):
+            continued = last_event.workflow_execution_continued_as_new_event_attributes
+            carried_bytes.append(sum(p.ByteSize() for p in continued.input.payloads))
+            run_id = continued.new_execution_run_id
+    assert len(history_bytes) == -(-steps // STEPS_PER_RUN)
+    assert max(history_bytes) < 1_000_000, history_bytes
+    assert max(carried_bytes) < 256_000, carried_bytes
 
 
 async def test_documents_are_searchable(
@@ -272,32 +298,35 @@ async def test_documents_are_searchable(
     assert result.answer == "30 days."
 
 
-async def test_side_effect_retried_after_writing_lands_once(
-    ts_env: WorkflowEnvironment, settings: Settings, fake_openai: FakeOpenAI
+async def test_side_effect_retried_on_another_worker_lands_once(
+    dev_env: WorkflowEnvironment,
+    settings: Settings,
+    fake_openai: FakeOpenAI,
+    stores: Stores,
+    database_url: str,
 ) -> None:
-    """The first create_ticket attempt writes and then dies; the retry finds the same key."""
+    """Worker A writes the ticket and is lost before reporting; worker B, sharing only the
+    database, runs the retry and finds the key: one ticket.
+
+    On the dev server, which hands a stopped worker's sticky tasks on as production does."""
     fake_openai.script(Reply.calls(("create_ticket", {"title": "T", "body": "B"})), Reply.ok("ok"))
-    real = next(a for a in build_activities(settings) if a.__name__ == "run_tool")
-    attempts: list[str] = []
-
-    @activity.defn(name="run_tool")
-    async def run_tool_then_crash_once(request: ToolRequest) -> ToolResult:
-        result: ToolResult = await real(request)
-        attempts.append(result.content)
-        if activity.info().attempt == 1:
-            raise RuntimeError("worker lost after the write")
-        return result
-
-    others = [a for a in build_activities(settings) if a.__name__ != "run_tool"]
-    async with build_worker(settings, ts_env.client, [*others, run_tool_then_crash_once]):
+    attempts: list[tuple[str, Any]] = []
+    async with lost_after_running("run_tool", settings, dev_env, stores, attempts):
         handle = await start(
-            ts_env, settings, tools=["create_ticket"], preapproved_tools=["create_ticket"]
+            dev_env, settings, tools=["create_ticket"], preapproved_tools=["create_ticket"]
         )
+        await eventually(lambda: _count(attempts), until=lambda n: n == 1, what="A wrote")
+    async with other_worker("run_tool", settings, dev_env, database_url, attempts):
         result = await handle.result()
-    assert attempts[0].startswith("created ticket")
-    assert attempts[1].endswith("already exists")
-    assert len(tickets(settings).for_job(handle.id)) == 1
+    assert [worker for worker, _ in attempts] == ["A", "B"]
+    assert attempts[0][1].content.startswith("created ticket")
+    assert attempts[1][1].content.endswith("already exists")
+    assert len(await stores.tickets.for_job(handle.id)) == 1
     assert result.steps[0].status == "ok"
+
+
+async def _count(items: list[Any]) -> int:
+    return len(items)
 
 
 def test_input_checks_tool_names() -> None:

@@ -4,11 +4,9 @@ rounds across continue-as-new, restarts while waiting, and a publish that lands 
 from __future__ import annotations
 
 import uuid
-from pathlib import Path
 from typing import Any
 
 import pytest
-from temporalio import activity
 from temporalio.client import (
     WorkflowFailureError,
     WorkflowHandle,
@@ -19,14 +17,16 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from activities.outbox import Outbox
-from activities.publish import PublishReceipt, PublishRequest
 from core.config import Settings
+from core.contracts.draft_review import DraftReviewResult
+from core.contracts.human import Submission, WaitingFor
+from core.contracts.publish import PublishReceipt
+from store import Stores
 from tests.support.fake_openai import FakeOpenAI, Reply
 from tests.support.polling import eventually
-from worker import build_activities, build_worker
-from workflows.draft_review import DraftReviewResult, DraftReviewRun, DraftReviewWorkflow
-from workflows.human import Submission, WaitingFor
+from tests.support.workers import lost_after_running, other_worker
+from worker import build_worker
+from workflows.draft_review import DraftReviewRun, DraftReviewWorkflow
 
 Handle = WorkflowHandle[DraftReviewWorkflow, DraftReviewResult]
 
@@ -57,12 +57,12 @@ async def review(handle: Handle, by: str = "alice", **value: Any) -> None:
     )
 
 
-def outbox(settings: Settings) -> Outbox:
-    return Outbox(Path(settings.data_dir) / "aijobs.db")
-
-
 async def test_approve_publishes_the_draft_once(
-    ts_env: WorkflowEnvironment, settings: Settings, fake_openai: FakeOpenAI, worker: Worker
+    ts_env: WorkflowEnvironment,
+    settings: Settings,
+    fake_openai: FakeOpenAI,
+    worker: Worker,
+    stores: Stores,
 ) -> None:
     """Draft, approval by Update, one outbox entry keyed by workflow id and round."""
     fake_openai.script(Reply.ok("Office hours move to 9-5."))
@@ -81,7 +81,7 @@ async def test_approve_publishes_the_draft_once(
     assert result.publish == PublishReceipt(
         idempotency_key=f"{handle.id}/round-1/publish", destination="outbox", duplicate=False
     )
-    assert outbox(settings).entries(handle.id) == [
+    assert await stores.outbox.entries(handle.id) == [
         (f"{handle.id}/round-1/publish", 1, "Office hours move to 9-5.")
     ]
     [only] = result.rounds
@@ -90,7 +90,11 @@ async def test_approve_publishes_the_draft_once(
 
 
 async def test_revise_runs_a_new_round_in_a_new_run(
-    ts_env: WorkflowEnvironment, settings: Settings, fake_openai: FakeOpenAI, worker: Worker
+    ts_env: WorkflowEnvironment,
+    settings: Settings,
+    fake_openai: FakeOpenAI,
+    worker: Worker,
+    stores: Stores,
 ) -> None:
     """Feedback reaches the model; each round is its own run; the trail carries every round."""
     fake_openai.script(Reply.ok("Draft one."), Reply.ok("Draft two."))
@@ -110,7 +114,7 @@ async def test_revise_runs_a_new_round_in_a_new_run(
     assert [r.review.decision for r in result.rounds if r.review] == ["revise", "approve"]
     assert [r.reviewed.answered_by for r in result.rounds if r.reviewed] == ["alice", "bob"]
     assert result.final_text == "Final text, edited."
-    assert outbox(settings).entries(handle.id) == [
+    assert await stores.outbox.entries(handle.id) == [
         (f"{handle.id}/round-2/publish", 2, "Final text, edited.")
     ]
     assert result.usage.llm_calls == 2
@@ -121,14 +125,14 @@ async def _run_id(env: WorkflowEnvironment, workflow_id: str) -> str:
 
 
 async def test_reject_ends_without_publishing(
-    ts_env: WorkflowEnvironment, settings: Settings, worker: Worker
+    ts_env: WorkflowEnvironment, settings: Settings, worker: Worker, stores: Stores
 ) -> None:
     """`reject` completes the job with outcome `rejected` and nothing published."""
     handle = await start(ts_env, settings)
     await review(handle, decision="reject", feedback="Not needed.")
     result = await handle.result()
     assert (result.outcome, result.final_text, result.publish) == ("rejected", None, None)
-    assert outbox(settings).entries(handle.id) == []
+    assert await stores.outbox.entries(handle.id) == []
 
 
 async def test_max_rounds_stops_the_loop(
@@ -172,12 +176,12 @@ async def test_bad_signal_is_ignored_and_the_wait_goes_on(
 
 
 async def test_invalid_updates_are_rejected_before_history(
-    dev_env: WorkflowEnvironment, settings: Settings
+    dev_env: WorkflowEnvironment, settings: Settings, stores: Stores
 ) -> None:
     """Wrong name, bad value and inconsistent value are refused; none is written to history.
 
     On the dev server: the time-skipping server does not report update rejections."""
-    async with build_worker(settings, dev_env.client):
+    async with build_worker(settings, dev_env.client, stores):
         await _check_rejections(dev_env, settings)
 
 
@@ -271,47 +275,44 @@ async def _activities(handle: Handle) -> list[str]:
 
 
 async def test_worker_restart_while_waiting_loses_nothing(
-    dev_env: WorkflowEnvironment, settings: Settings, fake_openai: FakeOpenAI
+    dev_env: WorkflowEnvironment, settings: Settings, fake_openai: FakeOpenAI, stores: Stores
 ) -> None:
     """The wait lives in Temporal, not in the worker: a new worker takes the answer.
 
     On the dev server, which hands a stopped worker's sticky tasks on as production does."""
     fake_openai.script(Reply.ok("Draft from the first worker."))
-    async with build_worker(settings, dev_env.client):
+    async with build_worker(settings, dev_env.client, stores):
         handle = await start(dev_env, settings)
         await waiting(handle)
-    async with build_worker(settings, dev_env.client):
+    async with build_worker(settings, dev_env.client, stores):
         await review(handle, decision="approve")
         result = await handle.result()
     assert result.final_text == "Draft from the first worker."
     assert len(fake_openai.requests) == 1
 
 
-async def test_publish_retried_after_writing_lands_once(
-    ts_env: WorkflowEnvironment, settings: Settings
+async def test_publish_retried_on_another_worker_lands_once(
+    dev_env: WorkflowEnvironment, settings: Settings, stores: Stores, database_url: str
 ) -> None:
-    """The first publish attempt writes, then dies; Temporal retries; one outbox entry remains."""
-    store = outbox(settings)
-    attempts: list[bool] = []
+    """Worker A writes the outbox entry and is lost before reporting; worker B's retry finds
+    the key already there: one entry, and the receipt says duplicate.
 
-    @activity.defn(name="publish_draft")
-    async def publish_then_crash_once(request: PublishRequest) -> PublishReceipt:
-        added = await store.add(
-            request.idempotency_key, request.job_id, request.round, request.text
-        )
-        attempts.append(added)
-        if activity.info().attempt == 1:
-            raise RuntimeError("worker lost after the write")
-        return PublishReceipt(
-            idempotency_key=request.idempotency_key, destination="outbox", duplicate=not added
-        )
-
-    others = [a for a in build_activities(settings) if a.__name__ != "publish_draft"]
-    async with build_worker(settings, ts_env.client, [*others, publish_then_crash_once]):
-        handle = await start(ts_env, settings)
+    On the dev server, which hands a stopped worker's sticky tasks on as production does."""
+    attempts: list[tuple[str, Any]] = []
+    async with lost_after_running("publish_draft", settings, dev_env, stores, attempts):
+        handle = await start(dev_env, settings)
         await review(handle, decision="approve")
+        await eventually(lambda: _count(attempts), until=lambda n: n == 1, what="A wrote")
+    async with other_worker("publish_draft", settings, dev_env, database_url, attempts):
         result = await handle.result()
-    assert attempts == [True, False]
+    assert [(worker, receipt.duplicate) for worker, receipt in attempts] == [
+        ("A", False),
+        ("B", True),
+    ]
     assert result.publish is not None
     assert result.publish.duplicate
-    assert len(store.entries(handle.id)) == 1
+    assert len(await stores.outbox.entries(handle.id)) == 1
+
+
+async def _count(items: list[Any]) -> int:
+    return len(items)

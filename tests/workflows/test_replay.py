@@ -11,12 +11,11 @@ from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
-from workflows.summarize import SummarizeInput, SummarizeResult
-
 # The sandbox re-imports this module for the workflow defined below; pass heavy modules through.
 with workflow.unsafe.imports_passed_through():
-    from activities.llm import TokenUsage
-    from core.jobs import JOB_TYPES
+    from core.contracts.llm import TokenUsage
+    from core.contracts.summarize import SummarizeInput, SummarizeResult
+    from worker import WORKFLOWS
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
 
@@ -39,7 +38,7 @@ def test_histories_are_recorded() -> None:
 async def test_history_replays(path: Path) -> None:
     """Each recorded run replays without a non-determinism error."""
     replayer = Replayer(
-        workflows=[job.workflow for job in JOB_TYPES.values()],
+        workflows=list(WORKFLOWS),
         data_converter=pydantic_data_converter,
     )
     await replayer.replay_workflow(load(path))

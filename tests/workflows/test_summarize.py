@@ -14,9 +14,10 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from core.config import Settings
+from core.contracts.summarize import SummarizeInput, SummarizeProgress
 from tests.support.fake_openai import FakeOpenAI, Reply, default_reply
 from tests.support.polling import eventually
-from workflows.summarize import SummarizeInput, SummarizeProgress, SummarizeWorkflow
+from workflows.summarize import SummarizeWorkflow
 
 # About 90 characters each: two fit a 200-character chunk, three do not.
 PARAGRAPHS = [

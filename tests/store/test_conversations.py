@@ -1,0 +1,40 @@
+"""The conversation claim check on PostgreSQL: positions are fixed, retries rewrite, gaps fail."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from store import Stores
+from store.conversations import ConversationGap, ConversationStore
+from store.database import create_engine
+
+
+async def test_a_retried_step_rewrites_the_same_positions(stores: Stores) -> None:
+    """Writing positions 2.. again (a retried step) replaces them instead of appending."""
+    conversation = f"job-{uuid.uuid4().hex}"
+    first = [{"role": "system", "content": "s"}, {"role": "user", "content": "u"}]
+    assert await stores.conversations.extend(conversation, 0, first) == first
+    step = [{"role": "assistant", "content": "a"}]
+    await stores.conversations.extend(conversation, 2, step)
+    again = await stores.conversations.extend(conversation, 2, step)
+    assert again == [*first, *step]
+
+
+async def test_another_process_reads_what_one_wrote(stores: Stores, database_url: str) -> None:
+    """A second engine (another worker's pool) sees the conversation: nothing is per host."""
+    conversation = f"job-{uuid.uuid4().hex}"
+    await stores.conversations.extend(conversation, 0, [{"role": "user", "content": "hello"}])
+    engine = create_engine(database_url, pool_size=1)
+    try:
+        other = ConversationStore(engine)
+        assert await other.extend(conversation, 1, []) == [{"role": "user", "content": "hello"}]
+    finally:
+        await engine.dispose()
+
+
+async def test_a_gap_is_an_error_not_a_short_conversation(stores: Stores) -> None:
+    """Asking to continue at a position nobody wrote raises instead of answering partially."""
+    with pytest.raises(ConversationGap, match="gaps before position 3"):
+        await stores.conversations.extend(f"job-{uuid.uuid4().hex}", 2, [{"role": "user"}])

@@ -1,0 +1,35 @@
+"""The embedded PostgreSQL for tests: started once per run in a fresh directory, migrated."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
+
+from store import Stores
+from store.database import create_engine
+from store.embedded import start_embedded
+from store.migrate import upgrade
+
+
+@contextmanager
+def embedded_database(directory: Path) -> Iterator[str]:
+    """Yield the URL of a migrated server in `directory`; stop it afterwards."""
+    server = start_embedded(directory / "data")
+    try:
+        url = server.get_uri()
+        upgrade(url)
+        yield url
+    finally:
+        server.cleanup()
+
+
+@asynccontextmanager
+async def embedded_stores(directory: Path) -> AsyncIterator[tuple[str, Stores]]:
+    """A migrated embedded server and stores on it, for scripts (benchmarks, recordings)."""
+    with embedded_database(directory) as url:
+        engine = create_engine(url, pool_size=20)
+        try:
+            yield url, Stores.on(engine)
+        finally:
+            await engine.dispose()

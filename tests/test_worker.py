@@ -1,0 +1,121 @@
+"""`python worker.py` refuses to start, with one clear line, when jobs could not run: no or an
+unmigrated database, or search attributes the namespace lacks and will not add."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import (
+    AddSearchAttributesRequest,
+    ListSearchAttributesRequest,
+    ListSearchAttributesResponse,
+)
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
+from temporalio.testing import WorkflowEnvironment
+
+from core.errors import SearchAttributesMissing
+from core.temporal import ensure_search_attributes
+from store import Stores
+from tests.support.processes import ROOT
+
+
+def inherited() -> dict[str, str]:
+    """This process's environment without any aijobs, Temporal or model settings."""
+    prefixes = ("AIJOBS_", "TEMPORAL_", "OPENAI_")
+    return {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
+
+
+def run_worker(env: dict[str, str]) -> tuple[int, list[dict[str, Any]]]:
+    """Run the worker to its exit (it must not start), returning its code and JSON log lines."""
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "worker.py")],
+        cwd=ROOT,
+        env={**inherited(), **env},
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    lines = [json.loads(line) for line in done.stderr.decode().splitlines() if line.startswith("{")]
+    return done.returncode, lines
+
+
+def refusals(lines: list[dict[str, Any]]) -> list[str]:
+    return [line["reason"] for line in lines if line["event"] == "worker.cannot_start"]
+
+
+def test_no_database_url_is_one_line_and_exit_2(dev_env: WorkflowEnvironment) -> None:
+    """Without AIJOBS_DATABASE_URL the worker says so and what to do, before touching Temporal."""
+    code, lines = run_worker({"TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host})
+    assert code == 2
+    [reason] = refusals(lines)
+    assert "AIJOBS_DATABASE_URL is not set" in reason
+
+
+async def test_unmigrated_database_is_one_line_and_exit_2(
+    dev_env: WorkflowEnvironment, stores: Stores, database_url: str
+) -> None:
+    """An empty database is refused at start with the migration it needs, not on a first job."""
+    name = f"fresh_{uuid.uuid4().hex[:12]}"
+    async with stores.engine.connect() as conn:
+        await conn.execution_options(isolation_level="AUTOCOMMIT")
+        await conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(database_url).set(database=name).render_as_string(hide_password=False)
+    code, lines = run_worker(
+        {
+            "TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host,
+            "AIJOBS_DATABASE_URL": url,
+        }
+    )
+    assert code == 2
+    [reason] = refusals(lines)
+    assert "at migration none, but this code needs 0001" in reason
+    assert "python -m store.migrate" in reason
+
+
+class _RefusingOperator:
+    """An operator service like Temporal Cloud's: attributes are listed, never added here."""
+
+    def __init__(self, existing: list[str]) -> None:
+        self.existing = existing
+        self.asked_to_add: list[str] = []
+
+    async def list_search_attributes(
+        self, request: ListSearchAttributesRequest
+    ) -> ListSearchAttributesResponse:
+        response = ListSearchAttributesResponse()
+        for name in self.existing:
+            response.custom_attributes[name] = IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD
+        return response
+
+    async def add_search_attributes(self, request: AddSearchAttributesRequest) -> None:
+        self.asked_to_add = sorted(request.search_attributes)
+        raise RPCError("permission denied", RPCStatusCode.PERMISSION_DENIED, b"")
+
+
+async def test_missing_search_attributes_stop_the_worker_naming_them() -> None:
+    """Refused attributes are an error that names each one, not a warning before wedged jobs."""
+    operator = _RefusingOperator(existing=["JobOwner"])
+    client: Any = SimpleNamespace(namespace="prod", operator_service=operator)
+    with pytest.raises(SearchAttributesMissing) as refused:
+        await ensure_search_attributes(client)
+    assert operator.asked_to_add == ["JobType", "JobWaitingFor"]
+    message = refused.value.message
+    assert "JobType (Keyword), JobWaitingFor (Keyword)" in message
+    assert "JobOwner" not in message
+
+
+async def test_present_search_attributes_pass(dev_env: WorkflowEnvironment) -> None:
+    """On the dev server (started with them) the check passes without adding anything."""
+    client: Client = dev_env.client
+    await ensure_search_attributes(client)
