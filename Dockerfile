@@ -10,9 +10,10 @@ COPY workflows ./workflows
 COPY activities ./activities
 COPY api ./api
 COPY cli ./cli
+COPY store ./store
 COPY worker.py ./
-RUN pip install --no-cache-dir . && useradd --create-home aijobs \
-    && mkdir /data && chown aijobs /data
+# Workers and the API keep their state in PostgreSQL, so the image needs no data directory.
+RUN pip install --no-cache-dir . && useradd --create-home aijobs
 
 USER aijobs
 EXPOSE 8000
