@@ -19,17 +19,21 @@ import argparse
 import asyncio
 import statistics
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
 from typing import Any
 
 import httpx
+from temporalio.testing import WorkflowEnvironment
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from core.config import Settings  # noqa: E402
 from core.logging import configure_logging  # noqa: E402
+from store import Stores  # noqa: E402
 from tests.conftest import make_settings  # noqa: E402
 from tests.support.api_server import serve_api  # noqa: E402
 from tests.support.database import embedded_stores  # noqa: E402
@@ -66,6 +70,29 @@ async def throughput(http: httpx.AsyncClient, streams: int) -> tuple[int, float]
     return sum(counts), time.perf_counter() - started
 
 
+async def _measure(
+    env: WorkflowEnvironment,
+    settings: Settings,
+    stores: Stores,
+    fake: FakeOpenAI,
+    tokens: int,
+    streams: int,
+) -> tuple[list[float], int, float]:
+    async with (
+        build_worker(settings, env.client, stores),
+        serve_api(settings, env.client) as url,
+        httpx.AsyncClient(
+            base_url=url,
+            headers={"Authorization": "Bearer bench-key"},
+            timeout=120,
+            limits=httpx.Limits(max_connections=streams + 10),
+        ) as http,
+    ):
+        latencies = await token_latency(http, fake, tokens)
+        total, seconds = await throughput(http, streams)
+    return latencies, total, seconds
+
+
 async def main(tokens: int, streams: int) -> None:
     env = await start_dev_server()
 
@@ -75,29 +102,23 @@ async def main(tokens: int, streams: int) -> None:
         answer.delay_s = 0.2
         return answer
 
-    with FakeOpenAI(reply).running() as fake:
-        settings = make_settings(
-            openai_base_url=fake.base_url,
-            openai_api_key="k",
-            task_queue=f"bench-{uuid.uuid4().hex}",
-            api_keys="bench=bench-key",
-            data_dir=str(ROOT / ".data" / "bench"),
-            max_concurrent_activities=200,
-        )
-        async with (
-            embedded_stores(ROOT / ".data" / "bench" / "postgres") as (_, stores),
-            build_worker(settings, env.client, stores),
-            serve_api(settings, env.client) as url,
-            httpx.AsyncClient(
-                base_url=url,
-                headers={"Authorization": "Bearer bench-key"},
-                timeout=120,
-                limits=httpx.Limits(max_connections=streams + 10),
-            ) as http,
-        ):
-            latencies = await token_latency(http, fake, tokens)
-            total, seconds = await throughput(http, streams)
+    with (
+        FakeOpenAI(reply).running() as fake,
+        tempfile.TemporaryDirectory() as tmp,
+    ):
+        async with embedded_stores(Path(tmp)) as (database_url, stores):
+            settings = make_settings(
+                openai_base_url=fake.base_url,
+                openai_api_key="k",
+                task_queue=f"bench-{uuid.uuid4().hex}",
+                api_keys="bench=bench-key",
+                data_dir=tmp,
+                database_url=database_url,
+                max_concurrent_activities=200,
+            )
+            latencies, total, seconds = await _measure(env, settings, stores, fake, tokens, streams)
     await env.shutdown()
+
     print(f"token latency, model server write -> SSE client read ({tokens} tokens, 20 ms apart):")
     print(
         f"  p50 {quantile(latencies, 0.5):.0f} ms, p99 {quantile(latencies, 0.99):.0f} ms, "

@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from store.tables import conversation_messages as messages_table
 
@@ -21,25 +21,18 @@ class ConversationStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
 
+    async def put(self, conversation_id: str, start: int, messages: list[dict[str, Any]]) -> None:
+        """Write `messages` at positions start.. (and read nothing back)."""
+        async with self._engine.begin() as conn:
+            await self._write(conn, conversation_id, start, messages)
+
     async def extend(
         self, conversation_id: str, start: int, messages: list[dict[str, Any]]
     ) -> list[dict[str, Any]]:
         """Write `messages` at positions start.., then return the conversation up to their end."""
         end = start + len(messages)
         async with self._engine.begin() as conn:
-            if messages:
-                stmt = insert(messages_table).values(
-                    [
-                        {"conversation_id": conversation_id, "seq": start + i, "message": m}
-                        for i, m in enumerate(messages)
-                    ]
-                )
-                await conn.execute(
-                    stmt.on_conflict_do_update(
-                        index_elements=["conversation_id", "seq"],
-                        set_={"message": stmt.excluded.message},
-                    )
-                )
+            await self._write(conn, conversation_id, start, messages)
             rows = (
                 await conn.execute(
                     select(messages_table.c.seq, messages_table.c.message)
@@ -53,3 +46,22 @@ class ConversationStore:
         if [row.seq for row in rows] != list(range(end)):
             raise ConversationGap(f"conversation {conversation_id} has gaps before position {end}")
         return [dict(row.message) for row in rows]
+
+    @staticmethod
+    async def _write(
+        conn: AsyncConnection, conversation_id: str, start: int, messages: list[dict[str, Any]]
+    ) -> None:
+        if not messages:
+            return
+        stmt = insert(messages_table).values(
+            [
+                {"conversation_id": conversation_id, "seq": start + i, "message": m}
+                for i, m in enumerate(messages)
+            ]
+        )
+        await conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["conversation_id", "seq"],
+                set_={"message": stmt.excluded.message},
+            )
+        )

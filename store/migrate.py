@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from alembic import command
@@ -34,8 +36,15 @@ def current_revision(conn: Connection) -> str | None:
 
 
 def upgrade(url: str) -> None:
-    """Apply every migration not yet applied (blocking: call it off the event loop)."""
-    command.upgrade(alembic_config(url), "head")
+    """Apply every migration not yet applied. Blocking; from async code it runs in a thread
+    of its own, because the migrations environment runs an event loop of its own."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        command.upgrade(alembic_config(url), "head")
+        return
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(command.upgrade, alembic_config(url), "head").result()
 
 
 def main() -> int:
