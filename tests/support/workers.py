@@ -20,6 +20,11 @@ from worker import build_activities, build_worker
 Attempts = list[tuple[str, Any]]
 
 
+async def attempted(attempts: Attempts) -> int:
+    """How many attempts have been recorded so far (a probe for `eventually`)."""
+    return len(attempts)
+
+
 def _replace(
     activities: list[Callable[..., Any]], name: str, make: Callable[[Any], Any]
 ) -> list[Callable[..., Any]]:

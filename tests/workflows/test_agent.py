@@ -17,7 +17,7 @@ from core.contracts.human import Submission, WaitingFor
 from store import Stores
 from tests.support.fake_openai import FakeOpenAI, Reply
 from tests.support.polling import eventually
-from tests.support.workers import lost_after_running, other_worker
+from tests.support.workers import attempted, lost_after_running, other_worker
 from workflows.agent import STEPS_PER_RUN, AgentRun, AgentWorkflow
 
 Handle = WorkflowHandle[AgentWorkflow, AgentResult]
@@ -315,7 +315,7 @@ async def test_side_effect_retried_on_another_worker_lands_once(
         handle = await start(
             dev_env, settings, tools=["create_ticket"], preapproved_tools=["create_ticket"]
         )
-        await eventually(lambda: _count(attempts), until=lambda n: n == 1, what="A wrote")
+        await eventually(lambda: attempted(attempts), until=lambda n: n == 1, what="A wrote")
     async with other_worker("run_tool", settings, dev_env, database_url, attempts):
         result = await handle.result()
     assert [worker for worker, _ in attempts] == ["A", "B"]
@@ -323,10 +323,6 @@ async def test_side_effect_retried_on_another_worker_lands_once(
     assert attempts[1][1].content.endswith("already exists")
     assert len(await stores.tickets.for_job(handle.id)) == 1
     assert result.steps[0].status == "ok"
-
-
-async def _count(items: list[Any]) -> int:
-    return len(items)
 
 
 def test_input_checks_tool_names() -> None:

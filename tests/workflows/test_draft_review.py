@@ -24,7 +24,7 @@ from core.contracts.publish import PublishReceipt
 from store import Stores
 from tests.support.fake_openai import FakeOpenAI, Reply
 from tests.support.polling import eventually
-from tests.support.workers import lost_after_running, other_worker
+from tests.support.workers import attempted, lost_after_running, other_worker
 from worker import build_worker
 from workflows.draft_review import DraftReviewRun, DraftReviewWorkflow
 
@@ -302,7 +302,7 @@ async def test_publish_retried_on_another_worker_lands_once(
     async with lost_after_running("publish_draft", settings, dev_env, stores, attempts):
         handle = await start(dev_env, settings)
         await review(handle, decision="approve")
-        await eventually(lambda: _count(attempts), until=lambda n: n == 1, what="A wrote")
+        await eventually(lambda: attempted(attempts), until=lambda n: n == 1, what="A wrote")
     async with other_worker("publish_draft", settings, dev_env, database_url, attempts):
         result = await handle.result()
     assert [(worker, receipt.duplicate) for worker, receipt in attempts] == [
@@ -312,7 +312,3 @@ async def test_publish_retried_on_another_worker_lands_once(
     assert result.publish is not None
     assert result.publish.duplicate
     assert len(await stores.outbox.entries(handle.id)) == 1
-
-
-async def _count(items: list[Any]) -> int:
-    return len(items)
