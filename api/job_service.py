@@ -43,7 +43,7 @@ from core.contracts.human import (
     Submission,
 )
 from core.errors import AijobsError, InvalidInput, JobConflict, JobNotFound, WorkerTimeout
-from core.jobs import JOB_TYPES, JobType
+from core.jobs import JOB_TYPES, PROGRESS_MEMO, JobType
 from core.temporal import JOB_OWNER, JOB_TYPE
 from store import DocumentStore
 
@@ -148,6 +148,7 @@ class JobService:
             job.progress = await self._progress(handle)
         elif status == "completed":
             job.result = await handle.result(rpc_timeout=self._rpc_timeout)
+            job.progress = await desc.memo_value(PROGRESS_MEMO, None)
         else:
             try:
                 await handle.result(rpc_timeout=self._rpc_timeout)
@@ -202,7 +203,9 @@ class JobService:
         await self._client.get_workflow_handle(job_id).cancel(rpc_timeout=self._rpc_timeout)
         log.info("job.cancel_requested", job_id=job_id, owner=self._owner)
 
-    async def submit_input(self, job_id: str, name: str, value: dict[str, Any]) -> AnswerRecord:
+    async def submit_input(
+        self, job_id: str, name: str, value: dict[str, Any], question_id: str | None = None
+    ) -> AnswerRecord:
         """Answer the job's pending question through its validated Update."""
         desc = await self._describe(job_id)
         job_type = JOB_TYPES.get(desc.typed_search_attributes.get(JOB_TYPE) or "")
@@ -211,9 +214,17 @@ class JobService:
         status = job_status(desc.status, desc.typed_search_attributes)
         if status not in ("running", "waiting_for_input"):
             raise JobConflict(f"job {job_id!r} is already {status}; it takes no more input")
-        submission = Submission(name=name, value=value, answered_by=self._owner)
-        # The same answer sent twice is one Update: Temporal dedupes by id within a run.
-        canonical = json.dumps([self._owner, name, value], sort_keys=True).encode()
+        if question_id is None:
+            waiting = await desc.memo_value(WAITING_MEMO, None)
+            if not waiting:
+                raise JobConflict(f"job {job_id!r} is not waiting for input")
+            question_id = str(waiting.get("id") or "") or None
+        submission = Submission(
+            name=name, value=value, question_id=question_id, answered_by=self._owner
+        )
+        # The same answer to the same question, sent twice, is one Update (Temporal dedupes by
+        # id within a run); the same answer to the next question is a new one.
+        canonical = json.dumps([self._owner, question_id, name, value], sort_keys=True).encode()
         update_id = f"answer-{hashlib.sha256(canonical).hexdigest()[:32]}"
         handle = self._client.get_workflow_handle(job_id)
         try:

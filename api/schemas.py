@@ -45,12 +45,20 @@ class WaitingFor(BaseModel):
 
     model_config = ConfigDict(populate_by_name=True)
 
+    id: str = Field(
+        "", description="This question's id; send it back as `question_id` with the answer."
+    )
     name: str
     prompt: str
     answer_schema: dict[str, Any] = Field(
         alias="schema", description="JSON schema the answer's `value` must fit."
     )
     deadline: datetime
+    context: dict[str, Any] | None = Field(
+        None,
+        description="What to decide on, in full: the draft (`draft_review`), or the proposed "
+        "tool, its validated arguments and why it needs approval (`agent`).",
+    )
 
 
 class Job(BaseModel):
@@ -89,11 +97,18 @@ class InputSubmit(BaseModel):
 
     name: str = Field(min_length=1, max_length=100, examples=["review"])
     value: dict[str, Any] = Field(examples=[{"decision": "approve"}])
+    question_id: str | None = Field(
+        None,
+        max_length=100,
+        description="`waiting_for.id` of the question answered; the pending one when omitted. "
+        "An answer to a question that is no longer pending is a 409.",
+    )
 
 
 class InputAccepted(BaseModel):
     """The answer as the job recorded it."""
 
+    question_id: str | None = None
     name: str
     value: dict[str, Any]
     answered_by: str

@@ -48,6 +48,7 @@ class ToolResultEvent(BaseModel):
 
 class WaitingForInputEvent(BaseModel):
     type: Literal["waiting_for_input"] = "waiting_for_input"
+    question_id: str | None = None
     name: str
     prompt: str
     deadline: str

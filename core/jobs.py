@@ -14,6 +14,10 @@ from core.contracts.agent import AgentInput
 from core.contracts.draft_review import DraftReviewInput
 from core.contracts.summarize import SummarizeInput
 
+# Memo keys every job's workflow keeps for the API, which reads them without a worker.
+# The final progress of a job that completed:
+PROGRESS_MEMO = "progress"
+
 
 @dataclass(frozen=True)
 class JobType:

@@ -18,7 +18,7 @@ from temporalio.common import RetryPolicy
 from temporalio.contrib.workflow_streams import WorkflowStream, WorkflowStreamState
 from temporalio.exceptions import ActivityError, ApplicationError
 
-from workflows.events import EventLog
+from workflows.events import EventLog, record_final_progress
 from workflows.human import HumanInput
 from workflows.tool_calls import check_call
 
@@ -211,6 +211,15 @@ class AgentWorkflow(HumanInput):
                     action="default",
                     default={"decision": "deny", "reason": "no approval before the deadline"},
                 ),
+                context={
+                    "step": step,
+                    "tool": call.name,
+                    "call_id": call.id,
+                    "arguments": checked,
+                    "why": f"{call.name} has side effects outside this job and is not in "
+                    "preapproved_tools",
+                    "description": tool.description,
+                },
             )
             approved_by = record.answered_by
             if approval.decision == "deny":
@@ -345,6 +354,7 @@ class AgentWorkflow(HumanInput):
         state = self._state
         self._progress.stage = "done"
         workflow.set_current_details(f"**done** · {outcome}" + (f": {reason}" if reason else ""))
+        record_final_progress(self._progress)
         return AgentResult(
             outcome=outcome,
             reason=reason,

@@ -67,3 +67,32 @@ def group_for_combine(parts: list[str], budget_chars: int) -> list[list[str]]:
         else:
             groups.append(current)
     return groups
+
+
+# A partial summary of at most `max_words` words is assumed to take at most this many
+# characters a word, so the combine tree can be planned before any partial exists.
+CHARS_PER_WORD = 7
+
+
+def combine_fan_in(chunk_chars: int, max_words: int) -> int:
+    """How many partial summaries one combine call takes: as many as fit `chunk_chars`."""
+    return max(2, chunk_chars // (max_words * CHARS_PER_WORD + 2))
+
+
+def plan_combine(count: int, fan_in: int) -> list[list[int]]:
+    """The combine tree for `count` partials: per level, the size of each group.
+
+    Planned once the text is split, so progress knows its total from the start. A lone part
+    left over joins the level's last group, so every level strictly shrinks the list.
+    """
+    levels: list[list[int]] = []
+    while count > 1:
+        sizes = [fan_in] * (count // fan_in)
+        left = count % fan_in
+        if left == 1 and sizes:
+            sizes[-1] += 1
+        elif left:
+            sizes.append(left)
+        levels.append(sizes)
+        count = len(sizes)
+    return levels

@@ -10,7 +10,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.contrib.workflow_streams import WorkflowStream, WorkflowStreamState
 
-from workflows.events import EventLog
+from workflows.events import EventLog, record_final_progress
 from workflows.human import HumanInput
 from workflows.llm_step import ask_model
 
@@ -102,6 +102,7 @@ class DraftReviewWorkflow(HumanInput):
             Review,
             within=timedelta(seconds=input.review_timeout_s),
             on_timeout=REVIEW_TIMEOUT_POLICY[input.on_review_timeout],
+            context={"draft": current.draft, "round": number, "max_rounds": input.max_rounds},
         )
         current.review, current.reviewed = review, record
 
@@ -149,6 +150,7 @@ class DraftReviewWorkflow(HumanInput):
             stage="done", round=len(self._state.rounds), usage=self._state.usage
         )
         workflow.set_current_details(f"**done** · {outcome}")
+        record_final_progress(self._progress)
         return DraftReviewResult(
             outcome=outcome,
             final_text=text,

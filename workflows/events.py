@@ -16,6 +16,7 @@ from temporalio.exceptions import FailureError
 with workflow.unsafe.imports_passed_through():
     from core.events import CancelledEvent, CompletedEvent, FailedEvent
     from core.failures import describe_failure
+    from core.jobs import PROGRESS_MEMO
 
 # A client connected within this window has read an item before it is dropped.
 RETAIN_FOR = timedelta(minutes=10)
@@ -88,3 +89,12 @@ class EventLog:
             raise
         self.publish(CompletedEvent(result=result.model_dump(mode="json")))
         return result
+
+
+FINAL_PROGRESS_MEMO_PATCH = "final-progress-memo"
+
+
+def record_final_progress(progress: BaseModel) -> None:
+    """Keep the final progress on the run itself, readable after it closes."""
+    if workflow.patched(FINAL_PROGRESS_MEMO_PATCH):
+        workflow.upsert_memo({PROGRESS_MEMO: progress.model_dump(mode="json")})

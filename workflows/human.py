@@ -9,6 +9,8 @@ the Temporal UI and the CLI can all see what is awaited. Answers arrive through 
 
 from __future__ import annotations
 
+import asyncio
+import json
 from datetime import timedelta
 from typing import Any, Literal, TypeVar
 
@@ -38,12 +40,23 @@ with workflow.unsafe.imports_passed_through():
 
 Answer = TypeVar("Answer", bound=BaseModel)
 
+# Patch ids: runs that began before each change keep replaying the way they were recorded.
+ESCALATE_IN_BACKGROUND = "escalate-in-background"
+CLEAR_WAIT_ON_CANCEL = "clear-wait-on-cancel"
+# The Temporal UI's current details show this much of a question's context.
+DETAILS_CONTEXT_CHARS = 4000
+# A failing notification is retried this often at most while the second wait lasts.
+NOTIFY_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=5), maximum_interval=timedelta(minutes=5)
+)
+
 
 class HumanInput:
     """Mixin for workflows that wait for people. Call `_init_human_input()` in `__init__`."""
 
     def _init_human_input(self, events: EventLog | None = None) -> None:
         self._events = events
+        self._notifying: workflow.ActivityHandle[Any] | None = None
         self._waiting: WaitingFor | None = None
         self._waiting_model: type[BaseModel] | None = None
         self._received: AnswerRecord | None = None
@@ -86,28 +99,36 @@ class HumanInput:
         schema: type[Answer],
         within: timedelta,
         on_timeout: OnTimeout,
+        context: dict[str, Any] | None = None,
     ) -> tuple[Answer, AnswerRecord]:
         """Wait durably (a Temporal timer) for an answer that fits `schema`, up to `within`;
-        then apply `on_timeout`."""
+        then apply `on_timeout`. `context` is what the person needs to decide, shown for the
+        whole wait."""
         self._waiting = WaitingFor(
+            id=f"{name}-{workflow.uuid4().hex[:12]}",
             name=name,
             prompt=prompt,
             answer_schema=schema.model_json_schema(),
             deadline=workflow.now() + within,
+            context=context,
         )
         self._waiting_model = schema
         self._received = None
         self._publish_waiting()
-        record = await self._wait(within)
-        if record is None and on_timeout.action == "escalate":
-            await self._escalate(within)
+        try:
             record = await self._wait(within)
+            if record is None and on_timeout.action == "escalate":
+                await self._escalate(within)
+                record = await self._wait(within)
+        except asyncio.CancelledError:
+            # A cancelled job is no longer waiting: `JobWaitingFor IS NOT NULL` must not list it.
+            if workflow.patched(CLEAR_WAIT_ON_CANCEL):
+                self._stop_waiting()
+            raise
         if record is None and on_timeout.action == "default":
             record = self._record(name, on_timeout.default or {}, "timeout-policy", "timeout")
         # Not in a `finally`: an evicted workflow's coroutine must not touch workflow APIs.
-        self._waiting = None
-        self._waiting_model = None
-        self._publish_waiting()
+        self._stop_waiting()
         if record is None:
             raise ApplicationError(
                 f"nobody answered {name!r} before the deadline",
@@ -121,6 +142,14 @@ class HumanInput:
             )
         return schema.model_validate(record.value), record
 
+    def _stop_waiting(self) -> None:
+        if self._notifying is not None and not self._notifying.done():
+            self._notifying.cancel()
+        self._notifying = None
+        self._waiting = None
+        self._waiting_model = None
+        self._publish_waiting()
+
     async def _wait(self, within: timedelta) -> AnswerRecord | None:
         try:
             await workflow.wait_condition(
@@ -133,26 +162,48 @@ class HumanInput:
         return self._received
 
     async def _escalate(self, within: timedelta) -> None:
-        if self._waiting is None:
+        """Notify someone and extend the deadline once. The notification retries in the
+        background: a webhook outage must not fail a job that a person can still answer."""
+        waiting = self._waiting
+        if waiting is None:
             return
-        self._waiting.deadline = workflow.now() + within
+        waiting.deadline = workflow.now() + within
         self._publish_waiting()
-        await workflow.execute_activity(
-            NOTIFY_PERSON,
-            NotifyRequest(
-                job_id=workflow.info().workflow_id,
-                name=self._waiting.name,
-                prompt=self._waiting.prompt,
-                reason="no answer before the deadline; waiting once more",
-            ),
-            start_to_close_timeout=timedelta(seconds=30),
-            retry_policy=RetryPolicy(maximum_attempts=5),
-            summary=f"escalate: nobody answered {self._waiting.name}",
+        request = NotifyRequest(
+            job_id=workflow.info().workflow_id,
+            name=waiting.name,
+            prompt=waiting.prompt,
+            reason="no answer before the deadline; waiting once more",
         )
+        summary = f"escalate: nobody answered {waiting.name}"
+        if not workflow.patched(ESCALATE_IN_BACKGROUND):
+            await workflow.execute_activity(
+                NOTIFY_PERSON,
+                request,
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=RetryPolicy(maximum_attempts=5),
+                summary=summary,
+            )
+            return
+        self._notifying = workflow.start_activity(
+            NOTIFY_PERSON,
+            request,
+            start_to_close_timeout=timedelta(seconds=30),
+            schedule_to_close_timeout=within,
+            retry_policy=NOTIFY_RETRY,
+            summary=summary,
+        )
+        self._notifying.add_done_callback(_log_notify_failure)
 
     def _parse(self, submission: Submission) -> BaseModel:
         if self._waiting is None or self._waiting_model is None or self._received is not None:
             raise ApplicationError("the job is not waiting for input", type=NOT_WAITING)
+        if submission.question_id is not None and submission.question_id != self._waiting.id:
+            raise ApplicationError(
+                f"question {submission.question_id!r} is no longer pending; the job is waiting "
+                f"for {self._waiting.id!r}",
+                type=NOT_WAITING,
+            )
         if submission.name != self._waiting.name:
             raise ApplicationError(
                 f"the job is waiting for {self._waiting.name!r}, not {submission.name!r}",
@@ -173,11 +224,22 @@ class HumanInput:
         self._received = self._record(submission.name, parsed.model_dump(mode="json"), by, via)
         return self._received
 
-    @staticmethod
     def _record(
-        name: str, value: dict[str, Any], by: str, via: Literal["update", "signal", "timeout"]
+        self,
+        name: str,
+        value: dict[str, Any],
+        by: str,
+        via: Literal["update", "signal", "timeout"],
     ) -> AnswerRecord:
-        return AnswerRecord(name=name, value=value, answered_by=by, via=via, at=workflow.now())
+        question = self._waiting.id if self._waiting else None
+        return AnswerRecord(
+            question_id=question or None,
+            name=name,
+            value=value,
+            answered_by=by,
+            via=via,
+            at=workflow.now(),
+        )
 
     def _publish_waiting(self) -> None:
         """Show the wait: search attribute for lists, memo for the API, details for the UI."""
@@ -191,10 +253,25 @@ class HumanInput:
         if self._events is not None:
             self._events.publish(
                 WaitingForInputEvent(
-                    name=waiting.name, prompt=waiting.prompt, deadline=waiting.deadline.isoformat()
+                    question_id=waiting.id,
+                    name=waiting.name,
+                    prompt=waiting.prompt,
+                    deadline=waiting.deadline.isoformat(),
                 )
             )
-        workflow.set_current_details(
-            f"**waiting for {waiting.name}** until {waiting.deadline:%Y-%m-%d %H:%M} UTC: "
-            f"{waiting.prompt}"
+        details = (
+            f"**waiting for {waiting.name}** (`{waiting.id}`) until "
+            f"{waiting.deadline:%Y-%m-%d %H:%M} UTC: {waiting.prompt}"
         )
+        if waiting.context:
+            shown = json.dumps(waiting.context, indent=2, sort_keys=True)
+            cut = "\n…" if len(shown) > DETAILS_CONTEXT_CHARS else ""
+            details += f"\n\n```json\n{shown[:DETAILS_CONTEXT_CHARS]}{cut}\n```"
+        workflow.set_current_details(details)
+
+
+def _log_notify_failure(notifying: workflow.ActivityHandle[Any]) -> None:
+    if notifying.cancelled():
+        return
+    if (error := notifying.exception()) is not None:
+        workflow.logger.warning("human.escalation_failed", extra={"reason": str(error)})

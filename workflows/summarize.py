@@ -8,8 +8,8 @@ from collections.abc import Awaitable
 from temporalio import workflow
 from temporalio.contrib.workflow_streams import WorkflowStream
 
-from workflows.chunking import group_for_combine, split_text
-from workflows.events import EventLog
+from workflows.chunking import combine_fan_in, group_for_combine, plan_combine, split_text
+from workflows.events import EventLog, record_final_progress
 from workflows.llm_step import ask_model
 
 with workflow.unsafe.imports_passed_through():
@@ -21,6 +21,10 @@ with workflow.unsafe.imports_passed_through():
         SummarizeResult,
     )
     from core.events import StageEvent, StepCompletedEvent
+
+
+# Patch id: runs begun before the combine tree was planned up front keep their grouping.
+PLANNED_COMBINE = "planned-combine-tree"
 
 
 @workflow.defn(name="SummarizeWorkflow")
@@ -45,7 +49,12 @@ class SummarizeWorkflow:
 
     async def _summarize(self, input: SummarizeInput) -> SummarizeResult:
         chunks = split_text(input.text, input.chunk_chars)
-        self._enter("summarizing", total=len(chunks))
+        plan: list[list[int]] | None = None
+        if workflow.patched(PLANNED_COMBINE):
+            plan = plan_combine(len(chunks), combine_fan_in(input.chunk_chars, input.max_words))
+        # With a plan, the total is known now and never changes: progress only moves forward.
+        planned = sum(len(level) for level in plan or [])
+        self._enter("summarizing", total=len(chunks) + planned)
         workflow.logger.info("summarize.split", extra={"chunks": len(chunks)})
 
         limit = asyncio.Semaphore(input.max_parallel)
@@ -64,9 +73,14 @@ class SummarizeWorkflow:
         summary = partials[0].text
         if len(partials) > 1:
             self._enter("combining", total=self._progress.total)
-            summary = await self._combine([p.text for p in partials], limit)
+            parts = [p.text for p in partials]
+            if plan is None:
+                summary = await self._combine(parts, limit)
+            else:
+                summary = await self._combine_planned(parts, plan, limit)
 
         self._enter("done", total=self._progress.total)
+        record_final_progress(self._progress)
         return SummarizeResult(
             summary=summary,
             chunk_count=len(chunks),
@@ -74,8 +88,32 @@ class SummarizeWorkflow:
             usage=self._progress.usage,
         )
 
+    async def _combine_planned(
+        self, parts: list[str], plan: list[list[int]], limit: asyncio.Semaphore
+    ) -> str:
+        """Combine partial summaries level by level, in the groups planned up front."""
+        for level, sizes in enumerate(plan, start=1):
+            groups, start = [], 0
+            for size in sizes:
+                groups.append(parts[start : start + size])
+                start += size
+            results = await _all_or_nothing(
+                [
+                    self._call(
+                        limit,
+                        _combine_prompt(group, self._input),
+                        f"combine-{level}-{index + 1}",
+                        f"combine level {level} · group {index + 1}/{len(groups)}",
+                        final=len(groups) == 1,
+                    )
+                    for index, group in enumerate(groups)
+                ]
+            )
+            parts = [r.text for r in results]
+        return parts[0]
+
     async def _combine(self, parts: list[str], limit: asyncio.Semaphore) -> str:
-        """Combine partial summaries, level by level, until one call can take them all."""
+        """Runs from before PLANNED_COMBINE: group by the partials' lengths as they arrive."""
         level = 1
         while len(parts) > 1:
             groups = group_for_combine(parts, self._input.chunk_chars)

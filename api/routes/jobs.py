@@ -129,9 +129,15 @@ async def submit_input(
     settings: SettingsDep,
 ) -> InputAccepted:
     """Answer what the job waits for (`waiting_for.name`); the value must fit its schema."""
-    record = await JobService(client, settings, owner).submit_input(job_id, body.name, body.value)
+    record = await JobService(client, settings, owner).submit_input(
+        job_id, body.name, body.value, body.question_id
+    )
     return InputAccepted(
-        name=record.name, value=record.value, answered_by=record.answered_by, at=record.at
+        question_id=record.question_id,
+        name=record.name,
+        value=record.value,
+        answered_by=record.answered_by,
+        at=record.at,
     )
 
 

@@ -25,6 +25,10 @@ class Submission(BaseModel):
 
     name: str = Field(min_length=1, max_length=100)
     value: dict[str, Any]
+    # The question answered (`waiting_for.id`). With it, an answer meant for an earlier
+    # question is refused instead of applied to the current one; without it (the UI's signal
+    # dialog), the pending question is meant.
+    question_id: str | None = Field(default=None, max_length=100)
     # Set by the API from the caller's key. Signals may name themselves ("cli", "temporal-ui").
     answered_by: str | None = Field(default=None, max_length=200)
 
@@ -32,15 +36,22 @@ class Submission(BaseModel):
 class WaitingFor(BaseModel):
     """What the workflow is waiting for, as shown to people and clients."""
 
+    # Chosen by the workflow, unique within the job: two questions with the same name (two
+    # approvals) are told apart, and so are their answers.
+    id: str = ""
     name: str
     prompt: str
     answer_schema: dict[str, Any]
     deadline: datetime
+    # What the person needs to decide, in full: the draft, or the proposed call and why it
+    # needs approval. Kept for the whole wait (events expire; the question does not).
+    context: dict[str, Any] | None = None
 
 
 class AnswerRecord(BaseModel):
     """One entry of the audit trail: who answered what, when, and how."""
 
+    question_id: str | None = None
     name: str
     value: dict[str, Any]
     answered_by: str

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from temporalio.testing import WorkflowEnvironment
 
@@ -11,6 +12,7 @@ from store import Stores
 from tests.api.jobs_client import start_job, wait_for
 from tests.conftest import Api
 from tests.support.fake_openai import FakeOpenAI, Reply
+from tests.support.polling import eventually
 from tests.support.temporal import history_text
 
 AGENT = {
@@ -92,3 +94,44 @@ async def test_agent_input_is_validated(api: Api) -> None:
         response = await api.alice.post("/v1/jobs", json={"type": "agent", "input": job_input})
         assert response.status_code == 422, job_input
         assert [e["loc"] for e in response.json()["detail"]] == [loc]
+
+
+async def test_two_identical_approvals_in_one_run_both_land(
+    api: Api, fake_openai: FakeOpenAI, stores: Stores
+) -> None:
+    """The same `{"decision": "allow"}` to two questions is two answers: each has its own
+    question id, so the second is not mistaken for a replay of the first."""
+    fake_openai.script(
+        Reply.calls(("create_ticket", {"title": "First", "body": "One."})),
+        Reply.calls(("create_ticket", {"title": "Second", "body": "Two."})),
+        Reply.ok("Filed both."),
+    )
+    job_id = await start_job(api.alice, AGENT)
+    allow = {"name": "approval", "value": {"decision": "allow"}}
+    seen: list[str] = []
+    for title in ("First", "Second"):
+
+        async def question(title: str = title) -> dict[str, Any] | None:
+            job = (await api.alice.get(f"/v1/jobs/{job_id}")).json()
+            waiting = job.get("waiting_for")
+            return (
+                waiting if waiting and waiting["context"]["arguments"]["title"] == title else None
+            )
+
+        waiting = await eventually(question, what=f"approval of {title}")
+        assert waiting is not None
+        context = waiting["context"]
+        assert (context["tool"], context["arguments"]) == (
+            "create_ticket",
+            {"title": title, "body": "One." if title == "First" else "Two.", "priority": "normal"},
+        )
+        assert "preapproved_tools" in context["why"]
+        answered = await api.alice.post(f"/v1/jobs/{job_id}/input", json=allow)
+        assert answered.status_code == 200, answered.text
+        assert answered.json()["question_id"] == waiting["id"]
+        seen.append(waiting["id"])
+    assert seen[0] != seen[1]
+    done = await wait_for(api.alice, job_id, "completed")
+    assert done["result"]["outcome"] == "answered"
+    assert [s["status"] for s in done["result"]["steps"]] == ["ok", "ok"]
+    assert [t for _, t in await stores.tickets.for_job(job_id)] == ["First", "Second"]

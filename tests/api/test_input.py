@@ -11,6 +11,7 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from core.config import Settings
+from core.temporal import JOB_WAITING_FOR
 from store import Stores
 from tests.api.jobs_client import start_job, wait_for
 from tests.conftest import Api
@@ -38,6 +39,12 @@ async def test_waiting_job_shows_its_question(api: Api, fake_openai: FakeOpenAI)
     assert "approve" in waiting["prompt"]
     assert set(waiting["schema"]["properties"]) == {"decision", "feedback", "edited_text"}
     assert waiting["deadline"] > job["created_at"]
+    # The reviewer reads the draft itself from the job, for the whole wait.
+    draft = fake_openai.completed[0]
+    assert waiting["context"]["draft"].startswith("Summary: ")
+    assert waiting["context"]["draft"] == f"Summary: {' '.join(draft.user_text.split()[:8])}"
+    assert (waiting["context"]["round"], waiting["context"]["max_rounds"]) == (1, 3)
+    assert waiting["id"].startswith("review-")
     assert job["progress"]["stage"] == "waiting_for_review"
 
 
@@ -189,3 +196,49 @@ async def test_no_worker_means_504_not_a_hang(
         assert response.status_code == 504
         assert response.json()["code"] == "worker_timeout"
         assert "read the job before sending it again" in response.json()["detail"]
+
+
+async def test_an_answer_to_a_question_no_longer_pending_is_409(
+    api: Api, fake_openai: FakeOpenAI
+) -> None:
+    """After round 1's review, round 2 asks a new question (a new id): replaying the round-1
+    answer by its question id is refused, never applied to round 2."""
+    fake_openai.script(Reply.ok("First draft."), Reply.ok("Second draft."))
+    job_id = await waiting_job(api)
+    first = (await api.alice.get(f"/v1/jobs/{job_id}")).json()["waiting_for"]["id"]
+    revise = {"name": "review", "value": {"decision": "revise", "feedback": "Shorter."}}
+    answered = await api.alice.post(f"/v1/jobs/{job_id}/input", json=revise)
+    assert answered.status_code == 200
+    assert answered.json()["question_id"] == first
+
+    async def next_question() -> str | None:
+        job = (await api.alice.get(f"/v1/jobs/{job_id}")).json()
+        return (job.get("waiting_for") or {}).get("id")
+
+    second = await eventually(next_question, until=lambda q: q not in (None, first))
+    stale = await api.alice.post(f"/v1/jobs/{job_id}/input", json={**revise, "question_id": first})
+    assert stale.status_code == 409
+    assert "no longer pending" in stale.json()["detail"]
+    job = (await api.alice.get(f"/v1/jobs/{job_id}")).json()
+    assert (job["waiting_for"]["id"], job["waiting_for"]["context"]["draft"]) == (
+        second,
+        "Second draft.",
+    )
+
+
+async def test_a_cancelled_job_stops_being_listed_as_waiting(
+    api: Api, dev_env: WorkflowEnvironment
+) -> None:
+    """Cancelling a waiting job clears JobWaitingFor, so the UI's `JobWaitingFor IS NOT NULL`
+    and `?status=waiting_for_input` list only jobs that really wait."""
+    job_id = await waiting_job(api)
+    assert (await api.alice.post(f"/v1/jobs/{job_id}/cancel")).status_code == 202
+    await wait_for(api.alice, job_id, "cancelled")
+    described = await dev_env.client.get_workflow_handle(job_id).describe()
+    assert described.typed_search_attributes.get(JOB_WAITING_FOR) is None
+
+    async def waiting_ids() -> list[str]:
+        page = await api.alice.get("/v1/jobs", params={"status": "waiting_for_input"})
+        return [j["id"] for j in page.json()["jobs"]]
+
+    await eventually(waiting_ids, until=lambda ids: job_id not in ids, what="visibility updated")

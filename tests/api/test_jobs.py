@@ -41,7 +41,8 @@ async def test_summarize_job_runs_to_completion(
 
 
 async def test_running_job_reports_progress(api: Api, fake_openai: FakeOpenAI) -> None:
-    """While calls are held, GET shows `running` with the workflow's progress."""
+    """While calls are held, GET shows `running` with the workflow's progress; once it
+    completes, GET still shows the final progress (from the memo, no worker needed)."""
     gate = threading.Event()
     fake_openai.responder = lambda request: Reply.held(gate, "held")
     text = "\n\n".join(f"Paragraph {i} " + "word " * 30 for i in range(3))
@@ -50,15 +51,18 @@ async def test_running_job_reports_progress(api: Api, fake_openai: FakeOpenAI) -
     )
     job = await eventually(
         lambda: _get(api, job_id),
-        until=lambda j: j["progress"] is not None and j["progress"]["total"] == 3,
-        what="progress with three chunks",
+        # Three chunks and the one combine call planned for them.
+        until=lambda j: j["progress"] is not None and j["progress"]["total"] == 3 + 1,
+        what="progress with three chunks and a combine",
     )
     assert job["status"] == "running"
     assert job["progress"]["stage"] == "summarizing"
     assert job["result"] is None
     gate.set()
     done = await wait_for(api.alice, job_id, "completed")
-    assert done["progress"] is None
+    # A completed job keeps its final progress.
+    final = done["progress"]
+    assert (final["stage"], final["completed"], final["total"]) == ("done", 4, 4)
 
 
 async def _get(api: Api, job_id: str) -> dict[str, Any]:

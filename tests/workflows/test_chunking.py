@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from workflows.chunking import group_for_combine, split_text
+from workflows.chunking import combine_fan_in, group_for_combine, plan_combine, split_text
 
 
 def test_paragraphs_are_kept_whole_when_they_fit() -> None:
@@ -51,3 +51,33 @@ def test_grouping_always_shrinks(count: int) -> None:
 def test_small_parts_share_one_group() -> None:
     """Parts that fit together go into a single call."""
     assert group_for_combine(["a" * 10] * 5, 1000) == [["a" * 10] * 5]
+
+
+@pytest.mark.parametrize(
+    ("count", "fan_in", "levels"),
+    [
+        (1, 3, []),
+        (2, 3, [[2]]),
+        (4, 3, [[4]]),
+        (5, 3, [[3, 2], [2]]),
+        (12, 2, [[2, 2, 2, 2, 2, 2], [2, 2, 2], [3]]),
+        (7, 3, [[3, 4], [2]]),
+    ],
+)
+def test_the_combine_tree_is_planned_from_the_count(
+    count: int, fan_in: int, levels: list[list[int]]
+) -> None:
+    """Groups of `fan_in`, a lone leftover joining the last group; every level shrinks the
+    list, covers every part, and the total is known before any partial exists."""
+    plan = plan_combine(count, fan_in)
+    assert plan == levels
+    sizes = [count, *(len(level) for level in plan)]
+    assert all(sum(level) == sizes[i] for i, level in enumerate(plan))
+    assert sizes == sorted(sizes, reverse=True)
+
+
+def test_fan_in_fits_worst_case_partials_in_one_call() -> None:
+    """As many max-length partials as fit a chunk, and never fewer than two."""
+    assert combine_fan_in(4000, 150) == 3
+    assert combine_fan_in(200, 20) == 2
+    assert combine_fan_in(100_000, 10) == 1388

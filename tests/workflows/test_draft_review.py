@@ -265,6 +265,31 @@ async def test_escalation_notifies_then_waits_once_more(
     assert "notify_person" in await _activities(silent)
 
 
+async def test_escalation_survives_a_notify_webhook_outage(
+    ts_env: WorkflowEnvironment, settings: Settings, stores: Stores
+) -> None:
+    """The notify webhook refuses every call: the notification retries in the background, the
+    job keeps waiting, and a late answer completes it (cancelling the notification); a second
+    silence fails with InputTimeout, never with the webhook's error."""
+    down = settings.model_copy(update={"notify_webhook": "http://127.0.0.1:9/hook"})
+    async with build_worker(down, ts_env.client, stores):
+        answered = await start(ts_env, down, review_timeout_s=3600)
+        await ts_env.sleep(3600 + 60)
+        await review(answered, decision="reject")
+        assert (await answered.result()).outcome == "rejected"
+        history = await answered.fetch_history()
+        assert "notify_person" in await _activities(answered)
+        assert any(
+            e.HasField("activity_task_cancel_requested_event_attributes") for e in history.events
+        )
+
+        silent = await start(ts_env, down, review_timeout_s=3600)
+        with pytest.raises(WorkflowFailureError) as caught:
+            await silent.result()
+    assert isinstance(caught.value.cause, ApplicationError)
+    assert caught.value.cause.type == "InputTimeout"
+
+
 async def _activities(handle: Handle) -> list[str]:
     history = await handle.fetch_history()
     return [

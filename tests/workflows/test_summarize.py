@@ -155,7 +155,8 @@ async def test_bad_request_fails_at_once_with_readable_type(
 async def test_progress_query_reports_calls_in_flight(
     ts_env: WorkflowEnvironment, settings: Settings, fake_openai: FakeOpenAI, worker: Worker
 ) -> None:
-    """While chunk calls are held, progress says `summarizing` with completed and total counts."""
+    """While chunk calls are held, progress says `summarizing` with completed and total counts;
+    the total already counts the planned combine call."""
     gate = threading.Event()
     fake_openai.script(Reply.ok("first is quick"))
     fake_openai.responder = lambda request: Reply.held(gate, "held summary")
@@ -165,7 +166,7 @@ async def test_progress_query_reports_calls_in_flight(
         return await handle.query(SummarizeWorkflow.progress)
 
     seen = await eventually(progress, until=lambda p: p.completed == 1, what="one call done")
-    assert (seen.stage, seen.total) == ("summarizing", 3)
+    assert (seen.stage, seen.total) == ("summarizing", 3 + 1)
     gate.set()
     await handle.result()
     done = await progress()
@@ -221,3 +222,34 @@ async def test_ui_timeline_labels_every_call(
         "summarize chunk 2/3 · fake-model",
         "summarize chunk 3/3 · fake-model",
     ]
+
+
+async def test_progress_only_moves_forward_over_a_three_level_combine(
+    ts_env: WorkflowEnvironment, settings: Settings, fake_openai: FakeOpenAI, worker: Worker
+) -> None:
+    """The whole combine tree is planned once the text is split: the total never changes,
+    completed never passes it, and a completed job keeps its final
+    progress (in its memo, readable with no worker)."""
+    fake_openai.responder = lambda request: Reply.ok("x" * 150 + ".")
+    text = "\n\n".join(f"Part {i} " + "word " * 28 for i in range(12))
+    handle = await start(ts_env, settings, text=text, chunk_chars=200, max_words=20)
+    seen: list[tuple[int, int]] = []
+
+    async def progress() -> SummarizeProgress:
+        current = await handle.query(SummarizeWorkflow.progress)
+        seen.append((current.completed, current.total))
+        return current
+
+    await eventually(progress, until=lambda p: p.stage == "done", interval_s=0.01)
+    result = await handle.result()
+    combines = [r for r in fake_openai.requests if "Combine" in r.system_text]
+    # 12 partials, fan-in 2 for 20-word summaries in 200-char calls: 6, then 3, then 1 (of 3).
+    assert (result.chunk_count, len(combines)) == (12, 6 + 3 + 1)
+    totals = {total for _, total in seen if total}
+    assert totals == {12 + 10}
+    completed = [done for done, _ in seen]
+    assert completed == sorted(completed)
+    assert all(done <= 22 for done in completed)
+    described = await handle.describe()
+    final = await described.memo_value("progress")
+    assert (final["stage"], final["completed"], final["total"]) == ("done", 22, 22)
