@@ -44,7 +44,8 @@ class ApiClient:
             response = self._http.request(method, path, **kwargs)
         except httpx.TransportError as err:
             raise CliError(
-                f"cannot reach {self.base} ({type(err).__name__}); is the API up?"
+                f"cannot reach {self.base} ({type(err).__name__}); is the API up? "
+                "Set AIJOBS_URL to point elsewhere."
             ) from None
         if response.is_error:
             raise CliError(_explain(response))

@@ -6,15 +6,28 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from cli.client import ApiClient, CliError, CliSettings
 from cli.watch import watch
 
 
+class _Parser(argparse.ArgumentParser):
+    """Argument errors are one line too (exit 2), like every other error of the command."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def _json_arg(raw: str) -> dict[str, Any]:
     """A JSON object, inline or `@file`."""
-    text = Path(raw[1:]).read_text() if raw.startswith("@") else raw
+    if raw.startswith("@"):
+        try:
+            text = Path(raw[1:]).read_text()
+        except OSError as err:
+            raise argparse.ArgumentTypeError(f"cannot read {raw[1:]}: {err.strerror}") from None
+    else:
+        text = raw
     try:
         value = json.loads(text)
     except json.JSONDecodeError as err:
@@ -25,21 +38,23 @@ def _json_arg(raw: str) -> dict[str, Any]:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="aijobs",
-        description="Durable AI jobs: talk to the aijobs API (AIJOBS_URL, AIJOBS_API_KEY).",
+        description="Durable AI jobs: talk to the aijobs API. AIJOBS_URL says where it is "
+        "(default http://localhost:8000); AIJOBS_API_KEY is your key (default: make run's "
+        "dev key in .data/dev-api-key).",
     )
-    commands = parser.add_subparsers(dest="command", required=True)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     submit = commands.add_parser("submit", help="start a job")
     submit.add_argument("type", help="job type, e.g. summarize, draft_review, agent")
     submit.add_argument("--input", required=True, type=_json_arg, help="JSON object or @file")
     submit.add_argument("--idempotency-key")
     submit.add_argument("--watch", action="store_true", help="follow it to the end")
-    for name, text in (
-        ("watch", "follow a job's events"),
-        ("status", "show a job"),
-        ("cancel", "cancel a job"),
-    ):
+    submit.add_argument("--json", action="store_true", help="with --watch: one event per line")
+    follow = commands.add_parser("watch", help="follow a job's events")
+    follow.add_argument("id")
+    follow.add_argument("--json", action="store_true", help="print one JSON event per line")
+    for name, text in (("status", "show a job"), ("cancel", "cancel a job")):
         commands.add_parser(name, help=text).add_argument("id")
     listing = commands.add_parser("list", help="list your jobs")
     listing.add_argument("--type")
@@ -59,9 +74,9 @@ def run(args: argparse.Namespace, api: ApiClient) -> int:
             "POST", "/v1/jobs", json={"type": args.type, "input": args.input}, headers=headers
         )
         print(job["id"], file=sys.stderr if args.watch else sys.stdout)
-        return watch(api, job["id"]) if args.watch else 0
+        return watch(api, job["id"], as_json=args.json) if args.watch else 0
     if args.command == "watch":
-        return watch(api, args.id)
+        return watch(api, args.id, as_json=args.json)
     if args.command == "status":
         print(json.dumps(api.request("GET", f"/v1/jobs/{args.id}"), indent=2))
         return 0

@@ -46,6 +46,9 @@ class Screen:
         if not self.err.isatty():
             self.line(f"· {stage} {done}/{total}")
             return
+        if self._step is not None:
+            # Text is mid-line on the terminal: a bar drawn now would overwrite it.
+            return
         filled = BAR_WIDTH * done // max(total, 1)
         self.err.write(f"\r[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {done}/{total} {stage} ")
         self.err.flush()
@@ -57,9 +60,19 @@ class Screen:
             self._bar = False
 
 
-def watch(api: ApiClient, job_id: str, screen: Screen | None = None) -> int:
+class JsonLines(Screen):
+    """`--json`: every event as one JSON object per line on stdout, for scripts."""
+
+    def event(self, event_id: str, kind: str, data: dict[str, Any]) -> None:
+        self.out.write(json.dumps({"id": event_id, "event": kind, "data": data}) + "\n")
+        self.out.flush()
+
+
+def watch(
+    api: ApiClient, job_id: str, screen: Screen | None = None, *, as_json: bool = False
+) -> int:
     """Follow the job to its end; reconnects with Last-Event-ID. 0 if it completed, else 1."""
-    screen = screen or Screen()
+    screen = screen or (JsonLines() if as_json else Screen())
     last: str | None = None
     failures = 0
     while True:
@@ -67,7 +80,11 @@ def watch(api: ApiClient, job_id: str, screen: Screen | None = None) -> int:
             for event_id, kind, data in api.events(job_id, last):
                 last = event_id or last
                 failures = 0
-                outcome = _show(screen, job_id, kind, data)
+                if isinstance(screen, JsonLines):
+                    screen.event(event_id, kind, data)
+                    outcome = _outcome(kind)
+                else:
+                    outcome = _show(screen, job_id, kind, data)
                 if outcome is not None:
                     return outcome
             return _final_status(api, screen, job_id)
@@ -109,6 +126,12 @@ def _show(screen: Screen, job_id: str, kind: str, data: dict[str, Any]) -> int |
         screen.line(f"✗ {kind}: {error['type']}: {error['message']}")
         return 1
     return None
+
+
+def _outcome(kind: str) -> int | None:
+    if kind == "completed":
+        return 0
+    return 1 if kind in ("failed", "cancelled") else None
 
 
 def _final_status(api: ApiClient, screen: Screen, job_id: str) -> int:

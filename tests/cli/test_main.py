@@ -53,8 +53,9 @@ async def test_submit_watch_prints_tokens_progress_and_result(
     result = json.loads(run.out[run.out.index("{") :])
     assert result["summary"] == "All of it, summarized."
     stages = [line for line in run.err.splitlines() if line.startswith("· ")]
-    assert stages[0] == "· summarizing 0/2"
-    assert "· summarizing 2/2" in stages
+    # Two chunks and the combine planned for them: the total is known from the start.
+    assert stages[0] == "· summarizing 0/3"
+    assert "· summarizing 2/3" in stages
     assert stages[-1] == "· done 3/3"
     assert "✓ completed" in run.err
     assert run.err.splitlines()[0].startswith("job-")
@@ -117,3 +118,41 @@ async def test_errors_are_one_readable_line(api: Api, settings: Settings) -> Non
     assert "not valid JSON" in not_json.err
     for run in (missing, bad_key, invalid, not_json):
         assert "Traceback" not in run.err
+
+
+async def test_watch_json_prints_one_event_per_line(
+    api: Api, settings: Settings, fake_openai: FakeOpenAI
+) -> None:
+    """`--json` is for scripts: every stdout line is one JSON event, ending with the outcome."""
+    fake_openai.script(Reply.ok("Short and sweet."))
+    run = await aijobs(
+        api, settings, "submit", "summarize", "--input", '{"text": "Hi."}', "--watch", "--json"
+    )
+    assert run.code == 0, run.err
+    events = [json.loads(line) for line in run.out.splitlines()]
+    assert events[-1]["event"] == "completed"
+    assert events[-1]["data"]["result"]["summary"] == "Short and sweet."
+    tokens = "".join(e["data"]["text"] for e in events if e["event"] == "token")
+    assert tokens == "Short and sweet."
+    assert [int(e["id"]) for e in events] == sorted(int(e["id"]) for e in events)
+
+
+async def test_argument_and_connection_errors_are_one_line(api: Api, settings: Settings) -> None:
+    """A missing @file is one line and exit 2; an unreachable API says how to point elsewhere."""
+    missing = await aijobs(api, settings, "submit", "summarize", "--input", "@/nonexistent.json")
+    assert missing.code == 2
+    assert missing.err.count("\n") == 1
+    assert "cannot read /nonexistent.json: No such file or directory" in missing.err
+    unknown = await aijobs(api, settings, "frobnicate")
+    assert (unknown.code, unknown.err.count("\n")) == (2, 1)
+    down = Api(
+        url="http://127.0.0.1:9",
+        alice=api.alice,
+        bob=api.bob,
+        anonymous=api.anonymous,
+        owners=api.owners,
+    )
+    unreachable = await aijobs(down, settings, "list")
+    assert unreachable.code == 1
+    assert "cannot reach http://127.0.0.1:9" in unreachable.err
+    assert "Set AIJOBS_URL" in unreachable.err
