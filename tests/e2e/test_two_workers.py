@@ -4,6 +4,7 @@ no answered model call is paid again, each approved side effect lands once."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import uuid
 from collections import Counter
@@ -111,6 +112,9 @@ async def test_two_hosts_share_the_work_and_survive_losing_one(
         )
         hosts[name] = (start_worker(env, home / "worker.log", cwd=home), home / "worker.log")
     try:
+        # Both hosts poll before any job exists, so each can take a share.
+        for _, log in hosts.values():
+            await eventually(_started(log), what="worker started", timeout_s=60)
         agents = [await start_agent(client, task_queue, i) for i in range(AGENTS)]
         drafts = [await start_draft(client, task_queue, i) for i in range(DRAFTS)]
         await eventually(
@@ -163,6 +167,14 @@ async def test_two_hosts_share_the_work_and_survive_losing_one(
     for handle, result in zip(drafts, draft_results, strict=True):
         assert result.publish is not None
         assert len(await stores.outbox.entries(handle.id)) == 1
+
+
+def _started(log: Path) -> Callable[[], Awaitable[bool]]:
+    async def started() -> bool:
+        text = await asyncio.to_thread(lambda: log.read_text() if log.exists() else "")
+        return '"event": "worker.started"' in text
+
+    return started
 
 
 def _question(handle: WorkflowHandle[Any, Any]) -> Callable[[], Awaitable[bool]]:
