@@ -1,4 +1,4 @@
-"""The built-in tools and the `run_tool` activity, each against real parts (SQLite, HTTP)."""
+"""The built-in tools and the `run_tool` activity, each against real parts (PostgreSQL, HTTP)."""
 
 from __future__ import annotations
 
