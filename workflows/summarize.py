@@ -97,19 +97,7 @@ class SummarizeWorkflow:
             for size in sizes:
                 groups.append(parts[start : start + size])
                 start += size
-            results = await _all_or_nothing(
-                [
-                    self._call(
-                        limit,
-                        _combine_prompt(group, self._input),
-                        f"combine-{level}-{index + 1}",
-                        f"combine level {level} · group {index + 1}/{len(groups)}",
-                        final=len(groups) == 1,
-                    )
-                    for index, group in enumerate(groups)
-                ]
-            )
-            parts = [r.text for r in results]
+            parts = await self._combine_level(groups, level, limit)
         return parts[0]
 
     async def _combine(self, parts: list[str], limit: asyncio.Semaphore) -> str:
@@ -119,21 +107,27 @@ class SummarizeWorkflow:
             groups = group_for_combine(parts, self._input.chunk_chars)
             self._progress.total += len(groups)
             self._show()
-            results = await _all_or_nothing(
-                [
-                    self._call(
-                        limit,
-                        _combine_prompt(group, self._input),
-                        f"combine-{level}-{index + 1}",
-                        f"combine level {level} · group {index + 1}/{len(groups)}",
-                        final=len(groups) == 1,
-                    )
-                    for index, group in enumerate(groups)
-                ]
-            )
-            parts = [r.text for r in results]
+            parts = await self._combine_level(groups, level, limit)
             level += 1
         return parts[0]
+
+    async def _combine_level(
+        self, groups: list[list[str]], level: int, limit: asyncio.Semaphore
+    ) -> list[str]:
+        """One combine call per group, in parallel under the fan-out limit."""
+        results = await _all_or_nothing(
+            [
+                self._call(
+                    limit,
+                    _combine_prompt(group, self._input),
+                    f"combine-{level}-{index + 1}",
+                    f"combine level {level} · group {index + 1}/{len(groups)}",
+                    final=len(groups) == 1,
+                )
+                for index, group in enumerate(groups)
+            ]
+        )
+        return [r.text for r in results]
 
     async def _call(
         self, limit: asyncio.Semaphore, request: ChatRequest, step: str, label: str, *, final: bool
