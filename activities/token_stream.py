@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 from datetime import timedelta
 
+import structlog
 from temporalio import activity
 from temporalio.contrib.workflow_streams import WorkflowStreamClient
 from temporalio.exceptions import ApplicationError
 
+from activities.heartbeat import heartbeating
 from core.events import RetryEvent, TokenEvent
 
+log = structlog.get_logger(__name__)
+
+# The last token batch may take this long to reach the workflow; after that it is dropped.
+FINAL_FLUSH_S = 3.0
 LOST_ATTEMPT = "the previous attempt did not finish (worker stopped, timeout or transient error)"
 
 
@@ -24,7 +31,9 @@ async def token_stream(
     A retried attempt first says so (`retry`), so clients drop the failed attempt's text.
     """
     info = activity.info()
-    async with WorkflowStreamClient.from_within_activity(batch_interval=batch_interval) as stream:
+    stream = WorkflowStreamClient.from_within_activity(batch_interval=batch_interval)
+    await stream.__aenter__()
+    try:
         if info.attempt > 1:
             reason = str(info.heartbeat_details[0]) if info.heartbeat_details else LOST_ATTEMPT
             stream.topic("retry").publish(
@@ -32,6 +41,23 @@ async def token_stream(
             )
         tokens = stream.topic("token")
         yield lambda text: tokens.publish(TokenEvent(step=step, text=text, attempt=info.attempt))
+    except BaseException:
+        # The call failed: flush what there is, without heartbeats that would overwrite the
+        # failure reason the next attempt's `retry` event quotes.
+        await _final_flush(stream, step, keep_alive=False)
+        raise
+    await _final_flush(stream, step, keep_alive=True)
+
+
+async def _final_flush(stream: WorkflowStreamClient, step: str, *, keep_alive: bool) -> None:
+    """Send the last tokens, best effort. The model's answer has arrived and is paid for: a
+    slow or failing flush must neither fail the call nor outlast its heartbeat timeout, or
+    Temporal would run (and the provider bill) the call again."""
+    try:
+        async with heartbeating() if keep_alive else nullcontext():
+            await asyncio.wait_for(stream.__aexit__(None, None, None), FINAL_FLUSH_S)
+    except Exception as err:  # best effort by design: the answer matters, the tail does not
+        log.warning("stream.final_flush_abandoned", step=step, reason=type(err).__name__)
 
 
 @asynccontextmanager
