@@ -6,7 +6,6 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DBAPIError
 from temporalio.service import RPCError, RPCStatusCode
 
 from core.errors import AijobsError, InvalidInput, NotAuthenticated
@@ -55,19 +54,6 @@ async def _temporal_error(_: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _database_error(_: Request, exc: Exception) -> JSONResponse:
-    log.warning("database.unavailable", error=type(exc).__name__)
-    return JSONResponse(
-        {
-            "detail": "the application database is unreachable; try again shortly",
-            "code": "database_unavailable",
-        },
-        status_code=503,
-    )
-
-
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AijobsError, _domain_error)
     app.add_exception_handler(RPCError, _temporal_error)
-    # A dropped or refused database connection; the message may name hosts, so it stays here.
-    app.add_exception_handler(DBAPIError, _database_error)

@@ -46,6 +46,7 @@ from core.errors import AijobsError, InvalidInput, JobConflict, JobNotFound, Wor
 from core.jobs import JOB_TYPES, PROGRESS_MEMO, JobType
 from core.temporal import JOB_OWNER, JOB_TYPE
 from store import DocumentStore
+from store.database import outage_as_unavailable
 
 log = structlog.get_logger(__name__)
 
@@ -126,7 +127,8 @@ class JobService:
             return job_input
         if self._documents is None:
             raise RuntimeError("JobService needs a DocumentStore to start jobs with documents")
-        refs = await self._documents.put(self._owner, job_input.documents)
+        async with outage_as_unavailable():
+            refs = await self._documents.put(self._owner, job_input.documents)
         return AgentStart(**job_input.model_dump(exclude={"documents"}), document_refs=refs)
 
     async def get(self, job_id: str) -> Job:

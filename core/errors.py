@@ -93,3 +93,13 @@ class SearchAttributesMissing(AijobsError):
 
     status = 503
     code = "temporal_misconfigured"
+
+
+class DatabaseUnavailable(AijobsError):
+    """The application database stopped answering (refused, gone, dropped): retry shortly."""
+
+    status = 503
+    code = "database_unavailable"
+
+    def __init__(self) -> None:
+        super().__init__("the application database is unreachable; try again shortly")

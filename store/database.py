@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
+import structlog
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError
+from sqlalchemy.exc import ArgumentError, DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
-from core.errors import DatabaseNotReady
+from core.errors import DatabaseNotReady, DatabaseUnavailable
 from store.migrate import current_revision, head_revision
 
+log = structlog.get_logger(__name__)
+
 _POSTGRES_SCHEMES = ("postgres", "postgresql")
+# Failures of the connection itself, as opposed to a statement the database refused.
+_OUTAGES = (OSError, TimeoutError, OperationalError, InterfaceError)
 CONNECT_TIMEOUT_S = 10
 
 
@@ -68,3 +75,19 @@ async def check_ready(engine: AsyncEngine) -> None:
             f"the application database at {where} is at migration {current or 'none'}, but this "
             f"code needs {head}: run `python -m store.migrate` (make run does it for you)"
         )
+
+
+@asynccontextmanager
+async def outage_as_unavailable() -> AsyncIterator[None]:
+    """Turn a lost database (refused, socket gone, connection dropped) into DatabaseUnavailable,
+    a 503 for the API; a statement the database refused stays the bug it is."""
+    try:
+        yield
+    except _OUTAGES as err:
+        log.warning("database.unavailable", error=type(err).__name__)
+        raise DatabaseUnavailable() from err
+    except DBAPIError as err:
+        if not err.connection_invalidated:
+            raise
+        log.warning("database.unavailable", error=type(err).__name__)
+        raise DatabaseUnavailable() from err

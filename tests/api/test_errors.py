@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from pydantic import SecretStr
+from temporalio.testing import WorkflowEnvironment
 
 from core.config import Settings
+from store.embedded import start_embedded
+from store.migrate import upgrade
 from tests.api.jobs_client import SUMMARIZE, start_job, wait_for
 from tests.conftest import Api, make_settings
 from tests.support.api_server import serve_api
@@ -137,3 +142,42 @@ async def test_temporal_unreachable_is_503(settings: Settings) -> None:
             assert response.json()["code"] == "temporal_unavailable"
         assert (await http.get("/readyz")).status_code == 503
         assert (await http.get("/healthz")).json() == {"status": "ok"}
+
+
+async def test_database_lost_at_runtime_is_503(
+    settings: Settings, dev_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    """The API started against a database that then stops: readiness says so, a start that
+    must store documents answers 503 `database_unavailable` with a plain message (no SQL, no
+    path), and routes that need only Temporal keep working."""
+    server = start_embedded(tmp_path / "pg")
+    url = server.get_uri()
+    try:
+        upgrade(url)
+        own = settings.model_copy(update={"database_url": SecretStr(url)})
+        owner_key = next(iter(own.api_keys.values())).get_secret_value()
+        async with (
+            serve_api(own, dev_env.client) as api_url,
+            httpx.AsyncClient(
+                base_url=api_url, headers={"Authorization": f"Bearer {owner_key}"}
+            ) as http,
+        ):
+            assert (await http.get("/readyz")).status_code == 200
+            server.cleanup()  # stops it
+            assert (await http.get("/readyz")).json()["status"] == "unavailable"
+            agent = {
+                "type": "agent",
+                "input": {
+                    "goal": "g",
+                    "tools": ["search_documents"],
+                    "documents": [{"name": "a.md", "text": "Some text."}],
+                },
+            }
+            response = await http.post("/v1/jobs", json=agent)
+            assert response.status_code == 503
+            body = response.json()
+            assert body["code"] == "database_unavailable"
+            assert str(tmp_path) not in body["detail"]
+            assert (await http.get("/v1/jobs")).status_code == 200
+    finally:
+        server.cleanup()
