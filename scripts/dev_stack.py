@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from core.config import get_settings  # noqa: E402  (needs the path above when run as a script)
+from core.errors import DatabaseNotReady  # noqa: E402
 from core.temporal import dev_server_search_attribute_flags  # noqa: E402
 from store.database import shown  # noqa: E402
 from store.embedded import start_embedded  # noqa: E402
@@ -168,7 +169,11 @@ def main() -> int:
             env["AIJOBS_DATABASE_URL"] = database_url
         else:
             database_url = settings.database_url.get_secret_value()
-        upgrade(database_url)
+        try:
+            upgrade(database_url)
+        except DatabaseNotReady as err:
+            print(f"aijobs: {err.message}", file=sys.stderr)
+            return 1
 
         if "TEMPORAL_ADDRESS" not in os.environ:
             port, ui_port = settings.dev_temporal_port, settings.dev_ui_port

@@ -36,6 +36,12 @@ def async_url(url: str) -> URL:
     return parsed.set(drivername="postgresql+asyncpg")
 
 
+def unreachable(url: str | URL, err: BaseException) -> DatabaseNotReady:
+    """The one-line refusal for a database that did not answer, naming it without password."""
+    reason = str(getattr(err, "orig", None) or err).strip().splitlines()[0] or type(err).__name__
+    return DatabaseNotReady(f"cannot reach the application database at {shown(url)}: {reason}")
+
+
 def shown(url: str | URL) -> str:
     """The URL as logs and errors may show it: never with its password."""
     return make_url(url).render_as_string(hide_password=True)
@@ -65,10 +71,7 @@ async def check_ready(engine: AsyncEngine) -> None:
         async with engine.connect() as conn:
             current = await conn.run_sync(current_revision)
     except (OSError, TimeoutError, DBAPIError) as err:
-        reason = str(getattr(err, "orig", None) or err).strip().splitlines()[0]
-        raise DatabaseNotReady(
-            f"cannot reach the application database at {where}: {reason}"
-        ) from None
+        raise unreachable(engine.url, err) from None
     head = head_revision()
     if current != head:
         raise DatabaseNotReady(

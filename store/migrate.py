@@ -12,6 +12,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -36,15 +37,21 @@ def current_revision(conn: Connection) -> str | None:
 
 
 def upgrade(url: str) -> None:
-    """Apply every migration not yet applied. Blocking; from async code it runs in a thread
-    of its own, because the migrations environment runs an event loop of its own."""
+    """Apply every migration not yet applied; DatabaseNotReady, in one line, if the database
+    cannot be reached. Blocking; from async code it runs in a thread of its own, because the
+    migrations environment runs an event loop of its own."""
+    from store.database import unreachable  # store.database imports this module
+
     try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        command.upgrade(alembic_config(url), "head")
-        return
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        pool.submit(command.upgrade, alembic_config(url), "head").result()
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            command.upgrade(alembic_config(url), "head")
+            return
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            pool.submit(command.upgrade, alembic_config(url), "head").result()
+    except (OSError, TimeoutError, DBAPIError) as err:
+        raise unreachable(url, err) from None
 
 
 def main() -> int:

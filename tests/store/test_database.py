@@ -4,6 +4,9 @@ ready is refused with a message that says what to do."""
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 import uuid
 
 import pytest
@@ -17,6 +20,7 @@ from store import Stores
 from store.database import async_url, check_ready, create_engine, shown
 from store.migrate import upgrade
 from store.tables import metadata
+from tests.support.processes import ROOT
 
 
 def _differences(conn: Connection) -> list[object]:
@@ -77,3 +81,29 @@ def test_urls_are_postgres_only_and_passwords_never_shown() -> None:
         async_url("mysql://root@localhost/db")
     with pytest.raises(DatabaseNotReady, match="not a database URL"):
         async_url("not a url")
+
+
+@pytest.mark.parametrize(
+    ("command", "code"),
+    [(["-m", "store.migrate"], 2), (["scripts/dev_stack.py"], 1)],
+    ids=["store.migrate", "make-run"],
+)
+def test_migrating_an_unreachable_database_is_one_line(command: list[str], code: int) -> None:
+    """`python -m store.migrate` and `make run` against a database that does not answer say
+    so in one line, with the URL's password hidden, instead of a driver traceback."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIJOBS_", "TEMPORAL_"))}
+    env["AIJOBS_DATABASE_URL"] = "postgresql://aijobs:s3cret@/aijobs?host=/nonexistent/aijobs"
+    done = subprocess.run(
+        [sys.executable, *command],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == code
+    lines = (done.stdout + done.stderr).strip().splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("aijobs: cannot reach the application database at ")
+    assert "s3cret" not in lines[0]
