@@ -9,6 +9,7 @@ from typing import Any
 
 import openai
 import structlog
+from sqlalchemy.exc import DBAPIError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -20,8 +21,8 @@ from core.contracts.llm import (
     COMPLETE_AGENT_STEP,
     AgentStepRequest,
     AgentStepResult,
-    ProposedCall,
     TokenUsage,
+    assistant_message,
 )
 from core.contracts.tools import TOOL_SPECS
 from store import ConversationStore
@@ -82,11 +83,16 @@ class AgentLLMActivities:
         duration_s = time.monotonic() - started
         stored = time.monotonic()
         reply_at = request.start + len(request.append)
-        await self._store.put(
-            request.conversation_id,
-            reply_at,
-            [assistant_message(result.content, result.tool_calls)],
-        )
+        try:
+            await self._store.put(
+                request.conversation_id,
+                reply_at,
+                [assistant_message(result.content, result.tool_calls)],
+            )
+        except (OSError, TimeoutError, DBAPIError) as err:
+            # The answer arrived and is paid for: failing now would make Temporal ask again.
+            log.warning("conversation.reply_not_stored", error=type(err).__name__)
+            result.stored = False
         store_s += time.monotonic() - stored
         log.info(
             "llm.completed",
@@ -120,14 +126,3 @@ def _offline(
             llm_calls=1,
         ),
     )
-
-
-def assistant_message(content: str | None, calls: list[ProposedCall]) -> dict[str, Any]:
-    """The model's turn as Chat Completions wants it back in the conversation."""
-    message: dict[str, Any] = {"role": "assistant", "content": content}
-    if calls:
-        message["tool_calls"] = [
-            {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
-            for c in calls
-        ]
-    return message

@@ -40,6 +40,7 @@ with workflow.unsafe.imports_passed_through():
         AgentStepResult,
         ProposedCall,
         TokenUsage,
+        assistant_message,
     )
     from core.contracts.tools import (
         RUN_TOOL,
@@ -153,9 +154,12 @@ class AgentWorkflow(HumanInput):
                 summary=f"agent step {state.llm_steps}"
                 + (f" · {input.model}" if input.model else ""),
             )
-            # The activity stored the new messages and, after them, the model's reply.
-            state.seq += len(state.pending) + 1
-            state.pending = []
+            # The activity stored the new messages and, after them, the model's reply, unless
+            # that last write failed: then the reply goes along with the next step.
+            state.seq += len(state.pending) + (1 if reply.stored else 0)
+            state.pending = (
+                [] if reply.stored else [assistant_message(reply.content, reply.tool_calls)]
+            )
             state.usage = state.usage + reply.usage
             self.events.publish(
                 StepCompletedEvent(

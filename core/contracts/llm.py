@@ -59,7 +59,8 @@ class ProposedCall(BaseModel):
 class AgentStepRequest(BaseModel):
     """One model step. The activity stores `append` at positions start.., asks the model with
     the whole stored conversation, and stores the model's reply right after: the reply's
-    tool-call arguments reach history once (in the result), never again in the next input."""
+    tool-call arguments reach history once (in the result), never again in the next input
+    (unless storing the reply failed; see AgentStepResult.stored)."""
 
     conversation_id: str
     start: int = Field(ge=0)
@@ -76,3 +77,17 @@ class AgentStepResult(BaseModel):
     tool_calls: list[ProposedCall]
     model: str
     usage: TokenUsage
+    # False when the reply could not be stored after the model answered: the answer is paid
+    # for and returned anyway, and the workflow sends it along with the next step instead.
+    stored: bool = True
+
+
+def assistant_message(content: str | None, calls: list[ProposedCall]) -> dict[str, Any]:
+    """The model's turn as Chat Completions wants it back in the conversation."""
+    message: dict[str, Any] = {"role": "assistant", "content": content}
+    if calls:
+        message["tool_calls"] = [
+            {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+            for c in calls
+        ]
+    return message

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import uuid
 from typing import Any
@@ -14,10 +15,11 @@ from temporalio.worker import Worker
 from core.config import Settings
 from core.contracts.agent import SUMMARY_CHARS, AgentResult
 from core.contracts.human import Submission, WaitingFor
-from store import Stores
+from store import ConversationStore, Stores
 from tests.support.fake_openai import FakeOpenAI, Reply
 from tests.support.polling import eventually
 from tests.support.workers import attempted, lost_after_running, other_worker
+from worker import build_worker
 from workflows.agent import STEPS_PER_RUN, AgentRun, AgentWorkflow
 
 Handle = WorkflowHandle[AgentWorkflow, AgentResult]
@@ -332,3 +334,35 @@ def test_input_checks_tool_names() -> None:
     with pytest.raises(ValueError, match="not in tools"):
         AgentRun(goal="g", tools=["calculator"], preapproved_tools=["create_ticket"])
     assert json.loads(AgentRun(goal="g").model_dump_json())["tools"] == []
+
+
+class ReplyWriteFailsOnce(ConversationStore):
+    """Refuses the first write of a model reply, as a database restarting would."""
+
+    failed = False
+
+    async def put(self, conversation_id: str, start: int, messages: list[dict[str, Any]]) -> None:
+        if not self.failed:
+            self.failed = True
+            raise ConnectionRefusedError("the database is restarting")
+        await super().put(conversation_id, start, messages)
+
+
+async def test_a_reply_that_cannot_be_stored_is_not_paid_for_again(
+    ts_env: WorkflowEnvironment, settings: Settings, fake_openai: FakeOpenAI, stores: Stores
+) -> None:
+    """The first reply's write fails after the model answered: the step still returns its
+    answer (no second model call), the reply travels with the next step instead, and the
+    stored conversation ends up whole."""
+    fake_openai.script(Reply.calls(("calculator", {"expression": "6 * 7"})), Reply.ok("42."))
+    flaky = dataclasses.replace(stores, conversations=ReplyWriteFailsOnce(stores.engine))
+    async with build_worker(settings, ts_env.client, flaky):
+        handle = await start(ts_env, settings)
+        result = await handle.result()
+    assert result.answer == "42."
+    assert len(fake_openai.requests) == 2, "a model call was paid for twice"
+    second = fake_openai.requests[1].body["messages"]
+    assert [m["role"] for m in second] == ["system", "user", "assistant", "tool"]
+    assert second[2]["tool_calls"][0]["function"]["arguments"] == '{"expression": "6 * 7"}'
+    stored = await stores.conversations.extend(handle.id, 5, [])
+    assert [m["role"] for m in stored] == ["system", "user", "assistant", "tool", "assistant"]
