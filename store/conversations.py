@@ -9,6 +9,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from store.tables import conversation_messages as messages_table
+from store.text import storable
 
 
 class ConversationGap(LookupError):
@@ -55,7 +56,7 @@ class ConversationStore:
             return
         stmt = insert(messages_table).values(
             [
-                {"conversation_id": conversation_id, "seq": start + i, "message": m}
+                {"conversation_id": conversation_id, "seq": start + i, "message": storable(m)}
                 for i, m in enumerate(messages)
             ]
         )

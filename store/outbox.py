@@ -7,6 +7,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from store.tables import outbox as outbox_table
+from store.text import storable
 
 
 class Outbox:
@@ -20,7 +21,7 @@ class Outbox:
         async with self._engine.begin() as conn:
             inserted = await conn.execute(
                 insert(outbox_table)
-                .values(idempotency_key=key, job_id=job_id, round=round_number, text=text)
+                .values(idempotency_key=key, job_id=job_id, round=round_number, text=storable(text))
                 .on_conflict_do_nothing(index_elements=["idempotency_key"])
                 .returning(outbox_table.c.idempotency_key)
             )

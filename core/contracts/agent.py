@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from core.contracts.llm import TokenUsage
+from core.contracts.text import StorableText
 from core.contracts.tools import TOOL_SPECS, Document, DocumentRef
 
 Outcome = Literal["answered", "budget_exhausted", "denied"]
@@ -31,7 +32,7 @@ class AgentInput(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    goal: str = Field(min_length=1, max_length=20_000)
+    goal: StorableText = Field(min_length=1, max_length=20_000)
     tools: list[str] = Field(default_factory=list, max_length=20, description="Tools it may use.")
     model: str | None = Field(None, min_length=1, max_length=200)
     max_steps: int = Field(12, ge=1, le=500, description="Model calls at most.")

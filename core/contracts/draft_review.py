@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from core.contracts.human import AnswerRecord
 from core.contracts.llm import TokenUsage
 from core.contracts.publish import PublishReceipt
+from core.contracts.text import StorableText
 
 Outcome = Literal["published", "rejected", "max_rounds_reached"]
 
@@ -38,7 +39,7 @@ class Review(BaseModel):
 
     decision: Literal["approve", "revise", "reject"]
     feedback: str | None = Field(None, max_length=10_000)
-    edited_text: str | None = Field(
+    edited_text: StorableText | None = Field(
         None, min_length=1, max_length=100_000, description="Approve this text instead."
     )
 

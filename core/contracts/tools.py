@@ -14,6 +14,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from temporalio.common import RetryPolicy
 
+from core.contracts.text import StorableText
+
 RUN_TOOL = "run_tool"
 STORE_DOCUMENTS = "store_documents"
 
@@ -68,8 +70,8 @@ class FetchUrlArgs(BaseModel):
 class CreateTicketArgs(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    title: str = Field(min_length=1, max_length=200)
-    body: str = Field(min_length=1, max_length=5000)
+    title: StorableText = Field(min_length=1, max_length=200)
+    body: StorableText = Field(min_length=1, max_length=5000)
     priority: Literal["low", "normal", "high"] = "normal"
 
 
@@ -111,8 +113,8 @@ class Document(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=200)
-    text: str = Field(min_length=1, max_length=200_000)
+    name: StorableText = Field(min_length=1, max_length=200)
+    text: StorableText = Field(min_length=1, max_length=200_000)
 
 
 class DocumentRef(BaseModel):

@@ -82,13 +82,20 @@ async def test_documents_are_stored_once_and_the_job_carries_ids(
 
 
 async def test_agent_input_is_validated(api: Api) -> None:
-    """Unknown tools and out-of-range budgets are 422s naming the field."""
+    """Unknown tools, out-of-range budgets and text that cannot be stored are 422s naming
+    the field."""
     for job_input, loc in (
         ({"goal": "g", "tools": ["shell"]}, ["body", "input", "tools"]),
         ({"goal": "g", "max_steps": 0}, ["body", "input", "max_steps"]),
         (
             {"goal": "g", "tools": ["calculator"], "preapproved_tools": ["create_ticket"]},
             ["body", "input"],
+        ),
+        # PostgreSQL cannot store NUL: refused here, not failed later on every retry.
+        ({"goal": "hello \u0000 world"}, ["body", "input", "goal"]),
+        (
+            {"goal": "g", "documents": [{"name": "a.md", "text": "bad \u0000 byte"}]},
+            ["body", "input", "documents", 0, "text"],
         ),
     ):
         response = await api.alice.post("/v1/jobs", json={"type": "agent", "input": job_input})

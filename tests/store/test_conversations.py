@@ -38,3 +38,23 @@ async def test_a_gap_is_an_error_not_a_short_conversation(stores: Stores) -> Non
     """Asking to continue at a position nobody wrote raises instead of answering partially."""
     with pytest.raises(ConversationGap, match="gaps before position 3"):
         await stores.conversations.extend(f"job-{uuid.uuid4().hex}", 2, [{"role": "user"}])
+
+
+async def test_nul_from_a_model_or_a_page_is_stored_as_a_replacement_character(
+    stores: Stores,
+) -> None:
+    """PostgreSQL's JSONB refuses \\u0000; a model reply or a fetched page carrying one is
+    stored with U+FFFD instead, so the step does not fail on every retry."""
+    conversation = f"job-{uuid.uuid4().hex}"
+    message = {"role": "tool", "tool_call_id": "call_0", "content": "a\x00b", "x\x00": ["\x00"]}
+    [stored] = await stores.conversations.extend(conversation, 0, [message])
+    assert stored == {
+        "role": "tool",
+        "tool_call_id": "call_0",
+        "content": "a\ufffdb",
+        "x\ufffd": ["\ufffd"],
+    }
+    assert await stores.outbox.add(f"{conversation}/publish", conversation, 1, "draft\x00")
+    assert await stores.outbox.entries(conversation) == [
+        (f"{conversation}/publish", 1, "draft\ufffd")
+    ]
