@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck worker api install clean
+.PHONY: run test lint typecheck worker api migrate install clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -27,6 +27,10 @@ worker: $(STAMP)
 
 api: $(STAMP)
 	$(BIN)/uvicorn api.main:app --host 127.0.0.1 --port 8000
+
+# Brings AIJOBS_DATABASE_URL's schema to this code's migration (make run does it itself).
+migrate: $(STAMP)
+	$(BIN)/python -m store.migrate
 
 lint: $(STAMP)
 	$(BIN)/ruff format --check .
