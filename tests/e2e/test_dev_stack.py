@@ -65,6 +65,23 @@ async def ready(url: str) -> bool:
         return False
 
 
+def new_ports() -> dict[str, int]:
+    return {"api": free_port(), "temporal": free_port(), "ui": free_port()}
+
+
+async def start_stack(data_dir: Path, ports: dict[str, int], log: Path) -> subprocess.Popen[bytes]:
+    """`make run`'s launcher, returned once its API answers /readyz."""
+    stack = launch(data_dir, ports, log)
+    try:
+        await eventually(
+            lambda: ready(f"http://localhost:{ports['api']}"), timeout_s=60, what="stack ready"
+        )
+    except BaseException:
+        interrupt(stack, log)
+        raise
+    return stack
+
+
 def interrupt(process: subprocess.Popen[bytes], log: Path) -> float:
     """Ctrl-C as a terminal sends it (to the launcher's whole process group); the seconds the
     stack took to stop."""
@@ -76,12 +93,11 @@ def interrupt(process: subprocess.Popen[bytes], log: Path) -> float:
 
 async def test_make_run_stack_serves_a_job_and_survives_restart(tmp_path: Path) -> None:
     """Offline model, dev key printed and kept; jobs persist across a restart of the stack."""
-    ports = {"api": free_port(), "temporal": free_port(), "ui": free_port()}
+    ports = new_ports()
     url = f"http://localhost:{ports['api']}"
     log = tmp_path / "stack.log"
-    stack = launch(tmp_path, ports, log)
+    stack = await start_stack(tmp_path, ports, log)
     try:
-        await eventually(lambda: ready(url), timeout_s=60, what="stack ready")
 
         async def banner() -> str:
             return log.read_text()
@@ -116,9 +132,8 @@ async def test_make_run_stack_serves_a_job_and_survives_restart(tmp_path: Path) 
     assert (tmp_path / "temporal.db").exists()
     assert (tmp_path / "postgres" / "PG_VERSION").exists()
 
-    restarted = launch(tmp_path, ports, log)
+    restarted = await start_stack(tmp_path, ports, log)
     try:
-        await eventually(lambda: ready(url), timeout_s=60, what="stack ready again")
         async with httpx.AsyncClient(base_url=url, headers=headers) as http:
             again = await http.get(f"/v1/jobs/{job_id}")
             assert again.status_code == 200
@@ -130,12 +145,11 @@ async def test_make_run_stack_serves_a_job_and_survives_restart(tmp_path: Path) 
 async def test_make_run_restarts_a_killed_worker_and_the_job_completes(tmp_path: Path) -> None:
     """SIGKILL the worker while a job waits for its review: the launcher says so and starts a
     new one, the API and Temporal stay up, and the answer completes the job."""
-    ports = {"api": free_port(), "temporal": free_port(), "ui": free_port()}
+    ports = new_ports()
     url = f"http://localhost:{ports['api']}"
     log = tmp_path / "stack.log"
-    stack = launch(tmp_path, ports, log)
+    stack = await start_stack(tmp_path, ports, log)
     try:
-        await eventually(lambda: ready(url), timeout_s=60, what="stack ready")
         key = (tmp_path / "dev-api-key").read_text().strip()
         async with httpx.AsyncClient(
             base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=30
