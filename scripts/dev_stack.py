@@ -38,6 +38,9 @@ RESTART_BACKOFF_MAX_S = 30.0
 # A process that ran this long before dying is restarted after the first backoff again.
 HEALTHY_AFTER_S = 30.0
 STOP_DEADLINE_S = 10.0
+# Exit codes of a process that refused to start (the worker's 2, uvicorn's 3 after a failed
+# start-up): its configuration is wrong, and starting it again cannot help.
+REFUSED_TO_START = frozenset({2, 3})
 
 
 @dataclass
@@ -80,6 +83,8 @@ class Stack:
                 continue
             if not child.restart:
                 return f"{child.name} exited with {code}"
+            if code in REFUSED_TO_START:
+                return f"{child.name} refused to start (exit {code}; its reason is above)"
             if child.due_at is None:
                 if now - child.started_at > HEALTHY_AFTER_S:
                     child.backoff_s = RESTART_BACKOFF_S

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 
+from scripts.dev_stack import Child, Stack
 from tests.support.polling import eventually
 from tests.support.processes import ROOT
 
@@ -206,3 +207,29 @@ def children(parent: int, command: str) -> list[int]:
         ["pgrep", "-P", str(parent), "-f", command], capture_output=True, text=True, check=False
     )
     return [int(pid) for pid in found.stdout.split()]
+
+
+def test_a_child_that_refuses_to_start_is_not_restarted() -> None:
+    """A crash (SIGKILL) is restarted; a refusal to start (exit 2, a configuration problem)
+    stops the stack with a pointer to the reason instead of looping every 30 seconds."""
+    stack = Stack()
+    crashed = stack.add(
+        Child(
+            "worker",
+            [sys.executable, "-c", "import os, signal; os.kill(os.getpid(), 9)"],
+            restart=True,
+        )
+    )
+    assert crashed.process is not None
+    crashed.process.wait(timeout=30)
+    assert stack.supervise() is None  # a crash: restart scheduled
+    assert crashed.due_at is not None
+
+    refusing = Stack()
+    child = refusing.add(
+        Child("worker", [sys.executable, "-c", "raise SystemExit(2)"], restart=True)
+    )
+    assert child.process is not None
+    child.process.wait(timeout=30)
+    assert refusing.supervise() == "worker refused to start (exit 2; its reason is above)"
+    stack.stop()

@@ -1,0 +1,1 @@
+"""Developer tooling run from a checkout: the `make run` launcher."""
