@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from store.conversations import ConversationStore
 from store.documents import DocumentStore
+from store.job_events import JobEventLog
 from store.outbox import Outbox
 from store.tickets import TicketStore
 
@@ -24,6 +25,7 @@ class Stores:
     documents: DocumentStore
     tickets: TicketStore
     outbox: Outbox
+    events: JobEventLog
 
     @classmethod
     def on(cls, engine: AsyncEngine) -> Stores:
@@ -33,7 +35,15 @@ class Stores:
             documents=DocumentStore(engine),
             tickets=TicketStore(engine),
             outbox=Outbox(engine),
+            events=JobEventLog(engine),
         )
 
 
-__all__ = ["ConversationStore", "DocumentStore", "Outbox", "Stores", "TicketStore"]
+__all__ = [
+    "ConversationStore",
+    "DocumentStore",
+    "JobEventLog",
+    "Outbox",
+    "Stores",
+    "TicketStore",
+]

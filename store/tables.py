@@ -4,6 +4,7 @@ that the migrated schema and these definitions agree."""
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Column,
     Computed,
     DateTime,
@@ -72,4 +73,31 @@ outbox = Table(
     Column("text", Text, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Index("outbox_job_idx", "job_id"),
+)
+
+# Per job: the next event offset (the row every append locks, so offsets are gap-free and
+# commit in order), who owns the job, and how far retention has removed events.
+job_event_heads = Table(
+    "job_event_heads",
+    metadata,
+    Column("job_id", Text, primary_key=True),
+    Column("owner", Text, nullable=True),
+    Column("next_offset", BigInteger, nullable=False, server_default="0"),
+    Column("trimmed_through", BigInteger, nullable=False, server_default="-1"),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+# Each job's append-only event log. `key` is the writer's natural key for the event, so a
+# retried append adds nothing.
+job_events = Table(
+    "job_events",
+    metadata,
+    Column("job_id", Text, primary_key=True),
+    Column("offset", BigInteger, primary_key=True),
+    Column("key", Text, nullable=False),
+    Column("type", Text, nullable=False),
+    Column("data", JSONB, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("job_events_key_idx", "job_id", "key", unique=True),
+    Index("job_events_created_idx", "created_at"),
 )
