@@ -6,10 +6,7 @@ import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 
-import asyncpg
-
 from store import Stores
-from store.database import async_url
 from store.job_events import CHANNEL, NewEvent
 
 
@@ -45,20 +42,16 @@ async def test_read_resumes_after_an_offset(stores: Stores) -> None:
     assert [e.offset for e in page] == [5, 6, 7]
 
 
-async def test_an_append_notifies_listeners_with_the_job_id(
-    stores: Stores, database_url: str
-) -> None:
+async def test_an_append_notifies_listeners_with_the_job_id(stores: Stores) -> None:
     """Every committed append wakes LISTENers on the channel, naming the job."""
     job = f"job-{uuid.uuid4().hex}"
-    url = async_url(database_url).set(drivername="postgresql")
-    conn = await asyncpg.connect(url.render_as_string(hide_password=False))
     received: asyncio.Queue[str] = asyncio.Queue()
-    try:
-        await conn.add_listener(CHANNEL, lambda *args: received.put_nowait(args[3]))
+    async with stores.engine.connect() as conn:
+        listener = (await conn.get_raw_connection()).driver_connection
+        assert listener is not None
+        await listener.add_listener(CHANNEL, lambda *args: received.put_nowait(args[3]))
         await stores.events.append(job, _events("a", 2))
         assert await asyncio.wait_for(received.get(), 5) == job
-    finally:
-        await conn.close()
 
 
 async def test_register_records_the_owner_once(stores: Stores) -> None:
