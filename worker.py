@@ -21,24 +21,33 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.agent_llm import AgentLLMActivities
+from activities.job_events import JobEventActivities
 from activities.llm import LLMActivities
 from activities.notify import NotifyActivities
 from activities.publish import PublishActivities
+from activities.token_stream import TokenStreams
 from activities.tool_runner import ToolActivities
 from core.config import Settings, get_settings
 from core.errors import DatabaseNotReady, SearchAttributesMissing
 from core.jobs import JOB_TYPES
 from core.logging import configure_logging
+from core.retention import ensure_retention_schedule
 from core.temporal import connect, ensure_search_attributes
 from store import Stores
 from store.database import check_ready, create_engine
 from workflows.agent import AgentWorkflow
 from workflows.draft_review import DraftReviewWorkflow
+from workflows.event_retention import EventRetentionWorkflow
 from workflows.summarize import SummarizeWorkflow
 
 log = structlog.get_logger("worker")
 
-WORKFLOWS: tuple[type[Any], ...] = (SummarizeWorkflow, DraftReviewWorkflow, AgentWorkflow)
+WORKFLOWS: tuple[type[Any], ...] = (
+    SummarizeWorkflow,
+    DraftReviewWorkflow,
+    AgentWorkflow,
+    EventRetentionWorkflow,
+)
 # Ctrl-C is a person at a terminal: hand calls in flight back to Temporal after this long.
 INTERACTIVE_STOP = timedelta(seconds=2)
 
@@ -71,9 +80,14 @@ def build_activities(settings: Settings, stores: Stores) -> list[Callable[..., A
     client, default_model = build_openai_client(settings)
     # One HTTP client for webhooks and fetch_url, bounded so a stuck server cannot hang a task.
     http = httpx.AsyncClient(timeout=httpx.Timeout(20.0))
-    batch = timedelta(milliseconds=settings.stream_batch_ms)
-    llm = LLMActivities(client, default_model, batch)
-    agent = AgentLLMActivities(client, default_model, stores.conversations, batch)
+    tokens = TokenStreams(stores.events, timedelta(milliseconds=settings.stream_batch_ms))
+    llm = LLMActivities(client, default_model, tokens)
+    agent = AgentLLMActivities(client, default_model, stores.conversations, tokens)
+    events = JobEventActivities(
+        stores.events,
+        retention=timedelta(days=settings.event_retention_days),
+        token_retention=timedelta(days=settings.token_retention_days),
+    )
     tools = ToolActivities(
         http,
         stores.documents,
@@ -90,6 +104,8 @@ def build_activities(settings: Settings, stores: Stores) -> list[Callable[..., A
         tools.store_documents,
         publish.publish_draft,
         notify.notify_person,
+        events.append_job_events,
+        events.trim_job_events,
     ]
 
 
@@ -171,6 +187,7 @@ async def main() -> int:
         await check_ready(engine)
         client = await connect(settings)
         await ensure_search_attributes(client)
+        await ensure_retention_schedule(client, settings.task_queue)
     except (DatabaseNotReady, SearchAttributesMissing) as err:
         log.error("worker.cannot_start", reason=err.message)
         await engine.dispose()

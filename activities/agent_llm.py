@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import timedelta
 from typing import Any
 
 import openai
@@ -16,7 +15,7 @@ from temporalio.exceptions import ApplicationError
 from activities import offline_model
 from activities.chat_completions import create_completion
 from activities.heartbeat import heartbeating
-from activities.token_stream import remember_failure, tokens_for
+from activities.token_stream import TokenStreams, remember_failure
 from core.contracts.llm import (
     COMPLETE_AGENT_STEP,
     AgentStepRequest,
@@ -37,12 +36,12 @@ class AgentLLMActivities:
         client: openai.AsyncOpenAI | None,
         default_model: str,
         store: ConversationStore,
-        stream_batch: timedelta = timedelta(milliseconds=100),
+        tokens: TokenStreams,
     ) -> None:
         self._client = client
         self._default_model = default_model
         self._store = store
-        self._stream_batch = stream_batch
+        self._tokens = tokens
 
     @activity.defn(name=COMPLETE_AGENT_STEP)
     async def complete_agent_step(self, request: AgentStepRequest) -> AgentStepResult:
@@ -59,7 +58,7 @@ class AgentLLMActivities:
         store_s = time.monotonic() - stored
         model = request.model or self._default_model
         started = time.monotonic()
-        async with tokens_for(request.step, self._stream_batch) as on_text:
+        async with self._tokens.open(request.step) as on_text:
             if self._client is None or model == offline_model.OFFLINE_MODEL:
                 result = _offline(messages, on_text)
             else:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import timedelta
 
 import openai
 import structlog
@@ -13,7 +12,7 @@ from temporalio import activity
 from activities import offline_model
 from activities.chat_completions import create_completion
 from activities.heartbeat import heartbeating
-from activities.token_stream import remember_failure, tokens_for
+from activities.token_stream import TokenStreams, remember_failure
 from core.contracts.llm import COMPLETE_CHAT, ChatRequest, ChatResult, TokenUsage
 
 log = structlog.get_logger(__name__)
@@ -26,18 +25,18 @@ class LLMActivities:
         self,
         client: openai.AsyncOpenAI | None,
         default_model: str,
-        stream_batch: timedelta = timedelta(milliseconds=100),
+        tokens: TokenStreams,
     ) -> None:
         self._client = client
         self._default_model = default_model
-        self._stream_batch = stream_batch
+        self._tokens = tokens
 
     @activity.defn(name=COMPLETE_CHAT)
     async def complete_chat(self, request: ChatRequest) -> ChatResult:
         """Ask the model once; failures are classified so Temporal retries only what can heal."""
         model = request.model or self._default_model
         started = time.monotonic()
-        async with tokens_for(request.step, self._stream_batch) as on_text:
+        async with self._tokens.open(request.step) as on_text:
             if self._client is None or model == offline_model.OFFLINE_MODEL:
                 result = self._answer_offline(request, on_text)
             else:

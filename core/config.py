@@ -46,13 +46,16 @@ class Settings(BaseSettings):
         default=frozenset(), alias="AIJOBS_FETCH_ALLOWED_HOSTS"
     )
     fetch_max_bytes: int = Field(default=200_000, gt=0, alias="AIJOBS_FETCH_MAX_BYTES")
-    # Token batches per model call: lower is livelier, higher puts fewer signals in history.
+    # Token batches per model call: lower is livelier, higher writes fewer rows.
     stream_batch_ms: int = Field(default=100, ge=10, le=10_000, alias="AIJOBS_STREAM_BATCH_MS")
 
     # The application database, shared by every worker and API process. `make run` starts an
     # embedded PostgreSQL under AIJOBS_DATA_DIR and sets this when it is not given.
     database_url: SecretStr | None = Field(default=None, alias="AIJOBS_DATABASE_URL")
     database_pool_size: int = Field(default=10, ge=1, le=200, alias="AIJOBS_DATABASE_POOL_SIZE")
+    # How long job events stay readable (a client resuming later gets a `truncated` event).
+    event_retention_days: float = Field(default=7.0, gt=0, alias="AIJOBS_EVENT_RETENTION_DAYS")
+    token_retention_days: float = Field(default=1.0, gt=0, alias="AIJOBS_TOKEN_RETENTION_DAYS")
     # On SIGTERM (a deploy), calls in flight get this long to finish before Temporal retries
     # them on another worker.
     shutdown_grace_s: float = Field(default=120.0, ge=0, alias="AIJOBS_SHUTDOWN_GRACE_S")

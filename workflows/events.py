@@ -1,4 +1,5 @@
-"""Publishing job events from a workflow onto its Workflow Stream, with bounded retention."""
+"""Publishing a workflow's job events: to the job's log in the application database, batched
+through a local activity (runs begun before that publish onto their Workflow Stream)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,12 @@ from typing import Any, NoReturn, TypeVar
 
 from pydantic import BaseModel
 from temporalio import workflow
+from temporalio.common import RetryPolicy
 from temporalio.contrib.workflow_streams import WorkflowStream, WorkflowStreamState
-from temporalio.exceptions import FailureError
+from temporalio.exceptions import ActivityError, FailureError
 
 with workflow.unsafe.imports_passed_through():
+    from core.contracts.job_events import APPEND_JOB_EVENTS, AppendJobEvents, KeyedEvent
     from core.events import CancelledEvent, CompletedEvent, FailedEvent
     from core.failures import describe_failure
     from core.jobs import PROGRESS_MEMO
@@ -28,26 +31,82 @@ CARRIED_ACROSS_RUNS = 100
 # Workflow Streams' own query for the end of the log, registered by WorkflowStream.
 _OFFSET_QUERY = "__temporal_workflow_stream_offset"
 
+# Patch id: runs begun before events moved to the database keep publishing to their stream.
+EVENTS_IN_DATABASE = "events-in-database"
+APPEND_TIMEOUT = timedelta(seconds=10)
+# No attempt limit: an event the log never gets is a hole every watcher would see. While the
+# database is down the job waits here, as every other step that needs the database does.
+APPEND_RETRY = RetryPolicy(
+    initial_interval=timedelta(milliseconds=200), maximum_interval=timedelta(seconds=30)
+)
+
 Result = TypeVar("Result", bound=BaseModel)
 
 
 class EventLog:
-    """One topic per event type, so subscribers filter by type at the source."""
+    """Events published in one workflow task go to the log in one local activity: a marker in
+    history per batch, never a signal or an Update per event, and no payload beyond the
+    batch's input (which history does not keep)."""
 
     def __init__(self, stream: WorkflowStream, base_offset: int = 0) -> None:
         self.stream = stream
         self._base = base_offset
         self._marks: deque[tuple[int, datetime]] = deque()
+        self._to_database = workflow.patched(EVENTS_IN_DATABASE)
+        self._pending: list[KeyedEvent] = []
+        self._appending = False
+        self._published = 0
+        self._appender: asyncio.Task[None] | None = None
 
     def publish(self, event: BaseModel) -> None:
+        if not self._to_database:
+            self._publish_on_stream(event)
+            return
+        # Run id and sequence: the same key on every replay and local-activity retry.
+        key = f"{workflow.info().run_id}/{self._published}"
+        self._published += 1
+        self._pending.append(KeyedEvent(key=key, data=event.model_dump(mode="json")))
+        if self._appender is None:
+            self._appender = asyncio.create_task(self._append_forever())
+
+    async def flush(self) -> None:
+        """Wait until every event published so far is in the log."""
+        await workflow.wait_condition(lambda: not self._pending and not self._appending)
+
+    async def _append_forever(self) -> None:
+        while True:
+            await workflow.wait_condition(lambda: bool(self._pending))
+            batch, self._pending = self._pending, []
+            self._appending = True
+            try:
+                await workflow.execute_local_activity(
+                    APPEND_JOB_EVENTS,
+                    AppendJobEvents(job_id=workflow.info().workflow_id, events=batch),
+                    start_to_close_timeout=APPEND_TIMEOUT,
+                    retry_policy=APPEND_RETRY,
+                    summary=f"{len(batch)} event(s)",
+                )
+            except ActivityError as err:
+                # Only a non-retryable failure gets here: a bug, not an outage.
+                workflow.logger.warning(
+                    "events.dropped", extra={"events": len(batch), "reason": str(err.cause)}
+                )
+            finally:
+                self._appending = False
+
+    def _publish_on_stream(self, event: BaseModel) -> None:
         topic = getattr(event, "type", type(event).__name__)
         self.stream.topic(topic).publish(event)
         self._trim()
 
     async def continue_as_new(
-        self, build_args: Callable[[WorkflowStreamState], list[Any]]
+        self, build_args: Callable[[WorkflowStreamState | None], list[Any]]
     ) -> NoReturn:
-        """Continue as new, carrying at most CARRIED_ACROSS_RUNS of the newest events."""
+        """Continue as new once the log has every event; a stream-era run carries at most
+        CARRIED_ACROSS_RUNS of its newest events."""
+        if self._to_database:
+            await self.flush()
+            workflow.continue_as_new(args=build_args(None))
         end = self._end()
         if end is not None and end - self._base > CARRIED_ACROSS_RUNS:
             self._base = end - CARRIED_ACROSS_RUNS
@@ -82,13 +141,20 @@ class EventLog:
             result = await body()
         except asyncio.CancelledError:
             self.publish(CancelledEvent())
+            await self._flush_if_database()
             raise
         except FailureError as err:
             error_type, message = describe_failure(err)
             self.publish(FailedEvent(error={"type": error_type, "message": message}))
+            await self._flush_if_database()
             raise
         self.publish(CompletedEvent(result=result.model_dump(mode="json")))
+        await self._flush_if_database()
         return result
+
+    async def _flush_if_database(self) -> None:
+        if self._to_database:
+            await self.flush()
 
 
 FINAL_PROGRESS_MEMO_PATCH = "final-progress-memo"

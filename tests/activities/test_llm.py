@@ -12,7 +12,9 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.llm import LLMActivities
 from activities.llm_errors import MAX_RETRY_AFTER, retry_after
+from activities.token_stream import TokenStreams
 from core.contracts.llm import ChatMessage, ChatRequest, ChatResult
+from store import Stores
 from tests.support.fake_openai import FakeOpenAI, Reply
 
 REQUEST = ChatRequest(
@@ -25,11 +27,16 @@ REQUEST = ChatRequest(
 
 
 @pytest.fixture
-def llm(fake_openai: FakeOpenAI) -> LLMActivities:
+def tokens(stores: Stores) -> TokenStreams:
+    return TokenStreams(stores.events, timedelta(milliseconds=50))
+
+
+@pytest.fixture
+def llm(fake_openai: FakeOpenAI, tokens: TokenStreams) -> LLMActivities:
     client = openai.AsyncOpenAI(
         api_key="sk-test", base_url=fake_openai.base_url, max_retries=0, timeout=2.0
     )
-    return LLMActivities(client=client, default_model="fake-model")
+    return LLMActivities(client=client, default_model="fake-model", tokens=tokens)
 
 
 async def call(llm: LLMActivities, request: ChatRequest = REQUEST) -> ChatResult:
@@ -155,17 +162,17 @@ async def test_slow_server_times_out_retryably(llm: LLMActivities, fake_openai: 
     assert not err.non_retryable
 
 
-async def test_unreachable_server_is_retryable() -> None:
+async def test_unreachable_server_is_retryable(tokens: TokenStreams) -> None:
     """Connection refused is transient: the server may be restarting."""
     client = openai.AsyncOpenAI(api_key="k", base_url="http://127.0.0.1:9/v1", max_retries=0)
-    err = await failure(LLMActivities(client=client, default_model="m"))
+    err = await failure(LLMActivities(client=client, default_model="m", tokens=tokens))
     assert err.type == "ConnectionFailed"
     assert not err.non_retryable
 
 
-async def test_offline_model_answers_without_network() -> None:
+async def test_offline_model_answers_without_network(tokens: TokenStreams) -> None:
     """With no client the built-in model answers, extractively, and says it is `offline`."""
-    result = await call(LLMActivities(client=None, default_model="offline"))
+    result = await call(LLMActivities(client=None, default_model="offline", tokens=tokens))
     assert result.model == "offline"
     assert result.text == "The quick brown fox. It jumps."
     assert result.usage.llm_calls == 1

@@ -1,71 +1,114 @@
-"""The last token batch is best effort: a model answer that has arrived is never lost, nor
-paid for again, because the final flush to the job's stream is slow or fails."""
+"""Tokens reach the job's event log in order while the call runs, and the last batch is best
+effort: a model answer that has arrived is never lost, nor paid for again, because the final
+write is slow or fails."""
 
 from __future__ import annotations
 
 import asyncio
+import uuid
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
 import openai
 import pytest
-from temporalio.contrib.workflow_streams import WorkflowStreamClient
 from temporalio.testing import ActivityEnvironment
 
 from activities import token_stream
 from activities.llm import LLMActivities
+from activities.token_stream import TokenStreams
 from core.contracts.llm import ChatMessage, ChatRequest
+from store import JobEventLog, Stores
+from store.job_events import NewEvent
 from tests.support.fake_openai import FakeOpenAI, Reply
 
-
-class _Topic:
-    def __init__(self, published: list[tuple[str, Any]], name: str) -> None:
-        self._published, self._name = published, name
-
-    def publish(self, value: Any) -> None:
-        self._published.append((self._name, value))
+REQUEST = ChatRequest(messages=[ChatMessage(role="user", content="Answer me.")], step="final")
 
 
-class StuckStream:
-    """A stream whose final flush hangs (the workflow unreachable) or fails outright."""
+class StuckLog(JobEventLog):
+    """An event log whose database hangs (unreachable) or refuses every write."""
 
     def __init__(self, *, fail: bool) -> None:
         self.fail = fail
-        self.published: list[tuple[str, Any]] = []
 
-    async def __aenter__(self) -> StuckStream:
-        return self
-
-    async def __aexit__(self, *_: object) -> None:
+    async def append(self, job_id: str, batch: Sequence[NewEvent]) -> int:
         if self.fail:
-            raise TimeoutError("gave up signalling the workflow")
+            raise ConnectionResetError("database went away")
         await asyncio.Event().wait()
-
-    def topic(self, name: str) -> _Topic:
-        return _Topic(self.published, name)
+        return 0
 
 
-@pytest.mark.parametrize("fail", [False, True], ids=["flush-hangs", "flush-fails"])
+def _client(fake_openai: FakeOpenAI) -> openai.AsyncOpenAI:
+    return openai.AsyncOpenAI(
+        api_key="sk-test", base_url=fake_openai.base_url, max_retries=0, timeout=5.0
+    )
+
+
+def _env(job_id: str, attempt: int = 1, details: Sequence[Any] = ()) -> ActivityEnvironment:
+    env = ActivityEnvironment()
+    env.info = replace(
+        env.info,
+        workflow_id=job_id,
+        workflow_run_id="run-1",
+        activity_id="7",
+        attempt=attempt,
+        heartbeat_details=details,
+    )
+    return env
+
+
+async def test_tokens_arrive_in_order_in_few_events(
+    fake_openai: FakeOpenAI, stores: Stores
+) -> None:
+    """Every delta of the answer is in the log, in order, coalesced into batches."""
+    text = " ".join(f"w{i}" for i in range(300))
+    fake_openai.script(Reply.ok(text, delay_s=0.3))
+    llm = LLMActivities(
+        _client(fake_openai), "fake-model", TokenStreams(stores.events, timedelta(seconds=0.05))
+    )
+    job = f"job-{uuid.uuid4().hex}"
+
+    await _env(job).run(llm.complete_chat, REQUEST)
+
+    events = await stores.events.read(job, after=-1, limit=1000)
+    assert {e.type for e in events} == {"token"}
+    assert "".join(e.data["text"] for e in events) == text
+    assert 1 < len(events) < 300
+
+
+async def test_a_retried_attempt_says_why_first(fake_openai: FakeOpenAI, stores: Stores) -> None:
+    """Attempt 2 opens with a `retry` event quoting the failure its predecessor heartbeated."""
+    fake_openai.script(Reply.ok("Second time lucky."))
+    llm = LLMActivities(
+        _client(fake_openai), "fake-model", TokenStreams(stores.events, timedelta(seconds=0.05))
+    )
+    job = f"job-{uuid.uuid4().hex}"
+
+    await _env(job, attempt=2, details=["ServerError: overloaded"]).run(llm.complete_chat, REQUEST)
+
+    events = await stores.events.read(job, after=-1)
+    assert events[0].type == "retry"
+    assert events[0].data["reason"] == "ServerError: overloaded"
+    assert "".join(e.data["text"] for e in events[1:]) == "Second time lucky."
+    assert {e.data["attempt"] for e in events} == {2}
+
+
+@pytest.mark.parametrize("fail", [False, True], ids=["log-hangs", "log-fails"])
 async def test_the_answer_survives_its_final_flush(
     fake_openai: FakeOpenAI, monkeypatch: pytest.MonkeyPatch, fail: bool
 ) -> None:
     """The call returns its answer once the flush's time is up (or it failed), and keeps
     heartbeating meanwhile, so Temporal never times it out and runs it again."""
-    stream = StuckStream(fail=fail)
     monkeypatch.setattr(token_stream, "FINAL_FLUSH_S", 0.5)
-    monkeypatch.setattr(WorkflowStreamClient, "from_within_activity", lambda **_: stream)
     fake_openai.script(Reply.ok("The answer arrived."))
-    client = openai.AsyncOpenAI(
-        api_key="sk-test", base_url=fake_openai.base_url, max_retries=0, timeout=5.0
-    )
-    llm = LLMActivities(client=client, default_model="fake-model")
-    env = ActivityEnvironment()
+    tokens = TokenStreams(StuckLog(fail=fail), timedelta(seconds=0.05))
+    llm = LLMActivities(_client(fake_openai), "fake-model", tokens)
+    env = _env(f"job-{uuid.uuid4().hex}")
     beats: list[tuple[Any, ...]] = []
     env.on_heartbeat = lambda *details: beats.append(details)
-    request = ChatRequest(messages=[ChatMessage(role="user", content="Answer me.")], step="final")
 
-    result = await asyncio.wait_for(env.run(llm.complete_chat, request), timeout=10)
+    result = await asyncio.wait_for(env.run(llm.complete_chat, REQUEST), timeout=10)
 
     assert result.text == "The answer arrived."
-    streamed = "".join(event.text for topic, event in stream.published if topic == "token")
-    assert streamed == "The answer arrived."
     assert beats, "no heartbeat while the call's own work was in flight"

@@ -6,6 +6,7 @@ import io
 import json
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 from temporalio.worker import Replayer
 
 from activities.llm import LLMActivities
+from activities.token_stream import TokenStreams
 from core.config import Settings
 from core.contracts.llm import ChatMessage, ChatRequest
 from core.contracts.summarize import SummarizeInput
@@ -42,7 +44,7 @@ def parsed(buffer: io.StringIO) -> list[dict[str, Any]]:
 
 
 async def test_activity_lines_carry_context_and_no_secrets(
-    log_lines: io.StringIO, fake_openai: FakeOpenAI
+    log_lines: io.StringIO, fake_openai: FakeOpenAI, stores: Stores
 ) -> None:
     """`llm.completed` names workflow, run, activity, attempt, model; no prompt, answer, key."""
     fake_openai.script(Reply.ok("THE-ANSWER-TEXT"))
@@ -50,7 +52,8 @@ async def test_activity_lines_carry_context_and_no_secrets(
         api_key="sk-SECRET-KEY", base_url=fake_openai.base_url, max_retries=0
     )
     request = ChatRequest(messages=[ChatMessage(role="user", content="THE-PROMPT-TEXT")])
-    await ActivityEnvironment().run(LLMActivities(client, "fake-model").complete_chat, request)
+    llm = LLMActivities(client, "fake-model", TokenStreams(stores.events, timedelta(seconds=0.1)))
+    await ActivityEnvironment().run(llm.complete_chat, request)
     [line] = [e for e in parsed(log_lines) if e["event"] == "llm.completed"]
     assert line["activity"] == "unknown"  # ActivityEnvironment's default activity info
     assert {"workflow_id", "run_id", "attempt", "model", "input_tokens"} <= set(line)

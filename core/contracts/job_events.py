@@ -1,0 +1,34 @@
+"""Writing a job's events to its log, and the retention that trims it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+APPEND_JOB_EVENTS = "append_job_events"
+TRIM_JOB_EVENTS = "trim_job_events"
+# The workflow the retention Schedule starts; not a job type, so no API lists it.
+RETENTION_WORKFLOW = "EventRetentionWorkflow"
+
+
+class KeyedEvent(BaseModel):
+    """One event as its writer keys it: the same key appended twice is stored once."""
+
+    key: str
+    data: dict[str, Any]
+
+
+class AppendJobEvents(BaseModel):
+    job_id: str
+    events: list[KeyedEvent]
+
+
+class TrimJobEvents(BaseModel):
+    """Retention periods come from the worker's settings, so changing them needs no new
+    Schedule."""
+
+
+class TrimmedJobEvents(BaseModel):
+    removed: int = 0
+    forgotten_jobs: int = Field(default=0, description="Jobs with no events left.")
