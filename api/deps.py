@@ -9,10 +9,11 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from temporalio.client import Client
 
+from api.event_hub import EventHub
 from api.temporal_connection import TemporalConnection
 from core.config import Settings
 from core.errors import NotAuthenticated
-from store import DocumentStore, Stores
+from store import Stores
 
 _bearer = HTTPBearer(auto_error=False, description="An API key from AIJOBS_API_KEYS.")
 
@@ -33,12 +34,20 @@ async def _temporal_client(request: Request) -> Client:
 TemporalClient = Annotated[Client, Depends(_temporal_client)]
 
 
-def _documents(request: Request) -> DocumentStore:
+def _stores(request: Request) -> Stores:
     stores: Stores = request.app.state.stores
-    return stores.documents
+    return stores
 
 
-Documents = Annotated[DocumentStore, Depends(_documents)]
+StoresDep = Annotated[Stores, Depends(_stores)]
+
+
+def _event_hub(request: Request) -> EventHub:
+    hub: EventHub = request.app.state.event_hub
+    return hub
+
+
+EventHubDep = Annotated[EventHub, Depends(_event_hub)]
 
 
 def _current_owner(

@@ -1,54 +1,131 @@
-"""A job's events as Server-Sent Events, read from its Workflow Stream and resumable by offset."""
+"""A job's events as Server-Sent Events, read from its event log and resumable by offset."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from datetime import timedelta
+import contextlib
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import structlog
 from fastapi.sse import ServerSentEvent
-from temporalio.client import Client, WorkflowUpdateRPCTimeoutOrCancelledError
-from temporalio.contrib.workflow_streams import WorkflowStreamClient
-from temporalio.service import RPCError
 
-from api.job_service import JobService
-from core.events import TERMINAL_TYPES
+from api.event_hub import READ_PAGE, EventHub, JobFeed
+from api.schemas import Job, JobError
+from core.errors import JobNotFound
+from core.events import TERMINAL_TYPES, CancelledEvent, CompletedEvent, FailedEvent, TruncatedEvent
+from store import JobEventLog
 
 log = structlog.get_logger(__name__)
 
-# How soon a caught-up subscriber polls again; lower means lower latency and more polls.
-POLL_COOLDOWN = timedelta(milliseconds=50)
-# Pause before re-subscribing when Temporal or the job's worker did not answer a poll.
-RESUBSCRIBE_AFTER_S = 0.5
+# A watcher idle this long re-reads the log (in case a NOTIFY was lost) and, at most this
+# often per job and process, asks Temporal whether the job ended without a final event.
+IDLE_CHECK_S = 15.0
+
+ClosedJob = Callable[[str], Awaitable[Job | None]]
 
 
 async def job_events(
-    client: Client, jobs: JobService, job_id: str, topics: list[str], after: int | None
+    hub: EventHub,
+    events: JobEventLog,
+    closed_job: ClosedJob,
+    job_id: str,
+    types: list[str],
+    after: int | None,
 ) -> AsyncIterator[ServerSentEvent]:
-    """Every event after offset `after` (or from the start), ending after the terminal event.
+    """Every event after offset `after` (or from the start), ending after the terminal one.
 
-    Runs whose end published nothing (terminated, timed out) get a `failed` event made from
-    Temporal's record, without an id since it is not in the stream.
+    A client behind what retention kept first gets `truncated`. A job that ended without a
+    final event in its log (terminated, timed out) ends the stream with one made from
+    Temporal's record, without an id since it is not in the log.
     """
-    offset = 0 if after is None else after + 1
-    stream = WorkflowStreamClient.create(client, job_id)
-    while True:
-        try:
-            async for item in stream.subscribe(
-                topics or None, from_offset=offset, poll_cooldown=POLL_COOLDOWN
-            ):
-                offset = item.offset + 1
-                yield ServerSentEvent(id=str(item.offset), event=item.topic, data=item.data)
-                if item.topic in TERMINAL_TYPES:
+    last = -1 if after is None else after
+    async with hub.watch(job_id) as feed:
+        if after is not None and (notice := await _truncation(events, job_id, after)):
+            yield notice
+            last = max(last, int(notice.id or last))
+        while True:
+            changed = feed.changed
+            batch = feed.take(last)
+            if batch is None:
+                batch = await events.read(job_id, after=last, limit=READ_PAGE)
+            for event in batch:
+                last = event.offset
+                if not types or event.type in types:
+                    yield ServerSentEvent(id=str(event.offset), event=event.type, data=event.data)
+                if event.type in TERMINAL_TYPES:
                     return
-            break
-        except (WorkflowUpdateRPCTimeoutOrCancelledError, RPCError) as err:
-            # Usually a job whose worker is down or restarting: keep the client, poll again.
-            log.info("events.resubscribe", job_id=job_id, offset=offset, reason=str(err))
-            await asyncio.sleep(RESUBSCRIBE_AFTER_S)
-    job = await jobs.get(job_id)
-    if job.error is not None and (not topics or "failed" in topics):
-        yield ServerSentEvent(
-            event="failed", data={"type": "failed", "error": job.error.model_dump()}
-        )
+            if batch:
+                continue
+            if await _woken(changed, _idle_wait(feed)):
+                continue
+            feed.poke()
+            if (outcome := await _closed(feed, closed_job)) is not None:
+                # One more read: its final events may have landed since.
+                if await events.read(job_id, after=last, limit=1):
+                    continue
+                if not types or outcome.type in types:
+                    yield ServerSentEvent(event=outcome.type, data=outcome.model_dump(mode="json"))
+                return
+
+
+async def _truncation(events: JobEventLog, job_id: str, after: int) -> ServerSentEvent | None:
+    """A `truncated` notice when retention removed events after `after`, else None."""
+    head = await events.head(job_id)
+    if head is not None and after >= head.trimmed_through:
+        return None
+    first = await events.read(job_id, after=after, limit=1)
+    continues = first[0].offset if first else (head.next_offset if head else after + 1)
+    notice = TruncatedEvent(
+        continues_from=continues,
+        removed_through=head.trimmed_through if head else after,
+    )
+    return ServerSentEvent(
+        # The id moves the client's Last-Event-ID past the hole, so it is told only once.
+        id=str(continues - 1) if continues - 1 > after else None,
+        event=notice.type,
+        data=notice.model_dump(),
+    )
+
+
+def _idle_wait(feed: JobFeed) -> float:
+    """Until the next liveness check is due: at once for the first, then every IDLE_CHECK_S."""
+    if feed.status_checked_at is None:
+        return 0.0
+    return max(0.0, feed.status_checked_at + IDLE_CHECK_S - time.monotonic())
+
+
+async def _woken(changed: asyncio.Event, wait_s: float) -> bool:
+    if changed.is_set():
+        return True
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(changed.wait(), max(wait_s, 0.001))
+        return True
+    return False
+
+
+Outcome = CompletedEvent | CancelledEvent | FailedEvent
+
+
+async def _closed(feed: JobFeed, closed_job: ClosedJob) -> Outcome | None:
+    """How the job ended, if it has; Temporal is asked at most once per IDLE_CHECK_S per job
+    for all watchers."""
+    now = time.monotonic()
+    if feed.status_checked_at is not None and now - feed.status_checked_at < IDLE_CHECK_S:
+        return None
+    feed.status_checked_at = now
+    try:
+        job = await closed_job(feed.job_id)
+    except JobNotFound:
+        # Registered, but the start never reached Temporal, or Temporal no longer keeps it.
+        return FailedEvent(error={"type": "JobNotFound", "message": "the job does not exist"})
+    if job is None:
+        return None
+    if job.status == "completed":
+        return CompletedEvent(result=job.result)
+    if job.status == "cancelled":
+        return CancelledEvent()
+    error = job.error or JobError(
+        type=job.status, message=f"the job {job.status.replace('_', ' ')}"
+    )
+    return FailedEvent(error=error.model_dump())

@@ -45,7 +45,7 @@ from core.contracts.human import (
 from core.errors import AijobsError, InvalidInput, JobConflict, JobNotFound, WorkerTimeout
 from core.jobs import JOB_TYPES, PROGRESS_MEMO, JobType
 from core.temporal import JOB_OWNER, JOB_TYPE
-from store import DocumentStore
+from store import Stores
 from store.database import outage_as_unavailable
 
 log = structlog.get_logger(__name__)
@@ -65,12 +65,12 @@ class JobService:
         client: Client,
         settings: Settings,
         owner: str,
-        documents: DocumentStore | None = None,
+        stores: Stores | None = None,
     ) -> None:
         self._client = client
         self._settings = settings
         self._owner = owner
-        self._documents = documents
+        self._stores = stores
         self._rpc_timeout = timedelta(seconds=settings.rpc_timeout_s)
 
     async def start(
@@ -84,6 +84,11 @@ class JobService:
             else f"job-{uuid.uuid4().hex}"
         )
         start_input = await self._claim_documents(job_input)
+        if self._stores is None:
+            raise RuntimeError("JobService needs the stores to start jobs")
+        # Its event log knows the owner before any event, so watching asks Temporal nothing.
+        async with outage_as_unavailable():
+            await self._stores.events.register(job_id, self._owner)
         try:
             handle = await self._client.start_workflow(
                 job_type.workflow_type,
@@ -125,10 +130,10 @@ class JobService:
         names and ids, never the texts."""
         if not isinstance(job_input, AgentInput) or not job_input.documents:
             return job_input
-        if self._documents is None:
-            raise RuntimeError("JobService needs a DocumentStore to start jobs with documents")
+        if self._stores is None:
+            raise RuntimeError("JobService needs the stores to start jobs with documents")
         async with outage_as_unavailable():
-            refs = await self._documents.put(self._owner, job_input.documents)
+            refs = await self._stores.documents.put(self._owner, job_input.documents)
         return AgentStart(**job_input.model_dump(exclude={"documents"}), document_refs=refs)
 
     async def get(self, job_id: str) -> Job:
@@ -251,6 +256,13 @@ class JobService:
             raise
         log.info("job.input_accepted", job_id=job_id, name=name, owner=self._owner)
         return record
+
+    async def closed(self, job_id: str) -> Job | None:
+        """The job if it has closed, else None: one describe, no query to a worker."""
+        desc = await self._describe(job_id)
+        if desc.status in (None, WorkflowExecutionStatus.RUNNING):
+            return None
+        return await self.get(job_id)
 
     async def ensure_owned(self, job_id: str) -> None:
         """JobNotFound unless the job exists and belongs to this owner."""

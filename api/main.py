@@ -9,6 +9,7 @@ import structlog
 from fastapi import FastAPI
 
 from api.error_handlers import install_error_handlers
+from api.event_hub import EventHub
 from api.middleware import BodySizeLimit, RequestContext
 from api.routes import events, health, job_types, jobs
 from api.temporal_connection import TemporalConnection
@@ -55,11 +56,17 @@ def create_app(
             raise
         app.state.settings = resolved
         app.state.temporal = temporal or TemporalConnection(resolved)
-        app.state.stores = Stores.on(engine)
+        stores = Stores.on(engine)
+        app.state.stores = stores
+        # One LISTEN connection for every SSE client of this process.
+        hub = EventHub(engine, stores.events)
+        hub.start()
+        app.state.event_hub = hub
         log.info("api.started", temporal=resolved.temporal_address, owners=len(resolved.api_keys))
         try:
             yield
         finally:
+            await hub.close()
             await engine.dispose()
 
     app = FastAPI(

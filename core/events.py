@@ -1,5 +1,5 @@
 """Job events: one typed model per kind, as workflows and activities publish them and the API
-streams them. Each kind is also a Workflow Streams topic, so filtering happens at the source."""
+streams them. Each is a row in the job's event log; `type` names its kind."""
 
 from __future__ import annotations
 
@@ -84,6 +84,15 @@ class CancelledEvent(BaseModel):
     type: Literal["cancelled"] = "cancelled"
 
 
+class TruncatedEvent(BaseModel):
+    """Sent by the API, never stored: retention removed some events the client asked for."""
+
+    type: Literal["truncated"] = "truncated"
+    continues_from: int
+    removed_through: int
+    reason: str = "retention"
+
+
 Event = Annotated[
     StageEvent
     | TokenEvent
@@ -112,5 +121,6 @@ EVENT_TYPES = (
     "completed",
     "failed",
     "cancelled",
+    "truncated",
 )
 TERMINAL_TYPES = frozenset({"completed", "failed", "cancelled"})

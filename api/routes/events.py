@@ -9,12 +9,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Path, Query
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
-from api.deps import CurrentOwner, SettingsDep, TemporalClient
+from api.deps import CurrentOwner, EventHubDep, SettingsDep, StoresDep, TemporalClient
 from api.job_events import job_events
 from api.job_service import JobService
 from api.schemas import ErrorBody
-from core.errors import InvalidInput
+from core.errors import InvalidInput, JobNotFound
 from core.events import EVENT_TYPES
+from store.database import outage_as_unavailable
 
 router = APIRouter(prefix="/v1/jobs", tags=["events"])
 
@@ -32,6 +33,7 @@ async def _subscription(
     owner: CurrentOwner,
     client: TemporalClient,
     settings: SettingsDep,
+    stores: StoresDep,
     types: Annotated[
         str | None, Query(max_length=500, description="Comma-separated event types to keep.")
     ] = None,
@@ -44,7 +46,13 @@ async def _subscription(
             ("query", "types"), f"unknown event types {unknown}; known: {', '.join(EVENT_TYPES)}"
         )
     jobs = JobService(client, settings, owner)
-    await jobs.ensure_owned(job_id)
+    async with outage_as_unavailable():
+        head = await stores.events.head(job_id)
+    if head is None or head.owner is None:
+        # Started before the API recorded owners: Temporal knows whose it is.
+        await jobs.ensure_owned(job_id)
+    elif head.owner != owner:
+        raise JobNotFound(job_id)
     return _Subscription(jobs, topics)
 
 
@@ -60,13 +68,17 @@ async def _subscription(
 async def stream_job_events(
     job_id: JobId,
     subscription: Annotated[_Subscription, Depends(_subscription)],
-    client: TemporalClient,
+    hub: EventHubDep,
+    stores: StoresDep,
     from_offset: Annotated[
         int | None, Query(alias="from", ge=0, description="Resume after this event id.")
     ] = None,
     last_event_id: Annotated[int | None, Header(ge=0)] = None,
 ) -> AsyncIterator[ServerSentEvent]:
-    """Live events of one job. A closed job replays what its stream retains, then ends."""
+    """Live events of one job. A closed job replays what its log retains, then ends."""
     after = last_event_id if last_event_id is not None else from_offset
-    async for event in job_events(client, subscription.jobs, job_id, subscription.topics, after):
+    stream = job_events(
+        hub, stores.events, subscription.jobs.closed, job_id, subscription.topics, after
+    )
+    async for event in stream:
         yield event

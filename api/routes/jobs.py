@@ -8,7 +8,7 @@ from fastapi import APIRouter, Header, Path, Query, Response, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
-from api.deps import CurrentOwner, Documents, SettingsDep, TemporalClient
+from api.deps import CurrentOwner, SettingsDep, StoresDep, TemporalClient
 from api.job_service import JobService
 from api.schemas import (
     CancelAccepted,
@@ -54,7 +54,7 @@ async def create_job(
     owner: CurrentOwner,
     client: TemporalClient,
     settings: SettingsDep,
-    documents: Documents,
+    stores: StoresDep,
     response: Response,
     idempotency_key: Annotated[
         str | None,
@@ -80,7 +80,7 @@ async def create_job(
                 for e in err.errors(include_url=False, include_context=False)
             ]
         ) from None
-    job, created = await JobService(client, settings, owner, documents).start(
+    job, created = await JobService(client, settings, owner, stores).start(
         job_type, job_input, idempotency_key
     )
     response.status_code = status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK
