@@ -21,6 +21,8 @@ log = structlog.get_logger(__name__)
 # A watcher idle this long re-reads the log (in case a NOTIFY was lost) and, at most this
 # often per job and process, asks Temporal whether the job ended without a final event.
 IDLE_CHECK_S = 15.0
+# The first check comes sooner, so the stream of a job that already ended ends promptly.
+FIRST_CHECK_S = 2.0
 
 ClosedJob = Callable[[str], Awaitable[Job | None]]
 
@@ -89,10 +91,11 @@ async def _truncation(events: JobEventLog, job_id: str, after: int) -> ServerSen
 
 
 def _idle_wait(feed: JobFeed) -> float:
-    """Until the next liveness check is due: at once for the first, then every IDLE_CHECK_S."""
+    """How long to wait for news before the next liveness check: always some quiet, so a job
+    whose log keeps moving is never asked about."""
     if feed.status_checked_at is None:
-        return 0.0
-    return max(0.0, feed.status_checked_at + IDLE_CHECK_S - time.monotonic())
+        return FIRST_CHECK_S
+    return max(FIRST_CHECK_S, feed.status_checked_at + IDLE_CHECK_S - time.monotonic())
 
 
 async def _woken(changed: asyncio.Event, wait_s: float) -> bool:

@@ -48,8 +48,9 @@ class EventLog:
     history per batch, never a signal or an Update per event, and no payload beyond the
     batch's input (which history does not keep)."""
 
-    def __init__(self, stream: WorkflowStream, base_offset: int = 0) -> None:
-        self.stream = stream
+    def __init__(self, stream: WorkflowStream | None = None, base_offset: int = 0) -> None:
+        """`stream` serves only runs begun before the event log; a new job type needs none."""
+        self._stream = stream
         self._base = base_offset
         self._marks: deque[tuple[int, datetime]] = deque()
         self._to_database = workflow.patched(EVENTS_IN_DATABASE)
@@ -98,6 +99,12 @@ class EventLog:
         topic = getattr(event, "type", type(event).__name__)
         self.stream.topic(topic).publish(event)
         self._trim()
+
+    @property
+    def stream(self) -> WorkflowStream:
+        if self._stream is None:
+            raise RuntimeError("a run that publishes to a Workflow Stream must be given one")
+        return self._stream
 
     async def continue_as_new(
         self, build_args: Callable[[WorkflowStreamState | None], list[Any]]

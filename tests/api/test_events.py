@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+from temporalio.testing import WorkflowEnvironment
+
 from tests.api.jobs_client import SUMMARIZE, start_job, wait_for
 from tests.conftest import Api
 from tests.support.fake_openai import FakeOpenAI, Reply
@@ -81,6 +83,22 @@ async def test_failed_job_ends_with_a_failed_event(api: Api, fake_openai: FakeOp
     received = await collect(api.alice, job_id)
     assert received[-1].event == "failed"
     assert received[-1].data["error"]["type"] == "InvalidRequest"
+
+
+async def test_a_terminated_job_ends_the_stream_from_temporals_record(
+    api: Api, fake_openai: FakeOpenAI, dev_env: WorkflowEnvironment
+) -> None:
+    """A job terminated by an operator writes no final event; its watchers still get `failed`
+    (from Temporal's record) within seconds, instead of waiting forever."""
+    fake_openai.script(Reply.ok(ANSWER, delay_s=60.0))
+    job_id = await start_job(api.alice)
+    await wait_for(api.alice, job_id, "running")
+    await dev_env.client.get_workflow_handle(job_id).terminate("operator says stop")
+    started = time.monotonic()
+    received = await collect(api.alice, job_id)
+    assert time.monotonic() - started < 10
+    assert received[-1].event == "failed"
+    assert received[-1].data["error"]["type"] == "Terminated"
 
 
 async def test_stream_route_checks_key_owner_and_input(api: Api) -> None:
