@@ -162,10 +162,14 @@ class EventHub:
                 # Whatever was appended while nobody listened is read now.
                 for feed in list(self._feeds.values()):
                     feed.poke()
+                lost = asyncio.Event()
+                raw.add_termination_listener(lambda _conn: lost.set())
                 while True:
-                    # A query, not just is_closed(): it also finds a connection that died
-                    # silently (a failover, a dropped route).
-                    await asyncio.sleep(LISTEN_CHECK_S)
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(lost.wait(), LISTEN_CHECK_S)
+                    if lost.is_set():
+                        raise ConnectionError("the listening connection closed")
+                    # A query too: it finds a connection that died silently (a dropped route).
                     await raw.fetchval("SELECT 1")
             finally:
                 # Never hand a connection with our listener on it back to the pool.

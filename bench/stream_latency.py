@@ -9,7 +9,8 @@ this process with the fake model server (threads) and the SSE clients.
 1. Latency: one summarize job whose model streams `--tokens` words 20 ms apart, one SSE
    client. Per word, the time from the model server writing it to the client reading it.
 2. Fan-out: `--jobs` jobs, each streaming `--job-tokens` words over `--job-seconds`, run
-   twice: once with nobody watching, once with `--clients-per-job` SSE clients per job.
+   three times: with nobody watching, with one SSE client per job, and with
+   `--clients-per-job` clients per job.
    Reported: events delivered per second, the API process's CPU and peak RSS, and the Temporal
    server's CPU and frontend requests in each run (the clients should cost it nothing).
 """
@@ -50,6 +51,7 @@ from tests.support.sse import events  # noqa: E402
 from tests.support.temporal import binary  # noqa: E402
 
 KEY = "bench-key"
+METRICS_SETTLE_S = 3.0
 TERMINAL = (b"event: completed", b"event: failed", b"event: cancelled")
 
 
@@ -269,12 +271,14 @@ async def main(args: argparse.Namespace) -> None:
                 await wait_ready(http)
                 latencies = await token_latency(http, fake, args.tokens)
                 runs: dict[int, tuple[float, int, Usage, Usage, dict[str, int]]] = {}
-                for clients in (0, args.clients_per_job):
+                for clients in (0, 1, args.clients_per_job):
                     api_cpu, temporal_cpu = Sampler(psutil.Process(api.pid)), Sampler(temporal)
                     before = frontend_requests(metrics_url)
                     seconds, delivered = await run_jobs(
                         http, database_url, args.jobs, clients, port, [api_cpu, temporal_cpu]
                     )
+                    # The server publishes its counters a moment after the calls they count.
+                    await asyncio.sleep(METRICS_SETTLE_S)
                     rpcs = requests_between(before, frontend_requests(metrics_url))
                     runs[clients] = (
                         seconds,

@@ -84,7 +84,7 @@ def watch(
                     screen.event(event_id, kind, data)
                     outcome = _outcome(kind)
                 else:
-                    outcome = _show(screen, job_id, kind, data)
+                    outcome = render(screen, job_id, kind, data)
                 if outcome is not None:
                     return outcome
             return _final_status(api, screen, job_id)
@@ -96,7 +96,7 @@ def watch(
             time.sleep(min(2**failures, 10))
 
 
-def _show(screen: Screen, job_id: str, kind: str, data: dict[str, Any]) -> int | None:
+def render(screen: Screen, job_id: str, kind: str, data: dict[str, Any]) -> int | None:
     if kind == "token":
         screen.token(data["step"], data["text"])
     elif kind == "stage":
@@ -117,6 +117,11 @@ def _show(screen: Screen, job_id: str, kind: str, data: dict[str, Any]) -> int |
         screen.line(f"  answer with: aijobs input {job_id} {data['name']} --value '{{...}}'")
     elif kind == "input_received":
         screen.line(f"✓ {data['name']} answered by {data['answered_by']} ({data['via']})")
+    elif kind == "truncated":
+        screen.line(
+            f"… events up to {data['removed_through']} are past retention; "
+            f"continuing from {data['continues_from']}"
+        )
     elif kind == "completed":
         screen.line("✓ completed")
         screen.out.write(json.dumps(data["result"], indent=2) + "\n")

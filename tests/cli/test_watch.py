@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from cli.watch import Screen
+from cli.watch import Screen, render
 
 
 class Terminal(io.StringIO):
@@ -36,3 +36,14 @@ def test_progress_is_plain_lines_off_a_terminal() -> None:
     screen.token("chunk-1", "text")
     assert err.getvalue() == "· summarizing 1/4\n[chunk-1] "
     assert out.getvalue() == "text"
+
+
+def test_a_truncation_notice_says_where_the_watch_continues() -> None:
+    """`truncated` is shown as one line on stderr naming the offset it continues from."""
+    out, err = io.StringIO(), io.StringIO()
+    screen = Screen(out, err)
+    assert (
+        render(screen, "job-1", "truncated", {"continues_from": 42, "removed_through": 40}) is None
+    )
+    assert "continuing from 42" in err.getvalue()
+    assert out.getvalue() == ""
