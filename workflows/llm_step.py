@@ -10,9 +10,10 @@ from temporalio.common import RetryPolicy
 with workflow.unsafe.imports_passed_through():
     from core.contracts.llm import COMPLETE_CHAT, ChatRequest, ChatResult
 
-# A call may legitimately take minutes; a silent worker is noticed through missed heartbeats.
-LLM_START_TO_CLOSE = timedelta(minutes=5)
-LLM_SCHEDULE_TO_CLOSE = timedelta(minutes=30)
+# A streamed answer may run for 30 minutes. A dead worker is noticed through missed heartbeats
+# and a silent model server by the client's read timeout, so this bound only has to be wider.
+LLM_START_TO_CLOSE = timedelta(minutes=40)
+LLM_SCHEDULE_TO_CLOSE = timedelta(hours=3)
 LLM_HEARTBEAT = timedelta(seconds=10)
 LLM_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),

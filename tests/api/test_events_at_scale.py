@@ -87,6 +87,13 @@ async def test_twenty_thousand_tokens_reach_three_watchers_and_history_stays_sma
     history = await dev_env.client.get_workflow_handle(job_id).fetch_history()
     assert len(history.events) < 100
     assert not [e for e in history.events if e.event_type in WATCHER_TRACES]
+    # And a call may stream for half an hour before Temporal would call it hung.
+    [scheduled] = [
+        e.activity_task_scheduled_event_attributes
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+    ]
+    assert scheduled.start_to_close_timeout.ToTimedelta() >= timedelta(minutes=30)
 
 
 async def test_a_restarted_api_resumes_by_last_event_id(
