@@ -25,6 +25,7 @@ import openai
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from core.chunking import group_for_combine, split_text  # noqa: E402
 from core.contracts.summarize import SummarizeInput  # noqa: E402
 from core.logging import configure_logging  # noqa: E402
 from tests.conftest import make_settings  # noqa: E402
@@ -32,7 +33,6 @@ from tests.support.database import embedded_stores  # noqa: E402
 from tests.support.fake_openai import FakeOpenAI, Reply, default_reply  # noqa: E402
 from tests.support.temporal import binary  # noqa: E402
 from worker import build_worker  # noqa: E402
-from workflows.chunking import group_for_combine, split_text  # noqa: E402
 from workflows.summarize import SummarizeWorkflow  # noqa: E402
 
 MAX_WORDS = 50

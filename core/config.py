@@ -46,6 +46,12 @@ class Settings(BaseSettings):
         default=frozenset(), alias="AIJOBS_FETCH_ALLOWED_HOSTS"
     )
     fetch_max_bytes: int = Field(default=200_000, gt=0, alias="AIJOBS_FETCH_MAX_BYTES")
+    # Bounds at the door: a job planned to make more model calls is refused (422), as is a
+    # model not in the list (empty: any).
+    max_calls_per_job: int = Field(default=500, ge=1, alias="AIJOBS_MAX_CALLS_PER_JOB")
+    allowed_models: Annotated[frozenset[str], NoDecode] = Field(
+        default=frozenset(), alias="AIJOBS_ALLOWED_MODELS"
+    )
     # Token batches per model call: lower is livelier, higher writes fewer rows.
     stream_batch_ms: int = Field(default=100, ge=10, le=10_000, alias="AIJOBS_STREAM_BATCH_MS")
 
@@ -89,6 +95,14 @@ class Settings(BaseSettings):
         """`example.com,docs.example.com`: exact host names, compared in lower case."""
         if isinstance(raw, str):
             return frozenset(h.strip().lower() for h in raw.split(",") if h.strip())
+        return raw
+
+    @field_validator("allowed_models", mode="before")
+    @classmethod
+    def _parse_models(cls, raw: object) -> object:
+        """`gpt-4o-mini,gpt-4o`: model names exactly as jobs give them."""
+        if isinstance(raw, str):
+            return frozenset(m.strip() for m in raw.split(",") if m.strip())
         return raw
 
     @property

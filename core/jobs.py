@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pydantic import BaseModel
-
 from core.contracts.agent import AgentInput
 from core.contracts.draft_review import DraftReviewInput
+from core.contracts.plan import JobInput
 from core.contracts.summarize import SummarizeInput
 
 # Memo keys every job's workflow keeps for the API, which reads them without a worker.
@@ -25,7 +24,8 @@ class JobType:
 
     name: str
     workflow_type: str
-    input_model: type[BaseModel]
+    # Validated at the door; its `plan()` says how many model calls a job may make.
+    input_model: type[JobInput]
     description: str
     # True when the workflow asks people questions (the `submit_answer` Update and signal).
     accepts_input: bool = False

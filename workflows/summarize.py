@@ -8,11 +8,11 @@ from collections.abc import Awaitable
 from temporalio import workflow
 from temporalio.contrib.workflow_streams import WorkflowStream
 
-from workflows.chunking import combine_fan_in, group_for_combine, plan_combine, split_text
 from workflows.events import EventLog, record_final_progress
 from workflows.llm_step import ask_model
 
 with workflow.unsafe.imports_passed_through():
+    from core.chunking import combine_fan_in, group_for_combine, plan_combine, split_text
     from core.contracts.llm import ChatMessage, ChatRequest, ChatResult
     from core.contracts.summarize import (
         Stage,
@@ -25,6 +25,8 @@ with workflow.unsafe.imports_passed_through():
 
 # Patch id: runs begun before the combine tree was planned up front keep their grouping.
 PLANNED_COMBINE = "planned-combine-tree"
+# Patch id: runs begun before over-long sentences were packed by words keep their chunks.
+PACKED_CHUNKS = "packed-chunks"
 
 
 @workflow.defn(name="SummarizeWorkflow")
@@ -48,7 +50,7 @@ class SummarizeWorkflow:
         return await self.events.report(lambda: self._summarize(input))
 
     async def _summarize(self, input: SummarizeInput) -> SummarizeResult:
-        chunks = split_text(input.text, input.chunk_chars)
+        chunks = split_text(input.text, input.chunk_chars, packed=workflow.patched(PACKED_CHUNKS))
         plan: list[list[int]] | None = None
         if workflow.patched(PLANNED_COMBINE):
             plan = plan_combine(len(chunks), combine_fan_in(input.chunk_chars, input.max_words))
@@ -133,8 +135,7 @@ class SummarizeWorkflow:
         self, limit: asyncio.Semaphore, request: ChatRequest, step: str, label: str, *, final: bool
     ) -> ChatResult:
         """One model call under the fan-out limit. Only the call that writes the final summary
-        streams its tokens: partials are not worth reading live, and every token batch is a
-        signal in the job's history, which a thousand-chunk text would otherwise flood."""
+        streams its tokens: partials run side by side, and their text would interleave."""
         if final:
             request = request.model_copy(update={"step": step})
         async with limit:

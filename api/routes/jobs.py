@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
 from api.deps import CurrentOwner, SettingsDep, StoresDep, TemporalClient
+from api.job_bounds import check_bounds
 from api.job_service import JobService
 from api.schemas import (
     CancelAccepted,
@@ -80,6 +81,7 @@ async def create_job(
                 for e in err.errors(include_url=False, include_context=False)
             ]
         ) from None
+    check_bounds(job_input, settings)
     job, created = await JobService(client, settings, owner, stores).start(
         job_type, job_input, idempotency_key
     )

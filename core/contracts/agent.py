@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from core.contracts.llm import TokenUsage
+from core.contracts.plan import JobInput, JobPlan
 from core.contracts.text import StorableText
 from core.contracts.tools import TOOL_SPECS, Document, DocumentRef
 
@@ -27,7 +28,7 @@ def summarize_arguments(arguments: dict[str, Any] | str) -> str:
     return summarize_text(raw)
 
 
-class AgentInput(BaseModel):
+class AgentInput(JobInput):
     """What a caller sends to start an `agent` job."""
 
     model_config = ConfigDict(extra="forbid")
@@ -62,6 +63,9 @@ class AgentInput(BaseModel):
         if extra:
             raise ValueError(f"preapproved_tools {extra} are not in tools")
         return self
+
+    def plan(self) -> JobPlan:
+        return JobPlan(model_calls=self.max_steps, explanation=f"max_steps {self.max_steps}")
 
 
 class AgentStart(AgentInput):

@@ -8,13 +8,14 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from core.contracts.human import AnswerRecord
 from core.contracts.llm import TokenUsage
+from core.contracts.plan import JobInput, JobPlan
 from core.contracts.publish import PublishReceipt
 from core.contracts.text import StorableText
 
 Outcome = Literal["published", "rejected", "max_rounds_reached"]
 
 
-class DraftReviewInput(BaseModel):
+class DraftReviewInput(JobInput):
     """What a caller sends to start a `draft_review` job."""
 
     model_config = ConfigDict(extra="forbid")
@@ -30,6 +31,9 @@ class DraftReviewInput(BaseModel):
         description="fail the job, reject the draft, or notify and wait once more, then fail.",
     )
     model: str | None = Field(None, min_length=1, max_length=200)
+
+    def plan(self) -> JobPlan:
+        return JobPlan(model_calls=self.max_rounds, explanation=f"up to {self.max_rounds} drafts")
 
 
 class Review(BaseModel):

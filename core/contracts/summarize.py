@@ -6,17 +6,21 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from core.chunking import planned_calls, split_text
 from core.contracts.llm import TokenUsage
+from core.contracts.plan import JobInput, JobPlan
 
 Stage = Literal["splitting", "summarizing", "combining", "done"]
+# The body limit (AIJOBS_MAX_BODY_BYTES) usually refuses a text sooner; this holds if it is raised.
+MAX_TEXT_CHARS = 5_000_000
 
 
-class SummarizeInput(BaseModel):
+class SummarizeInput(JobInput):
     """What a caller sends to start a `summarize` job."""
 
     model_config = ConfigDict(extra="forbid")
 
-    text: str = Field(min_length=1, description="The text to summarize.")
+    text: str = Field(min_length=1, max_length=MAX_TEXT_CHARS, description="The text to summarize.")
     max_words: int = Field(150, ge=10, le=2000, description="Length limit of the final summary.")
     chunk_chars: int = Field(
         4000, ge=200, le=100_000, description="Characters per chunk sent to the model."
@@ -35,6 +39,16 @@ class SummarizeInput(BaseModel):
         if not text.strip():
             raise ValueError("text has no words to summarize")
         return text
+
+    def plan(self) -> JobPlan:
+        """Split as the workflow will, and count the chunk and combine calls."""
+        chunks = len(split_text(self.text, self.chunk_chars))
+        calls = planned_calls(chunks, self.chunk_chars, self.max_words)
+        return JobPlan(
+            model_calls=calls,
+            explanation=f"{chunks:,} chunks of at most {self.chunk_chars:,} characters, then "
+            f"{calls - chunks:,} combine calls",
+        )
 
 
 class SummarizeProgress(BaseModel):

@@ -1,4 +1,5 @@
-"""Pure text splitting for map-reduce jobs: deterministic, so workflows may call it directly."""
+"""Pure text splitting and call planning for map-reduce jobs: deterministic, so workflows may
+call it, and the API plans a job with the same code before starting it."""
 
 from __future__ import annotations
 
@@ -8,10 +9,14 @@ _PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 
-def _pieces(text: str, limit: int) -> list[tuple[str, str]]:
+_SPACE = re.compile(r"\s+")
+
+
+def _pieces(text: str, limit: int, *, words: bool) -> list[tuple[str, str]]:
     """Break text into (piece, joiner) units no longer than `limit`.
 
-    Paragraphs are kept whole when they fit, else cut at sentence ends, else cut hard; the
+    Paragraphs are kept whole when they fit, else cut at sentence ends; a sentence still too
+    long is cut into words (`words`) or, as runs from before that did, hard at `limit`. The
     joiner remembers whether a piece followed a paragraph break or a space.
     """
     units: list[tuple[str, str]] = []
@@ -24,17 +29,29 @@ def _pieces(text: str, limit: int) -> list[tuple[str, str]]:
             continue
         joiner = "\n\n"
         for sentence in _SENTENCE_END.split(paragraph):
-            for start in range(0, len(sentence), limit):
-                units.append((sentence[start : start + limit], joiner if start == 0 else ""))
+            if words and len(sentence) > limit:
+                for index, word in enumerate(_SPACE.split(sentence)):
+                    units.extend(_hard_cut(word, limit, joiner if index == 0 else " "))
+            else:
+                units.extend(_hard_cut(sentence, limit, joiner))
             joiner = " "
     return units
 
 
-def split_text(text: str, chunk_chars: int) -> list[str]:
-    """Pack paragraphs (or sentences) greedily into chunks of at most `chunk_chars` characters."""
+def _hard_cut(piece: str, limit: int, joiner: str) -> list[tuple[str, str]]:
+    return [
+        (piece[start : start + limit], joiner if start == 0 else "")
+        for start in range(0, len(piece), limit)
+    ]
+
+
+def split_text(text: str, chunk_chars: int, *, packed: bool = True) -> list[str]:
+    """Pack paragraphs, sentences and (for over-long sentences) words greedily into chunks of
+    at most `chunk_chars` characters, so no call is spent on a scrap. `packed=False` is the
+    splitting of runs begun before words were packed."""
     chunks: list[str] = []
     current = ""
-    for piece, joiner in _pieces(text, chunk_chars):
+    for piece, joiner in _pieces(text, chunk_chars, words=packed):
         candidate = f"{current}{joiner}{piece}" if current else piece
         if len(candidate) <= chunk_chars:
             current = candidate
@@ -96,3 +113,9 @@ def plan_combine(count: int, fan_in: int) -> list[list[int]]:
         levels.append(sizes)
         count = len(sizes)
     return levels
+
+
+def planned_calls(chunks: int, chunk_chars: int, max_words: int) -> int:
+    """Model calls a summary of `chunks` chunks makes: one per chunk, one per combine group."""
+    plan = plan_combine(chunks, combine_fan_in(chunk_chars, max_words))
+    return chunks + sum(len(level) for level in plan)

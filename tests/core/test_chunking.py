@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from workflows.chunking import combine_fan_in, group_for_combine, plan_combine, split_text
+from core.chunking import (
+    combine_fan_in,
+    group_for_combine,
+    plan_combine,
+    planned_calls,
+    split_text,
+)
 
 
 def test_paragraphs_are_kept_whole_when_they_fit() -> None:
@@ -81,3 +87,23 @@ def test_fan_in_fits_worst_case_partials_in_one_call() -> None:
     assert combine_fan_in(4000, 150) == 3
     assert combine_fan_in(200, 20) == 2
     assert combine_fan_in(100_000, 10) == 1388
+
+
+def test_a_long_sentence_is_packed_by_words_not_cut_into_scraps() -> None:
+    """A 1,232-character paragraph at 1,200 makes two chunks, not 21 + 1,200 + 32 characters:
+    no paid call is spent on a scrap. Runs from before keep the old cut."""
+    paragraph = "A short first clause. " + " ".join(["word"] * 242)
+    assert len(paragraph) == 1_231
+    packed = split_text(paragraph, 1200)
+    assert len(packed) == 2
+    assert all(len(c) <= 1200 for c in packed)
+    assert " ".join(packed) == paragraph
+    assert len(split_text(paragraph, 1200, packed=False)) == 3
+
+
+def test_planned_calls_count_chunks_and_every_combine() -> None:
+    """The plan the API checks counts one call per chunk and one per combine group."""
+    assert planned_calls(1, 4000, 150) == 1
+    fan_in = combine_fan_in(4000, 150)
+    assert planned_calls(fan_in, 4000, 150) == fan_in + 1
+    assert planned_calls(10, 200, 10) == 10 + sum(len(lv) for lv in plan_combine(10, 2))
