@@ -21,6 +21,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.agent_llm import AgentLLMActivities
+from activities.billing import Billing
 from activities.job_events import JobEventActivities
 from activities.llm import LLMActivities
 from activities.notify import NotifyActivities
@@ -31,6 +32,7 @@ from core.config import Settings, get_settings
 from core.errors import DatabaseNotReady, SearchAttributesMissing
 from core.jobs import JOB_TYPES
 from core.logging import configure_logging
+from core.pricing import ModelPrices
 from core.retention import ensure_retention_schedule
 from core.temporal import connect, ensure_search_attributes
 from store import Stores
@@ -81,8 +83,9 @@ def build_activities(settings: Settings, stores: Stores) -> list[Callable[..., A
     # One HTTP client for webhooks and fetch_url, bounded so a stuck server cannot hang a task.
     http = httpx.AsyncClient(timeout=httpx.Timeout(20.0))
     tokens = TokenStreams(stores.events, timedelta(milliseconds=settings.stream_batch_ms))
-    llm = LLMActivities(client, default_model, tokens)
-    agent = AgentLLMActivities(client, default_model, stores.conversations, tokens)
+    billing = Billing(stores.ledger, ModelPrices(settings.model_prices))
+    llm = LLMActivities(client, default_model, tokens, billing)
+    agent = AgentLLMActivities(client, default_model, stores.conversations, tokens, billing)
     events = JobEventActivities(
         stores.events,
         retention=timedelta(days=settings.event_retention_days),

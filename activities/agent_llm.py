@@ -13,6 +13,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities import offline_model
+from activities.billing import Billing
 from activities.chat_completions import create_completion
 from activities.heartbeat import heartbeating
 from activities.token_stream import TokenStreams, remember_failure
@@ -37,11 +38,13 @@ class AgentLLMActivities:
         default_model: str,
         store: ConversationStore,
         tokens: TokenStreams,
+        billing: Billing,
     ) -> None:
         self._client = client
         self._default_model = default_model
         self._store = store
         self._tokens = tokens
+        self._billing = billing
 
     @activity.defn(name=COMPLETE_AGENT_STEP)
     async def complete_agent_step(self, request: AgentStepRequest) -> AgentStepResult:
@@ -80,6 +83,7 @@ class AgentLLMActivities:
                     usage=answer.usage,
                 )
         duration_s = time.monotonic() - started
+        result.usage = await self._billing.charge(request.owner, model, result.model, result.usage)
         stored = time.monotonic()
         reply_at = request.start + len(request.append)
         try:
@@ -99,6 +103,7 @@ class AgentLLMActivities:
             tool_calls=len(result.tool_calls),
             input_tokens=result.usage.input_tokens,
             output_tokens=result.usage.output_tokens,
+            cost_usd=result.usage.cost_usd,
             duration_ms=round(duration_s * 1000),
             # The claim check's round trips (store the new messages, read the conversation,
             # store the reply): what keeping the conversation out of history costs per step.

@@ -10,6 +10,7 @@ import structlog
 from temporalio import activity
 
 from activities import offline_model
+from activities.billing import Billing
 from activities.chat_completions import create_completion
 from activities.heartbeat import heartbeating
 from activities.token_stream import TokenStreams, remember_failure
@@ -26,10 +27,12 @@ class LLMActivities:
         client: openai.AsyncOpenAI | None,
         default_model: str,
         tokens: TokenStreams,
+        billing: Billing,
     ) -> None:
         self._client = client
         self._default_model = default_model
         self._tokens = tokens
+        self._billing = billing
 
     @activity.defn(name=COMPLETE_CHAT)
     async def complete_chat(self, request: ChatRequest) -> ChatResult:
@@ -51,11 +54,13 @@ class LLMActivities:
                 result = ChatResult(
                     text=answer.content or "", model=answer.model, usage=answer.usage
                 )
+        result.usage = await self._billing.charge(request.owner, model, result.model, result.usage)
         log.info(
             "llm.completed",
             model=result.model,
             input_tokens=result.usage.input_tokens,
             output_tokens=result.usage.output_tokens,
+            cost_usd=result.usage.cost_usd,
             duration_ms=round((time.monotonic() - started) * 1000),
         )
         return result

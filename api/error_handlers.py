@@ -8,7 +8,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from temporalio.service import RPCError, RPCStatusCode
 
-from core.errors import AijobsError, InvalidInput, NotAuthenticated
+from core.errors import AijobsError, InvalidInput, LimitReached, NotAuthenticated
 
 log = structlog.get_logger(__name__)
 
@@ -25,6 +25,8 @@ async def _domain_error(_: Request, exc: Exception) -> JSONResponse:
         ]
         return JSONResponse({"detail": detail}, status_code=422)
     headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, NotAuthenticated) else None
+    if isinstance(exc, LimitReached):
+        headers = exc.headers
     return JSONResponse(
         {"detail": exc.message, "code": exc.code}, status_code=exc.status, headers=headers
     )

@@ -1,13 +1,15 @@
-"""Bounds a job must fit before it starts: its planned model calls and its model."""
+"""Bounds a job must fit before it starts: its planned model calls, its model, its budget."""
 
 from __future__ import annotations
 
 from core.config import Settings
+from core.contracts.options import JobOptions
 from core.contracts.plan import JobInput
 from core.errors import InvalidInput
+from core.pricing import ModelPrices
 
 
-def check_bounds(job_input: JobInput, settings: Settings) -> None:
+def check_bounds(job_input: JobInput, options: JobOptions, settings: Settings) -> None:
     """InvalidInput (422), with the numbers, for a job that may not start."""
     model = getattr(job_input, "model", None)
     if settings.allowed_models and model is not None and model not in settings.allowed_models:
@@ -16,6 +18,14 @@ def check_bounds(job_input: JobInput, settings: Settings) -> None:
             f"model {model!r} is not allowed here; allowed models: "
             f"{', '.join(sorted(settings.allowed_models))}",
         )
+    if options.max_cost_usd is not None:
+        used = model or ("offline" if settings.uses_offline_model else settings.model)
+        if not ModelPrices(settings.model_prices).knows(used):
+            raise InvalidInput(
+                ("body", "options", "max_cost_usd"),
+                f"model {used!r} has no known price, so a cost budget cannot be kept: give "
+                "its price in AIJOBS_MODEL_PRICES or drop max_cost_usd",
+            )
     plan = job_input.plan()
     limit = settings.max_calls_per_job
     if plan.model_calls > limit:

@@ -42,6 +42,7 @@ from core.contracts.human import (
     AnswerRecord,
     Submission,
 )
+from core.contracts.options import JobOptions
 from core.errors import AijobsError, InvalidInput, JobConflict, JobNotFound, WorkerTimeout
 from core.jobs import JOB_TYPES, PROGRESS_MEMO, JobType
 from core.temporal import JOB_OWNER, JOB_TYPE
@@ -74,10 +75,15 @@ class JobService:
         self._rpc_timeout = timedelta(seconds=settings.rpc_timeout_s)
 
     async def start(
-        self, job_type: JobType, job_input: BaseModel, idempotency_key: str | None
+        self,
+        job_type: JobType,
+        job_input: BaseModel,
+        idempotency_key: str | None,
+        options: JobOptions | None = None,
     ) -> tuple[JobCreated, bool]:
         """Start a job; returns it and whether it is new (False: an idempotent replay)."""
-        digest = _digest(job_type.name, job_input)
+        options = options or JobOptions()
+        digest = _digest(job_type.name, job_input, options)
         job_id = (
             _idempotent_id(self._owner, idempotency_key)
             if idempotency_key
@@ -92,7 +98,8 @@ class JobService:
         try:
             handle = await self._client.start_workflow(
                 job_type.workflow_type,
-                start_input,
+                # The workflow's run input is the job's input plus its options.
+                {**start_input.model_dump(mode="json"), "options": options.model_dump(mode="json")},
                 id=job_id,
                 task_queue=self._settings.task_queue,
                 # An idempotency key names one job for as long as Temporal retains it.
@@ -257,6 +264,12 @@ class JobService:
         log.info("job.input_accepted", job_id=job_id, name=name, owner=self._owner)
         return record
 
+    async def running_count(self) -> int:
+        """How many of this owner's jobs are running now (Temporal's visibility)."""
+        query = f"{JOB_OWNER.name} = {_quote(self._owner)} AND ExecutionStatus = 'Running'"
+        counted = await self._client.count_workflows(query, rpc_timeout=self._rpc_timeout)
+        return counted.count
+
     async def closed(self, job_id: str) -> Job | None:
         """The job if it has closed, else None: one describe, no query to a worker."""
         desc = await self._describe(job_id)
@@ -329,10 +342,12 @@ def _refusal(cause: BaseException) -> AijobsError:
     return JobConflict(message)
 
 
-def _digest(job_type: str, job_input: BaseModel) -> str:
-    canonical = json.dumps(
-        {"type": job_type, "input": job_input.model_dump(mode="json")}, sort_keys=True
-    )
+def _digest(job_type: str, job_input: BaseModel, options: JobOptions) -> str:
+    request: dict[str, Any] = {"type": job_type, "input": job_input.model_dump(mode="json")}
+    # Only when given, so a replay of a job started before options existed still matches.
+    if given := options.model_dump(mode="json", exclude_defaults=True):
+        request["options"] = given
+    canonical = json.dumps(request, sort_keys=True)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 

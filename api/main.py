@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from api.error_handlers import install_error_handlers
 from api.event_hub import EventHub
 from api.middleware import BodySizeLimit, RequestContext
-from api.routes import events, health, job_types, jobs
+from api.routes import events, health, job_types, jobs, usage
 from api.temporal_connection import TemporalConnection
 from core.config import Settings, get_settings
 from core.errors import DatabaseNotReady
@@ -80,6 +80,7 @@ def create_app(
     app.include_router(jobs.router)
     app.include_router(events.router)
     app.include_router(job_types.router)
+    app.include_router(usage.router)
     # Added last runs first: the request id is bound before the size check answers.
     app.add_middleware(BodySizeLimit)
     app.add_middleware(RequestContext)

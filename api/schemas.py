@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from core.contracts.options import JobOptions
+
 JobStatus = Literal[
     "running", "waiting_for_input", "completed", "failed", "cancelled", "timed_out", "terminated"
 ]
@@ -19,6 +21,7 @@ class JobCreate(BaseModel):
 
     type: str = Field(min_length=1, max_length=100, examples=["summarize"])
     input: dict[str, Any] = Field(examples=[{"text": "A long text...", "max_words": 100}])
+    options: JobOptions = Field(default_factory=JobOptions)
 
 
 class JobLinks(BaseModel):
@@ -131,3 +134,24 @@ class ErrorBody(BaseModel):
 
     detail: str
     code: str
+
+
+class UsageLine(BaseModel):
+    """Model calls in one group (a day, a model, a job type), or in all of them."""
+
+    key: str
+    calls: int
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float = Field(description="Dollars of the calls whose model has a known price.")
+    unpriced_calls: int = Field(description="Calls to models without a known price.")
+
+
+class UsageReport(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    start: datetime = Field(alias="from")
+    end: datetime = Field(alias="to")
+    group_by: Literal["day", "model", "type"]
+    groups: list[UsageLine]
+    total: UsageLine

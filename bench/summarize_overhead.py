@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from core.chunking import group_for_combine, split_text  # noqa: E402
-from core.contracts.summarize import SummarizeInput  # noqa: E402
+from core.contracts.summarize import SummarizeRun  # noqa: E402
 from core.logging import configure_logging  # noqa: E402
 from tests.conftest import make_settings  # noqa: E402
 from tests.support.database import embedded_stores  # noqa: E402
@@ -108,7 +108,7 @@ async def main(jobs: int, chunks: int, latency_ms: int, sqlite: bool) -> None:
                 *(
                     env.client.start_workflow(
                         SummarizeWorkflow.run,
-                        SummarizeInput(text=text, chunk_chars=200, max_words=MAX_WORDS),
+                        SummarizeRun(text=text, chunk_chars=200, max_words=MAX_WORDS),
                         id=f"bench-{uuid.uuid4().hex}",
                         task_queue=settings.task_queue,
                     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Annotated
 
@@ -51,6 +52,17 @@ class Settings(BaseSettings):
     max_calls_per_job: int = Field(default=500, ge=1, alias="AIJOBS_MAX_CALLS_PER_JOB")
     allowed_models: Annotated[frozenset[str], NoDecode] = Field(
         default=frozenset(), alias="AIJOBS_ALLOWED_MODELS"
+    )
+    # Prices for models the maintained table lacks (self-hosted, unlisted): input and output
+    # dollars per million tokens, `model=in/out,model2=in/out`.
+    model_prices: Annotated[dict[str, tuple[Decimal, Decimal]], NoDecode] = Field(
+        default_factory=dict, alias="AIJOBS_MODEL_PRICES"
+    )
+    # Jobs one owner may have running at once; a start beyond it is a 429.
+    owner_max_running: int = Field(default=100, ge=1, alias="AIJOBS_OWNER_MAX_RUNNING")
+    # Per owner, dollars a calendar month (UTC) of model calls may cost: `owner=amount,...`.
+    owner_monthly_budget_usd: Annotated[dict[str, Decimal], NoDecode] = Field(
+        default_factory=dict, alias="AIJOBS_OWNER_MONTHLY_BUDGET_USD"
     )
     # Token batches per model call: lower is livelier, higher writes fewer rows.
     stream_batch_ms: int = Field(default=100, ge=10, le=10_000, alias="AIJOBS_STREAM_BATCH_MS")
@@ -105,6 +117,29 @@ class Settings(BaseSettings):
             return frozenset(m.strip() for m in raw.split(",") if m.strip())
         return raw
 
+    @field_validator("model_prices", mode="before")
+    @classmethod
+    def _parse_prices(cls, raw: object) -> object:
+        """`my-llama=0.2/0.8`: input and output dollars per million tokens."""
+        if not isinstance(raw, str):
+            return raw
+        prices: dict[str, tuple[Decimal, Decimal]] = {}
+        for model, value in _pairs(raw, "AIJOBS_MODEL_PRICES", "model=input/output"):
+            per_input, slash, per_output = value.partition("/")
+            if not slash:
+                raise ValueError(f"AIJOBS_MODEL_PRICES for {model!r} must be input/output")
+            prices[model] = (_dollars(per_input, model), _dollars(per_output, model))
+        return prices
+
+    @field_validator("owner_monthly_budget_usd", mode="before")
+    @classmethod
+    def _parse_budgets(cls, raw: object) -> object:
+        """`alice=100,bob=2.5`: dollars per calendar month."""
+        if not isinstance(raw, str):
+            return raw
+        pairs = _pairs(raw, "AIJOBS_OWNER_MONTHLY_BUDGET_USD", "owner=dollars")
+        return {owner: _dollars(amount, owner) for owner, amount in pairs}
+
     @property
     def page_token_secret(self) -> bytes:
         """Signs list page tokens; derived from the API keys so every replica agrees on it."""
@@ -117,6 +152,28 @@ class Settings(BaseSettings):
     def uses_offline_model(self) -> bool:
         """No key and no endpoint: answer with the built-in offline model."""
         return self.openai_api_key is None and self.openai_base_url is None
+
+
+def _pairs(raw: str, variable: str, shape: str) -> list[tuple[str, str]]:
+    pairs = []
+    for entry in raw.split(","):
+        if not entry.strip():
+            continue
+        name, equals, value = entry.partition("=")
+        if not equals or not name.strip() or not value.strip():
+            raise ValueError(f"{variable} entries look like {shape}, got {entry.strip()!r}")
+        pairs.append((name.strip(), value.strip()))
+    return pairs
+
+
+def _dollars(raw: str, name: str) -> Decimal:
+    try:
+        amount = Decimal(raw.strip())
+    except InvalidOperation:
+        raise ValueError(f"{raw.strip()!r} for {name!r} is not an amount of dollars") from None
+    if not amount.is_finite() or amount < 0:
+        raise ValueError(f"{raw.strip()!r} for {name!r} is not an amount of dollars")
+    return amount
 
 
 @lru_cache

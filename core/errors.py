@@ -31,6 +31,25 @@ class JobNotFound(AijobsError):
         super().__init__(f"job {job_id!r} not found")
 
 
+class LimitReached(AijobsError):
+    """An owner's limit: requests per window, or jobs running at once. `headers` carries
+    Retry-After and the RateLimit fields."""
+
+    status = 429
+    code = "rate_limited"
+
+    def __init__(self, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.headers = headers or {}
+
+
+class BudgetExhausted(AijobsError):
+    """The owner's monthly budget is spent: 402, since waiting a minute will not help."""
+
+    status = 402
+    code = "budget_exhausted"
+
+
 class JobConflict(AijobsError):
     """The request clashes with the job's state (already closed, idempotency key reused...)."""
 

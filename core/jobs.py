@@ -59,3 +59,6 @@ JOB_TYPES: dict[str, JobType] = {
         ),
     )
 }
+
+# The job type of a workflow type, for activities that know only their workflow's type.
+JOB_TYPE_OF_WORKFLOW: dict[str, str] = {job.workflow_type: job.name for job in JOB_TYPES.values()}

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from store.conversations import ConversationStore
 from store.documents import DocumentStore
 from store.job_events import JobEventLog
+from store.ledger import Ledger
 from store.outbox import Outbox
 from store.tickets import TicketStore
 
@@ -26,6 +27,7 @@ class Stores:
     tickets: TicketStore
     outbox: Outbox
     events: JobEventLog
+    ledger: Ledger
 
     @classmethod
     def on(cls, engine: AsyncEngine) -> Stores:
@@ -36,6 +38,7 @@ class Stores:
             tickets=TicketStore(engine),
             outbox=Outbox(engine),
             events=JobEventLog(engine),
+            ledger=Ledger(engine),
         )
 
 
@@ -43,6 +46,7 @@ __all__ = [
     "ConversationStore",
     "DocumentStore",
     "JobEventLog",
+    "Ledger",
     "Outbox",
     "Stores",
     "TicketStore",

@@ -11,6 +11,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    Numeric,
     Table,
     Text,
     func,
@@ -100,4 +101,23 @@ job_events = Table(
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Index("job_events_key_idx", "job_id", "key", unique=True),
     Index("job_events_created_idx", "created_at"),
+)
+
+# Every model call the provider billed, once per attempt: the key is run/activity/attempt, so
+# an attempt that is retried after the answer arrived is counted, and counted once.
+ledger = Table(
+    "ledger",
+    metadata,
+    Column("key", Text, primary_key=True),
+    Column("owner", Text, nullable=True),
+    Column("job_id", Text, nullable=False),
+    Column("job_type", Text, nullable=False),
+    Column("model", Text, nullable=False),
+    Column("input_tokens", Integer, nullable=False),
+    Column("output_tokens", Integer, nullable=False),
+    # NULL: the model has no known price.
+    Column("cost_usd", Numeric(20, 10), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("ledger_owner_time_idx", "owner", "created_at"),
+    Index("ledger_job_idx", "job_id"),
 )

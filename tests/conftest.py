@@ -13,8 +13,10 @@ import httpx
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
+from activities.billing import Billing
 from core.config import Settings
 from core.logging import configure_logging
+from core.pricing import ModelPrices
 from store import Stores
 from store.database import create_engine
 from tests.support.api_server import serve_api
@@ -56,6 +58,12 @@ async def stores(database_url: str) -> AsyncIterator[Stores]:
     engine = create_engine(database_url, pool_size=5)
     yield Stores.on(engine)
     await engine.dispose()
+
+
+@pytest.fixture
+def billing(stores: Stores) -> Billing:
+    """The real ledger and price table, as the worker builds them."""
+    return Billing(stores.ledger, ModelPrices())
 
 
 @pytest.fixture

@@ -58,6 +58,8 @@ with workflow.unsafe.imports_passed_through():
         LLM_RETRY,
         LLM_SCHEDULE_TO_CLOSE,
         LLM_START_TO_CLOSE,
+        job_owner,
+        over_budget,
     )
 
 # A fresh run every this many model steps keeps each history small on long loops.
@@ -145,6 +147,7 @@ class AgentWorkflow(HumanInput):
                     tools=input.tools,
                     model=input.model,
                     step=f"agent-{state.llm_steps}",
+                    owner=job_owner(),
                 ),
                 result_type=AgentStepResult,
                 start_to_close_timeout=LLM_START_TO_CLOSE,
@@ -297,7 +300,7 @@ class AgentWorkflow(HumanInput):
         spent = state.usage.input_tokens + state.usage.output_tokens
         if spent >= job.max_tokens:
             return f"max_tokens ({job.max_tokens}) reached: {spent} used"
-        return None
+        return over_budget(job.options, state.usage)
 
     async def _store_documents(self, input: AgentRun) -> AgentRun:
         """Store documents given inline (a start from outside the API) once, then carry only
@@ -351,7 +354,7 @@ class AgentWorkflow(HumanInput):
             )
             workflow.set_current_details(
                 f"**{stage}** · step {state.llm_steps}/{job.max_steps} · "
-                f"{state.tool_calls}/{job.max_tool_calls} tool calls{last} · {spent:,} tokens"
+                f"{state.tool_calls}/{job.max_tool_calls} tool calls{last} · {state.usage.shown()}"
             )
 
     def _finish(self, outcome: Outcome, reason: str | None, answer: str | None) -> AgentResult:

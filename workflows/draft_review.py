@@ -12,7 +12,7 @@ from temporalio.contrib.workflow_streams import WorkflowStream, WorkflowStreamSt
 
 from workflows.events import EventLog, record_final_progress
 from workflows.human import HumanInput
-from workflows.llm_step import ask_model
+from workflows.llm_step import ask_model, check_budget
 
 with workflow.unsafe.imports_passed_through():
     from core.contracts.draft_review import (
@@ -25,6 +25,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from core.contracts.human import OnTimeout
     from core.contracts.llm import ChatMessage, ChatRequest, TokenUsage
+    from core.contracts.options import WithOptions
     from core.contracts.publish import PUBLISH_DRAFT, PublishReceipt, PublishRequest
     from core.events import StageEvent, StepCompletedEvent
 
@@ -36,7 +37,7 @@ class DraftReviewState(BaseModel):
     usage: TokenUsage = Field(default_factory=TokenUsage)
 
 
-class DraftReviewRun(DraftReviewInput):
+class DraftReviewRun(DraftReviewInput, WithOptions):
     """The workflow's own input: the caller's, plus the rounds carried from earlier runs.
 
     The API validates against `DraftReviewInput`, so callers cannot forge earlier rounds.
@@ -79,6 +80,7 @@ class DraftReviewWorkflow(HumanInput):
 
     async def _round(self, input: DraftReviewRun) -> DraftReviewResult:
         number = len(self._state.rounds) + 1
+        check_budget(input.options, self._state.usage)
         self._stage("drafting")
         answer = await ask_model(
             _draft_prompt(input, self._state.rounds, f"draft-{number}"), f"draft {number}"
@@ -141,7 +143,9 @@ class DraftReviewWorkflow(HumanInput):
         )
         self.events.publish(StageEvent(stage=stage, completed=len(self._state.rounds)))
         if stage != "waiting_for_review":  # the wait publishes its own details
-            workflow.set_current_details(f"**{stage}** · round {self._progress.round}")
+            workflow.set_current_details(
+                f"**{stage}** · round {self._progress.round} · {self._state.usage.shown()}"
+            )
 
     def _finish(
         self, outcome: Outcome, text: str | None, receipt: PublishReceipt | None

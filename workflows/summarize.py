@@ -9,7 +9,7 @@ from temporalio import workflow
 from temporalio.contrib.workflow_streams import WorkflowStream
 
 from workflows.events import EventLog, record_final_progress
-from workflows.llm_step import ask_model
+from workflows.llm_step import ask_model, check_budget
 
 with workflow.unsafe.imports_passed_through():
     from core.chunking import combine_fan_in, group_for_combine, plan_combine, split_text
@@ -19,6 +19,7 @@ with workflow.unsafe.imports_passed_through():
         SummarizeInput,
         SummarizeProgress,
         SummarizeResult,
+        SummarizeRun,
     )
     from core.events import StageEvent, StepCompletedEvent
 
@@ -34,7 +35,7 @@ class SummarizeWorkflow:
     """Map-reduce summary. Every model call is an activity; this code only decides their order."""
 
     @workflow.init
-    def __init__(self, input: SummarizeInput) -> None:
+    def __init__(self, input: SummarizeRun) -> None:
         self._input = input
         self._progress = SummarizeProgress()
         self.events = EventLog(WorkflowStream())
@@ -46,10 +47,10 @@ class SummarizeWorkflow:
         return self._progress
 
     @workflow.run
-    async def run(self, input: SummarizeInput) -> SummarizeResult:
+    async def run(self, input: SummarizeRun) -> SummarizeResult:
         return await self.events.report(lambda: self._summarize(input))
 
-    async def _summarize(self, input: SummarizeInput) -> SummarizeResult:
+    async def _summarize(self, input: SummarizeRun) -> SummarizeResult:
         chunks = split_text(input.text, input.chunk_chars, packed=workflow.patched(PACKED_CHUNKS))
         plan: list[list[int]] | None = None
         if workflow.patched(PLANNED_COMBINE):
@@ -139,6 +140,8 @@ class SummarizeWorkflow:
         if final:
             request = request.model_copy(update={"step": step})
         async with limit:
+            # Checked as each call starts: the calls already in flight may finish.
+            check_budget(self._input.options, self._progress.usage)
             model = self._model_label
             result = await ask_model(request, f"{label} · {model}" if model else label)
         self._model_label = self._model_label or result.model
@@ -165,8 +168,7 @@ class SummarizeWorkflow:
         self.events.publish(StageEvent(stage=p.stage, completed=p.completed, total=p.total))
         model = f" · {self._model_label}" if self._model_label else ""
         workflow.set_current_details(
-            f"**{p.stage}** · {p.completed}/{p.total} calls{model} · "
-            f"{p.usage.input_tokens + p.usage.output_tokens:,} tokens"
+            f"**{p.stage}** · {p.completed}/{p.total} calls{model} · {p.usage.shown()}"
         )
 
 

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from api.deps import CurrentOwner, SettingsDep, StoresDep, TemporalClient
 from api.job_bounds import check_bounds
 from api.job_service import JobService
+from api.quotas import check_start_quotas
 from api.schemas import (
     CancelAccepted,
     ErrorBody,
@@ -47,7 +48,9 @@ _NOT_FOUND: dict[int | str, dict[str, Any]] = {
     responses={
         200: {"model": JobCreated, "description": "Replayed: this Idempotency-Key's job."},
         409: {"model": ErrorBody, "description": "Idempotency-Key reused with another body."},
+        402: {"model": ErrorBody, "description": "The owner's monthly budget is spent."},
         413: {"model": ErrorBody, "description": "Body over the size limit."},
+        429: {"model": ErrorBody, "description": "Too many requests, or too many jobs running."},
     },
 )
 async def create_job(
@@ -81,10 +84,10 @@ async def create_job(
                 for e in err.errors(include_url=False, include_context=False)
             ]
         ) from None
-    check_bounds(job_input, settings)
-    job, created = await JobService(client, settings, owner, stores).start(
-        job_type, job_input, idempotency_key
-    )
+    check_bounds(job_input, body.options, settings)
+    jobs = JobService(client, settings, owner, stores)
+    await check_start_quotas(owner, settings, jobs, stores.ledger)
+    job, created = await jobs.start(job_type, job_input, idempotency_key, body.options)
     response.status_code = status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK
     response.headers["Location"] = job.links.self
     return job

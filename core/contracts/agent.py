@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from core.contracts.llm import TokenUsage
+from core.contracts.options import WithOptions
 from core.contracts.plan import JobInput, JobPlan
 from core.contracts.text import StorableText
 from core.contracts.tools import TOOL_SPECS, Document, DocumentRef
@@ -68,7 +69,7 @@ class AgentInput(JobInput):
         return JobPlan(model_calls=self.max_steps, explanation=f"max_steps {self.max_steps}")
 
 
-class AgentStart(AgentInput):
+class AgentStart(AgentInput, WithOptions):
     """What the API starts the workflow with: documents already stored, referenced by id."""
 
     document_refs: list[DocumentRef] = Field(default_factory=list)

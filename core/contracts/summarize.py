@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from core.chunking import planned_calls, split_text
 from core.contracts.llm import TokenUsage
+from core.contracts.options import WithOptions
 from core.contracts.plan import JobInput, JobPlan
 
 Stage = Literal["splitting", "summarizing", "combining", "done"]
@@ -49,6 +50,10 @@ class SummarizeInput(JobInput):
             explanation=f"{chunks:,} chunks of at most {self.chunk_chars:,} characters, then "
             f"{calls - chunks:,} combine calls",
         )
+
+
+class SummarizeRun(SummarizeInput, WithOptions):
+    """The workflow's input: the caller's, plus the job's options."""
 
 
 class SummarizeProgress(BaseModel):

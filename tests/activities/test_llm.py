@@ -10,6 +10,7 @@ import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
+from activities.billing import Billing
 from activities.llm import LLMActivities
 from activities.llm_errors import MAX_RETRY_AFTER, retry_after
 from activities.token_stream import TokenStreams
@@ -32,11 +33,11 @@ def tokens(stores: Stores) -> TokenStreams:
 
 
 @pytest.fixture
-def llm(fake_openai: FakeOpenAI, tokens: TokenStreams) -> LLMActivities:
+def llm(fake_openai: FakeOpenAI, tokens: TokenStreams, billing: Billing) -> LLMActivities:
     client = openai.AsyncOpenAI(
         api_key="sk-test", base_url=fake_openai.base_url, max_retries=0, timeout=2.0
     )
-    return LLMActivities(client=client, default_model="fake-model", tokens=tokens)
+    return LLMActivities(client=client, default_model="fake-model", tokens=tokens, billing=billing)
 
 
 async def call(llm: LLMActivities, request: ChatRequest = REQUEST) -> ChatResult:
@@ -162,17 +163,23 @@ async def test_slow_server_times_out_retryably(llm: LLMActivities, fake_openai: 
     assert not err.non_retryable
 
 
-async def test_unreachable_server_is_retryable(tokens: TokenStreams) -> None:
+async def test_unreachable_server_is_retryable(tokens: TokenStreams, billing: Billing) -> None:
     """Connection refused is transient: the server may be restarting."""
     client = openai.AsyncOpenAI(api_key="k", base_url="http://127.0.0.1:9/v1", max_retries=0)
-    err = await failure(LLMActivities(client=client, default_model="m", tokens=tokens))
+    err = await failure(
+        LLMActivities(client=client, default_model="m", tokens=tokens, billing=billing)
+    )
     assert err.type == "ConnectionFailed"
     assert not err.non_retryable
 
 
-async def test_offline_model_answers_without_network(tokens: TokenStreams) -> None:
+async def test_offline_model_answers_without_network(
+    tokens: TokenStreams, billing: Billing
+) -> None:
     """With no client the built-in model answers, extractively, and says it is `offline`."""
-    result = await call(LLMActivities(client=None, default_model="offline", tokens=tokens))
+    result = await call(
+        LLMActivities(client=None, default_model="offline", tokens=tokens, billing=billing)
+    )
     assert result.model == "offline"
     assert result.text == "The quick brown fox. It jumps."
     assert result.usage.llm_calls == 1

@@ -7,7 +7,7 @@ import uuid
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from core.contracts.summarize import SummarizeInput
+from core.contracts.summarize import SummarizeRun
 from tests.api.jobs_client import SUMMARIZE, start_job, wait_for
 from tests.conftest import Api
 from workflows.summarize import SummarizeWorkflow
@@ -57,7 +57,7 @@ async def test_workflow_without_owner_is_not_found(api: Api, dev_env: WorkflowEn
     workflow_id = f"outside-{uuid.uuid4().hex}"
     handle = await dev_env.client.start_workflow(
         SummarizeWorkflow.run,
-        SummarizeInput(text="Started by an operator."),
+        SummarizeRun(text="Started by an operator."),
         id=workflow_id,
         task_queue=f"nobody-polls-{uuid.uuid4().hex}",
     )

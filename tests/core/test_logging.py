@@ -17,11 +17,12 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 from temporalio.worker import Replayer
 
+from activities.billing import Billing
 from activities.llm import LLMActivities
 from activities.token_stream import TokenStreams
 from core.config import Settings
 from core.contracts.llm import ChatMessage, ChatRequest
-from core.contracts.summarize import SummarizeInput
+from core.contracts.summarize import SummarizeRun
 from core.logging import configure_logging
 from store import Stores
 from tests.support.fake_openai import FakeOpenAI, Reply
@@ -44,7 +45,7 @@ def parsed(buffer: io.StringIO) -> list[dict[str, Any]]:
 
 
 async def test_activity_lines_carry_context_and_no_secrets(
-    log_lines: io.StringIO, fake_openai: FakeOpenAI, stores: Stores
+    log_lines: io.StringIO, fake_openai: FakeOpenAI, stores: Stores, billing: Billing
 ) -> None:
     """`llm.completed` names workflow, run, activity, attempt, model; no prompt, answer, key."""
     fake_openai.script(Reply.ok("THE-ANSWER-TEXT"))
@@ -52,7 +53,8 @@ async def test_activity_lines_carry_context_and_no_secrets(
         api_key="sk-SECRET-KEY", base_url=fake_openai.base_url, max_retries=0
     )
     request = ChatRequest(messages=[ChatMessage(role="user", content="THE-PROMPT-TEXT")])
-    llm = LLMActivities(client, "fake-model", TokenStreams(stores.events, timedelta(seconds=0.1)))
+    tokens = TokenStreams(stores.events, timedelta(seconds=0.1))
+    llm = LLMActivities(client, "fake-model", tokens, billing)
     await ActivityEnvironment().run(llm.complete_chat, request)
     [line] = [e for e in parsed(log_lines) if e["event"] == "llm.completed"]
     assert line["activity"] == "unknown"  # ActivityEnvironment's default activity info
@@ -76,7 +78,7 @@ async def test_workflow_lines_carry_workflow_context(
     async with build_worker(settings, ts_env.client, stores):
         handle = await ts_env.client.start_workflow(
             SummarizeWorkflow.run,
-            SummarizeInput(text="Log me once."),
+            SummarizeRun(text="Log me once."),
             id=f"log-{uuid.uuid4().hex}",
             task_queue=settings.task_queue,
         )

@@ -13,7 +13,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from core.contracts.llm import ChatRequest
-from core.contracts.summarize import SummarizeInput
+from core.contracts.summarize import SummarizeRun
 from tests.support.fake_openai import FakeOpenAI, Reply, default_reply
 from tests.support.polling import eventually
 from tests.support.processes import kill, start_worker, stop, worker_env
@@ -76,7 +76,7 @@ async def test_killed_worker_loses_nothing_and_repays_nothing(
     workflow_id = f"crash-{uuid.uuid4().hex}"
     handle = await dev_env.client.start_workflow(
         SummarizeWorkflow.run,
-        SummarizeInput(text=TEXT, chunk_chars=200, max_parallel=3),
+        SummarizeRun(text=TEXT, chunk_chars=200, max_parallel=3),
         id=workflow_id,
         task_queue=task_queue,
     )

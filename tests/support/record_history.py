@@ -22,7 +22,7 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.common import WorkflowIDReusePolicy
 
 from core.contracts.human import Submission
-from core.contracts.summarize import SummarizeInput
+from core.contracts.summarize import SummarizeRun
 from tests.conftest import make_settings
 from tests.support.database import embedded_stores
 from tests.support.fake_openai import FakeOpenAI, Reply
@@ -41,7 +41,7 @@ async def summarize(client: Client, task_queue: str, fake: FakeOpenAI) -> Workfl
     text = "\n\n".join(f"Part {i} " + "word " * 28 for i in range(5))
     handle = await client.start_workflow(
         SummarizeWorkflow.run,
-        SummarizeInput(text=text, chunk_chars=200, max_words=20, max_parallel=2),
+        SummarizeRun(text=text, chunk_chars=200, max_words=20, max_parallel=2),
         id=f"summarize-{uuid.uuid4().hex[:8]}",
         task_queue=task_queue,
     )

@@ -14,7 +14,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from core.config import Settings
-from core.contracts.summarize import SummarizeInput, SummarizeProgress
+from core.contracts.summarize import SummarizeInput, SummarizeProgress, SummarizeRun
 from tests.support.fake_openai import FakeOpenAI, Reply, default_reply
 from tests.support.polling import eventually
 from workflows.summarize import SummarizeWorkflow
@@ -32,7 +32,7 @@ async def start(
 ) -> WorkflowHandle[SummarizeWorkflow, Any]:
     return await env.client.start_workflow(
         SummarizeWorkflow.run,
-        SummarizeInput(**fields),
+        SummarizeRun(**fields),
         id=f"summarize-{uuid.uuid4().hex}",
         task_queue=settings.task_queue,
     )

@@ -1,0 +1,70 @@
+"""Pricing each model answer and recording it in the ledger the moment it arrives."""
+
+from __future__ import annotations
+
+import asyncio
+
+import structlog
+from temporalio import activity
+
+from core.contracts.llm import TokenUsage
+from core.jobs import JOB_TYPE_OF_WORKFLOW
+from core.pricing import ModelPrices
+from store import Ledger
+from store.ledger import Charge
+
+log = structlog.get_logger(__name__)
+
+RECORD_ATTEMPTS = 3
+RECORD_BACKOFF_S = 0.5
+
+
+class Billing:
+    """Called right after the provider answered, before anything else can fail: an attempt
+    that fails later (and is retried, and billed again) is still counted, once."""
+
+    def __init__(self, ledger: Ledger, prices: ModelPrices) -> None:
+        self._ledger = ledger
+        self._prices = prices
+
+    async def charge(
+        self, owner: str | None, requested: str, answered: str, usage: TokenUsage
+    ) -> TokenUsage:
+        """`usage` with its cost; the ledger gets the attempt. Overrides are looked up by the
+        model the job asked for, the price table also by the one that answered."""
+        cost = self._prices.cost(requested, usage.input_tokens, usage.output_tokens)
+        if cost is None and answered != requested:
+            cost = self._prices.cost(answered, usage.input_tokens, usage.output_tokens)
+        info = activity.info()
+        charge = Charge(
+            key=f"{info.workflow_run_id}/{info.activity_id}/{info.attempt}",
+            owner=owner,
+            job_id=info.workflow_id or "",
+            job_type=JOB_TYPE_OF_WORKFLOW.get(info.workflow_type or "", info.workflow_type or ""),
+            model=answered,
+            input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens,
+            cost_usd=cost,
+        )
+        await self._record(charge)
+        return usage.model_copy(update={"cost_usd": None if cost is None else float(cost)})
+
+    async def _record(self, charge: Charge) -> None:
+        """A few quick tries. Failing the call here would make Temporal pay for it again, so a
+        ledger that stays down loses the line (logged loudly), not the answer."""
+        for attempt in range(1, RECORD_ATTEMPTS + 1):
+            try:
+                await self._ledger.record(charge)
+                return
+            except Exception as err:
+                if attempt == RECORD_ATTEMPTS:
+                    log.error(
+                        "ledger.write_failed",
+                        key=charge.key,
+                        model=charge.model,
+                        cost_usd=None if charge.cost_usd is None else str(charge.cost_usd),
+                        reason=type(err).__name__,
+                    )
+                    return
+                # Pacing between tries, inside an activity: not synchronisation.
+                await asyncio.sleep(RECORD_BACKOFF_S * attempt)

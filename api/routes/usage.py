@@ -1,0 +1,68 @@
+"""Route reporting what the caller's model calls used and cost, from the ledger."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+
+from api.deps import CurrentOwner, StoresDep
+from api.quotas import month_start
+from api.schemas import UsageLine, UsageReport
+from core.errors import InvalidInput
+from store.database import outage_as_unavailable
+
+router = APIRouter(prefix="/v1/usage", tags=["usage"])
+
+MAX_RANGE = timedelta(days=366)
+
+
+@router.get("", response_model=UsageReport, response_model_by_alias=True)
+async def usage(
+    owner: CurrentOwner,
+    stores: StoresDep,
+    start: Annotated[
+        datetime | None,
+        Query(alias="from", description="Start (inclusive); the start of this month if unset."),
+    ] = None,
+    end: Annotated[
+        datetime | None, Query(alias="to", description="End (exclusive); now if unset.")
+    ] = None,
+    group_by: Annotated[Literal["day", "model", "type"], Query()] = "day",
+) -> UsageReport:
+    """Tokens, calls and dollars of every billed model call of the caller's jobs."""
+    now = datetime.now(UTC)
+    start = _aware(start) if start else month_start(now)
+    end = _aware(end) if end else now + timedelta(seconds=1)
+    if end <= start:
+        raise InvalidInput(("query", "to"), "`to` must be after `from`")
+    if end - start > MAX_RANGE:
+        raise InvalidInput(("query", "to"), "ask for at most 366 days at a time")
+    async with outage_as_unavailable():
+        groups = await stores.ledger.usage(owner, start, end, group_by)
+    lines = [
+        UsageLine(
+            key=g.key,
+            calls=g.calls,
+            input_tokens=g.input_tokens,
+            output_tokens=g.output_tokens,
+            cost_usd=float(g.cost_usd),
+            unpriced_calls=g.unpriced_calls,
+        )
+        for g in groups
+    ]
+    total = UsageLine(
+        key="total",
+        calls=sum(g.calls for g in groups),
+        input_tokens=sum(g.input_tokens for g in groups),
+        output_tokens=sum(g.output_tokens for g in groups),
+        cost_usd=float(sum((g.cost_usd for g in groups), start=0)),
+        unpriced_calls=sum(g.unpriced_calls for g in groups),
+    )
+    return UsageReport(start=start, end=end, group_by=group_by, groups=lines, total=total)
+
+
+def _aware(moment: datetime) -> datetime:
+    """A time without a zone is UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -1,0 +1,140 @@
+"""Cost against the dev server: every call priced and in the ledger, `/v1/usage` adding up to
+the jobs' costs, budgets that stop spending, and the owner's start quotas."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from core.config import Settings
+from store import Stores
+from tests.api.jobs_client import start_job, wait_for
+from tests.conftest import Api
+from tests.support.fake_openai import FakeOpenAI, Reply
+
+# The fake server answers every call with 10 input and 5 output tokens.
+GPT_4O_MINI_CALL = 10 * 0.15e-6 + 5 * 0.6e-6
+# An override that makes each fake-model call cost (10 + 5) * 1000 / 1e6 = $0.015.
+EXPENSIVE = {"fake-model": (Decimal(1000), Decimal(1000))}
+LONG_TEXT = " ".join(f"Sentence number {i} says something new." for i in range(40))
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    settings.model_prices = dict(EXPENSIVE)
+    return settings
+
+
+async def test_costs_are_priced_recorded_and_add_up_in_usage(
+    api: Api, fake_openai: FakeOpenAI, stores: Stores
+) -> None:
+    """gpt-4o-mini calls cost what the price table says; the ledger has each call once; the
+    owner's `/v1/usage` equals the sum of the jobs' costs."""
+    short = await start_job(
+        api.alice, {"type": "summarize", "input": {"text": "Short.", "model": "gpt-4o-mini"}}
+    )
+    chunked = await start_job(
+        api.alice,
+        {
+            "type": "summarize",
+            "input": {"text": LONG_TEXT, "chunk_chars": 400, "model": "gpt-4o-mini"},
+        },
+    )
+    results = [(await wait_for(api.alice, j, "completed"))["result"] for j in (short, chunked)]
+    assert results[0]["usage"]["cost_usd"] == pytest.approx(GPT_4O_MINI_CALL)
+    calls = results[1]["usage"]["llm_calls"]
+    assert calls > 2
+    assert results[1]["usage"]["cost_usd"] == pytest.approx(calls * GPT_4O_MINI_CALL)
+    assert len(await stores.ledger.for_job(chunked)) == calls
+
+    report = (await api.alice.get("/v1/usage", params={"group_by": "model"})).json()
+    [line] = report["groups"]
+    assert (line["key"], line["calls"], line["unpriced_calls"]) == ("gpt-4o-mini", calls + 1, 0)
+    assert line["cost_usd"] == pytest.approx(sum(r["usage"]["cost_usd"] for r in results))
+    assert report["total"]["cost_usd"] == pytest.approx(line["cost_usd"])
+    other = (await api.bob.get("/v1/usage")).json()
+    assert other["total"]["calls"] == 0
+
+
+async def test_a_budget_stops_a_summary_after_the_call_that_crossed_it(
+    api: Api, fake_openai: FakeOpenAI
+) -> None:
+    """With one call at a time, the first call ($0.015) crosses max_cost_usd $0.01: no second
+    call starts and the job fails with BudgetExceeded."""
+    job_id = await start_job(
+        api.alice,
+        {
+            "type": "summarize",
+            "input": {"text": LONG_TEXT, "chunk_chars": 400, "max_parallel": 1},
+            "options": {"max_cost_usd": 0.01},
+        },
+    )
+    job = await wait_for(api.alice, job_id, "failed")
+    assert job["error"]["type"] == "BudgetExceeded"
+    assert "max_cost_usd ($0.01) reached" in job["error"]["message"]
+    assert len(fake_openai.completed) == 1
+
+
+async def test_a_budget_ends_an_agent_with_its_reason(api: Api, fake_openai: FakeOpenAI) -> None:
+    """The agent's loop ends `budget_exhausted`, reason max_cost_usd, after the crossing step."""
+    fake_openai.script(Reply.calls(("calculator", {"expression": "2+2"})), Reply.ok("Four."))
+    job_id = await start_job(
+        api.alice,
+        {
+            "type": "agent",
+            "input": {"goal": "Add two and two.", "tools": ["calculator"]},
+            "options": {"max_cost_usd": 0.01},
+        },
+    )
+    result = (await wait_for(api.alice, job_id, "completed"))["result"]
+    assert result["outcome"] == "budget_exhausted"
+    assert result["reason"].startswith("max_cost_usd ($0.01) reached")
+    assert len(fake_openai.completed) == 1
+
+
+async def test_a_budget_needs_a_priced_model(api: Api) -> None:
+    """max_cost_usd on a model without a price is a 422 at the door, not an unkept promise."""
+    response = await api.alice.post(
+        "/v1/jobs",
+        json={
+            "type": "summarize",
+            "input": {"text": "Hi.", "model": "my-llama"},
+            "options": {"max_cost_usd": 1},
+        },
+    )
+    assert response.status_code == 422
+    assert "has no known price" in response.json()["detail"][0]["msg"]
+
+
+async def test_the_monthly_budget_refuses_new_starts_with_402(
+    api: Api, fake_openai: FakeOpenAI, settings: Settings
+) -> None:
+    """Once this month's calls reach the owner's budget, a start is 402 with spend and limit;
+    another owner is unaffected."""
+    alice = next(o for o in api.owners if o.startswith("alice-"))
+    settings.owner_monthly_budget_usd = {alice: Decimal("0.01")}
+    job_id = await start_job(api.alice, {"type": "summarize", "input": {"text": "Hi."}})
+    await wait_for(api.alice, job_id, "completed")
+    refused = await api.alice.post("/v1/jobs", json={"type": "summarize", "input": {"text": "x"}})
+    assert refused.status_code == 402
+    assert refused.json()["code"] == "budget_exhausted"
+    assert "$0.0150" in refused.json()["detail"]
+    assert "monthly budget of $0.01" in refused.json()["detail"]
+    assert (
+        await api.bob.post("/v1/jobs", json={"type": "summarize", "input": {"text": "x"}})
+    ).status_code == 202
+
+
+async def test_the_running_jobs_quota_answers_429(
+    api: Api, fake_openai: FakeOpenAI, settings: Settings
+) -> None:
+    """Past AIJOBS_OWNER_MAX_RUNNING, a start is 429 saying how many are running."""
+    settings.owner_max_running = 1
+    waiting = await start_job(api.alice, {"type": "draft_review", "input": {"brief": "Say hello."}})
+    await wait_for(api.alice, waiting, "waiting_for_input")
+    refused = await api.alice.post("/v1/jobs", json={"type": "summarize", "input": {"text": "x"}})
+    assert refused.status_code == 429
+    assert refused.headers["Retry-After"] == "10"
+    assert refused.json()["detail"].startswith("1 of your jobs are running; the limit is 1")
+    await api.alice.post(f"/v1/jobs/{waiting}/cancel")
