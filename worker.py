@@ -90,6 +90,7 @@ def build_activities(settings: Settings, stores: Stores) -> list[Callable[..., A
         stores.events,
         retention=timedelta(days=settings.event_retention_days),
         token_retention=timedelta(days=settings.token_retention_days),
+        rate_limits=stores.rate_limits,
     )
     tools = ToolActivities(
         http,

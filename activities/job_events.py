@@ -1,4 +1,4 @@
-"""Appending a workflow's events to its job's log, and trimming old events by retention."""
+"""Appending a workflow's events to its job's log, and trimming what retention lets go."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from core.contracts.job_events import (
     TrimJobEvents,
     TrimmedJobEvents,
 )
-from store import JobEventLog
+from store import JobEventLog, PostgresLimitStorage
 from store.job_events import NewEvent
 
 log = structlog.get_logger(__name__)
@@ -22,9 +22,14 @@ log = structlog.get_logger(__name__)
 
 class JobEventActivities:
     def __init__(
-        self, events: JobEventLog, retention: timedelta, token_retention: timedelta
+        self,
+        events: JobEventLog,
+        retention: timedelta,
+        token_retention: timedelta,
+        rate_limits: PostgresLimitStorage | None = None,
     ) -> None:
         self._events = events
+        self._rate_limits = rate_limits
         self._retention = retention
         self._token_retention = token_retention
 
@@ -47,5 +52,7 @@ class JobEventActivities:
             removed += batch
             activity.heartbeat(removed)
         forgotten = await self._events.forget_empty(cutoff)
-        log.info("events.trimmed", removed=removed, forgotten_jobs=forgotten)
+        # Rate-limit windows that no longer count expire on the same schedule.
+        windows = await self._rate_limits.prune() if self._rate_limits else 0
+        log.info("events.trimmed", removed=removed, forgotten_jobs=forgotten, rate_windows=windows)
         return TrimmedJobEvents(removed=removed, forgotten_jobs=forgotten)

@@ -24,6 +24,7 @@ from temporalio.client import (
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 from temporalio.common import (
+    Priority,
     SearchAttributePair,
     TypedSearchAttributes,
     WorkflowIDReusePolicy,
@@ -111,6 +112,9 @@ class JobService:
                     ]
                 ),
                 memo={REQUEST_DIGEST: digest},
+                # Its activities inherit this: task queues share out slots fairly by owner, so
+                # one owner's backlog does not hold up another's calls.
+                priority=Priority(fairness_key=self._owner),
                 static_summary=f"{job_type.name} job for {self._owner}",
                 rpc_timeout=self._rpc_timeout,
             )

@@ -6,11 +6,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import structlog
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
+from limits.aio.strategies import SlidingWindowCounterRateLimiter
 
 from api.error_handlers import install_error_handlers
 from api.event_hub import EventHub
 from api.middleware import BodySizeLimit, RequestContext
+from api.rate_limit import enforce_rate_limit
 from api.routes import events, health, job_types, jobs, usage
 from api.temporal_connection import TemporalConnection
 from core.config import Settings, get_settings
@@ -58,6 +60,7 @@ def create_app(
         app.state.temporal = temporal or TemporalConnection(resolved)
         stores = Stores.on(engine)
         app.state.stores = stores
+        app.state.rate_limiter = SlidingWindowCounterRateLimiter(stores.rate_limits)
         # One LISTEN connection for every SSE client of this process.
         hub = EventHub(engine, stores.events)
         hub.start()
@@ -77,10 +80,10 @@ def create_app(
     )
     install_error_handlers(app)
     app.include_router(health.router)
-    app.include_router(jobs.router)
-    app.include_router(events.router)
-    app.include_router(job_types.router)
-    app.include_router(usage.router)
+    # Every /v1 route counts against its owner's rate limit.
+    limited = [Depends(enforce_rate_limit)]
+    for router in (jobs.router, events.router, job_types.router, usage.router):
+        app.include_router(router, dependencies=limited)
     # Added last runs first: the request id is bound before the size check answers.
     app.add_middleware(BodySizeLimit)
     app.add_middleware(RequestContext)

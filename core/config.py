@@ -7,6 +7,7 @@ from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Annotated
 
+import limits
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -58,6 +59,9 @@ class Settings(BaseSettings):
     model_prices: Annotated[dict[str, tuple[Decimal, Decimal]], NoDecode] = Field(
         default_factory=dict, alias="AIJOBS_MODEL_PRICES"
     )
+    # Requests per owner on every /v1 route, counted across API replicas (`limits` syntax:
+    # `600/minute`, `10 per second`); beyond it, 429 with Retry-After.
+    owner_rate_limit: str = Field(default="600/minute", alias="AIJOBS_OWNER_RATE_LIMIT")
     # Jobs one owner may have running at once; a start beyond it is a 429.
     owner_max_running: int = Field(default=100, ge=1, alias="AIJOBS_OWNER_MAX_RUNNING")
     # Per owner, dollars a calendar month (UTC) of model calls may cost: `owner=amount,...`.
@@ -107,6 +111,17 @@ class Settings(BaseSettings):
         """`example.com,docs.example.com`: exact host names, compared in lower case."""
         if isinstance(raw, str):
             return frozenset(h.strip().lower() for h in raw.split(",") if h.strip())
+        return raw
+
+    @field_validator("owner_rate_limit")
+    @classmethod
+    def _parse_rate(cls, raw: str) -> str:
+        try:
+            limits.parse(raw)
+        except ValueError:
+            raise ValueError(
+                f"AIJOBS_OWNER_RATE_LIMIT {raw!r} is not a rate such as 600/minute"
+            ) from None
         return raw
 
     @field_validator("allowed_models", mode="before")

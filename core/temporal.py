@@ -39,12 +39,22 @@ async def connect(settings: Settings) -> Client:
     )
 
 
+# Task-queue fairness (one owner's backlog must not delay another's calls) is off by default
+# on the dev server; a real cluster or Temporal Cloud turns it on in its own configuration.
+DEV_SERVER_FAIRNESS_FLAGS = ("--dynamic-config-value", "matching.enableFairness=true")
+
+
 def dev_server_search_attribute_flags() -> list[str]:
     """`--search-attribute` flags that register our attributes on `temporal server start-dev`."""
     flags: list[str] = []
     for key in SEARCH_ATTRIBUTES:
         flags += ["--search-attribute", f"{key.name}=Keyword"]
     return flags
+
+
+def dev_server_flags() -> list[str]:
+    """Every flag `temporal server start-dev` needs for aijobs: our attributes, fairness."""
+    return [*dev_server_search_attribute_flags(), *DEV_SERVER_FAIRNESS_FLAGS]
 
 
 async def ensure_search_attributes(client: Client) -> None:

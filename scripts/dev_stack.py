@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from core.config import get_settings  # noqa: E402  (needs the path above when run as a script)
 from core.errors import DatabaseNotReady  # noqa: E402
-from core.temporal import dev_server_search_attribute_flags  # noqa: E402
+from core.temporal import dev_server_flags  # noqa: E402
 from store.database import shown  # noqa: E402
 from store.embedded import start_embedded  # noqa: E402
 from store.migrate import upgrade  # noqa: E402
@@ -199,7 +199,7 @@ def main() -> int:
                         str(ui_port),
                         "--log-level",
                         "warn",
-                        *dev_server_search_attribute_flags(),
+                        *dev_server_flags(),
                     ],
                 )
             )

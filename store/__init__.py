@@ -14,6 +14,7 @@ from store.documents import DocumentStore
 from store.job_events import JobEventLog
 from store.ledger import Ledger
 from store.outbox import Outbox
+from store.rate_limits import PostgresLimitStorage
 from store.tickets import TicketStore
 
 
@@ -28,6 +29,7 @@ class Stores:
     outbox: Outbox
     events: JobEventLog
     ledger: Ledger
+    rate_limits: PostgresLimitStorage
 
     @classmethod
     def on(cls, engine: AsyncEngine) -> Stores:
@@ -39,6 +41,7 @@ class Stores:
             outbox=Outbox(engine),
             events=JobEventLog(engine),
             ledger=Ledger(engine),
+            rate_limits=PostgresLimitStorage(engine),
         )
 
 
@@ -48,6 +51,7 @@ __all__ = [
     "JobEventLog",
     "Ledger",
     "Outbox",
+    "PostgresLimitStorage",
     "Stores",
     "TicketStore",
 ]

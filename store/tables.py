@@ -121,3 +121,14 @@ ledger = Table(
     Index("ledger_owner_time_idx", "owner", "created_at"),
     Index("ledger_job_idx", "job_id"),
 )
+
+# Rate-limit hits per key and window, shared by every API replica (store/rate_limits.py).
+rate_limit_windows = Table(
+    "rate_limit_windows",
+    metadata,
+    Column("key", Text, primary_key=True),
+    Column("window_index", BigInteger, primary_key=True),
+    Column("hits", Integer, nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Index("rate_limit_windows_expiry_idx", "expires_at"),
+)

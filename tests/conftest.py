@@ -93,6 +93,8 @@ def settings(
         openai_api_key="sk-test",
         task_queue=task_queue,
         model="fake-model",
+        # Tests poll fast; the rate limit has its own test (tests/api/test_rate_limit.py).
+        owner_rate_limit="100000/minute",
         # Owners are unique per test: the dev server is shared across the session.
         api_keys=f"alice-{task_queue}=alice-key-{task_queue},bob-{task_queue}=bob-key-{task_queue}",
     )

@@ -12,7 +12,7 @@ import yaml
 from sqlalchemy.engine import make_url
 
 from core.config import Settings
-from core.temporal import SEARCH_ATTRIBUTES
+from core.temporal import DEV_SERVER_FAIRNESS_FLAGS, SEARCH_ATTRIBUTES
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
@@ -79,6 +79,8 @@ def test_compose_temporal_matches_make_run() -> None:
     assert command[command.index("--db-filename") + 1].startswith("/data/")
     registered = {command[i + 1] for i, arg in enumerate(command) if arg == "--search-attribute"}
     assert registered == {f"{key.name}=Keyword" for key in SEARCH_ATTRIBUTES}
+    flag, value = DEV_SERVER_FAIRNESS_FLAGS
+    assert command[command.index(flag) + 1] == value
     assert "temporal-data" in COMPOSE["volumes"]
 
 

