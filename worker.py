@@ -24,6 +24,7 @@ from activities.agent_llm import AgentLLMActivities
 from activities.billing import Billing
 from activities.job_events import JobEventActivities
 from activities.llm import LLMActivities
+from activities.model_gate import ModelGate
 from activities.notify import NotifyActivities
 from activities.publish import PublishActivities
 from activities.token_stream import TokenStreams
@@ -84,8 +85,14 @@ def build_activities(settings: Settings, stores: Stores) -> list[Callable[..., A
     http = httpx.AsyncClient(timeout=httpx.Timeout(20.0))
     tokens = TokenStreams(stores.events, timedelta(milliseconds=settings.stream_batch_ms))
     billing = Billing(stores.ledger, ModelPrices(settings.model_prices))
-    llm = LLMActivities(client, default_model, tokens, billing)
-    agent = AgentLLMActivities(client, default_model, stores.conversations, tokens, billing)
+    gate = ModelGate(
+        stores.model_calls,
+        stores.events,
+        settings.model_limits,
+        timedelta(seconds=settings.model_limit_window_s),
+    )
+    llm = LLMActivities(client, default_model, tokens, billing, gate)
+    agent = AgentLLMActivities(client, default_model, stores.conversations, tokens, billing, gate)
     events = JobEventActivities(
         stores.events,
         retention=timedelta(days=settings.event_retention_days),

@@ -16,6 +16,7 @@ from activities import offline_model
 from activities.billing import Billing
 from activities.chat_completions import create_completion
 from activities.heartbeat import heartbeating
+from activities.model_gate import ModelGate, estimate_tokens
 from activities.token_stream import TokenStreams, remember_failure
 from core.contracts.llm import (
     COMPLETE_AGENT_STEP,
@@ -39,12 +40,14 @@ class AgentLLMActivities:
         store: ConversationStore,
         tokens: TokenStreams,
         billing: Billing,
+        gate: ModelGate,
     ) -> None:
         self._client = client
         self._default_model = default_model
         self._store = store
         self._tokens = tokens
         self._billing = billing
+        self._gate = gate
 
     @activity.defn(name=COMPLETE_AGENT_STEP)
     async def complete_agent_step(self, request: AgentStepRequest) -> AgentStepResult:
@@ -65,16 +68,21 @@ class AgentLLMActivities:
             if self._client is None or model == offline_model.OFFLINE_MODEL:
                 result = _offline(messages, on_text)
             else:
+                client = self._client
+                tools = [TOOL_SPECS[n].openai_schema() for n in request.tools if n in TOOL_SPECS]
                 async with heartbeating(), remember_failure():
-                    answer = await create_completion(
-                        self._client,
+                    answer = await self._gate.call(
                         model,
-                        messages,
-                        max_output_tokens=request.max_output_tokens,
-                        tools=[
-                            TOOL_SPECS[n].openai_schema() for n in request.tools if n in TOOL_SPECS
-                        ],
-                        on_text=on_text,
+                        estimate_tokens(messages, request.max_output_tokens),
+                        request.step,
+                        lambda: create_completion(
+                            client,
+                            model,
+                            messages,
+                            max_output_tokens=request.max_output_tokens,
+                            tools=tools,
+                            on_text=on_text,
+                        ),
                     )
                 result = AgentStepResult(
                     content=answer.content,

@@ -10,7 +10,7 @@ from typing import Any
 import openai
 from temporalio.exceptions import ApplicationError
 
-from activities.llm_errors import is_malformed_body, to_application_error
+from activities.llm_errors import is_malformed_body, provider_pause, to_application_error
 from core.contracts.llm import ProposedCall, TokenUsage
 
 
@@ -20,6 +20,8 @@ class Completion:
     model: str
     usage: TokenUsage
     tool_calls: list[ProposedCall] = field(default_factory=list)
+    # Seconds the provider said it will take no more (its x-ratelimit-* headers), if so.
+    pause_s: float | None = None
 
 
 async def create_completion(
@@ -40,11 +42,15 @@ async def create_completion(
         params["tools"] = tools
     try:
         if on_text is None:
-            return _from_response(await client.chat.completions.create(**params), model)
-        stream = await client.chat.completions.create(
-            **params, stream=True, stream_options={"include_usage": True}
-        )
-        return await _from_stream(stream, model, on_text)
+            raw = await client.chat.completions.with_raw_response.create(**params)
+            completion = _from_response(raw.parse(), model)
+        else:
+            raw = await client.chat.completions.with_raw_response.create(
+                **params, stream=True, stream_options={"include_usage": True}
+            )
+            completion = await _from_stream(raw.parse(), model, on_text)
+        completion.pause_s = provider_pause(raw.headers)
+        return completion
     except openai.OpenAIError as err:
         raise to_application_error(err) from err
     except ApplicationError:

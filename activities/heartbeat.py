@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 
 from temporalio import activity
 
@@ -12,13 +13,27 @@ from temporalio import activity
 HEARTBEAT_EVERY_S = 2.0
 
 
+# What the beats say while the block runs (the UI shows it on the pending activity).
+_note: ContextVar[list[str]] = ContextVar("heartbeat_note")
+
+
+def say(note: str | None) -> None:
+    """Set (or clear) what the running block's heartbeats carry, and beat at once."""
+    holder = _note.get(None)
+    if holder is not None:
+        holder[:] = [note] if note else []
+    activity.heartbeat(*([note] if note else []))
+
+
 @asynccontextmanager
 async def heartbeating() -> AsyncIterator[None]:
     """Heartbeat until the block ends; cancellation from the workflow arrives through it."""
+    holder: list[str] = []
+    token = _note.set(holder)
 
     async def beat() -> None:
         while True:
-            activity.heartbeat()
+            activity.heartbeat(*holder)
             await asyncio.sleep(HEARTBEAT_EVERY_S)
 
     task = asyncio.create_task(beat())
@@ -26,3 +41,4 @@ async def heartbeating() -> AsyncIterator[None]:
         yield
     finally:
         task.cancel()
+        _note.reset(token)

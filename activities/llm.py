@@ -13,6 +13,7 @@ from activities import offline_model
 from activities.billing import Billing
 from activities.chat_completions import create_completion
 from activities.heartbeat import heartbeating
+from activities.model_gate import ModelGate, estimate_tokens
 from activities.token_stream import TokenStreams, remember_failure
 from core.contracts.llm import COMPLETE_CHAT, ChatRequest, ChatResult, TokenUsage
 
@@ -28,11 +29,13 @@ class LLMActivities:
         default_model: str,
         tokens: TokenStreams,
         billing: Billing,
+        gate: ModelGate,
     ) -> None:
         self._client = client
         self._default_model = default_model
         self._tokens = tokens
         self._billing = billing
+        self._gate = gate
 
     @activity.defn(name=COMPLETE_CHAT)
     async def complete_chat(self, request: ChatRequest) -> ChatResult:
@@ -43,13 +46,20 @@ class LLMActivities:
             if self._client is None or model == offline_model.OFFLINE_MODEL:
                 result = self._answer_offline(request, on_text)
             else:
+                client = self._client
+                messages = [m.model_dump() for m in request.messages]
                 async with heartbeating(), remember_failure():
-                    answer = await create_completion(
-                        self._client,
+                    answer = await self._gate.call(
                         model,
-                        [m.model_dump() for m in request.messages],
-                        max_output_tokens=request.max_output_tokens,
-                        on_text=on_text,
+                        estimate_tokens(messages, request.max_output_tokens),
+                        request.step,
+                        lambda: create_completion(
+                            client,
+                            model,
+                            messages,
+                            max_output_tokens=request.max_output_tokens,
+                            on_text=on_text,
+                        ),
                     )
                 result = ChatResult(
                     text=answer.content or "", model=answer.model, usage=answer.usage

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 
@@ -48,6 +49,26 @@ def retry_after(headers: object) -> timedelta | None:
     if delay is None:
         return None
     return min(max(delay, timedelta(0)), MAX_RETRY_AFTER)
+
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
+_UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def provider_pause(headers: object) -> float | None:
+    """Seconds the provider's `x-ratelimit-*` headers say no more will be accepted: when its
+    remaining requests or tokens are 0, until the matching reset (`1s`, `6m0s`, `20ms`)."""
+    get = getattr(headers, "get", None)
+    if get is None:
+        return None
+    pauses = []
+    for kind in ("requests", "tokens"):
+        if (get(f"x-ratelimit-remaining-{kind}") or "").strip() == "0":
+            reset = get(f"x-ratelimit-reset-{kind}") or ""
+            parts = _DURATION_PART.findall(reset)
+            seconds = sum(float(n) * _UNIT_S[unit] for n, unit in parts) if parts else 1.0
+            pauses.append(min(seconds, MAX_RETRY_AFTER.total_seconds()))
+    return max(pauses) if pauses else None
 
 
 def to_application_error(err: openai.OpenAIError) -> ApplicationError:

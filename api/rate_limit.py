@@ -8,12 +8,15 @@ import time
 from functools import lru_cache
 
 import limits
+import structlog
 from fastapi import Request, Response
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
 
 from api.deps import CurrentOwner, SettingsDep
-from core.errors import LimitReached
+from core.errors import DatabaseUnavailable, LimitReached
 from store.database import outage_as_unavailable
+
+log = structlog.get_logger(__name__)
 
 POLICY = "owner"
 
@@ -29,9 +32,15 @@ async def enforce_rate_limit(
     """Count this request against its owner; LimitReached (429) beyond the rate."""
     limiter: SlidingWindowCounterRateLimiter = request.app.state.rate_limiter
     rate = _rate(settings.owner_rate_limit)
-    async with outage_as_unavailable():
-        allowed = await limiter.hit(rate, owner)
-        stats = await limiter.get_window_stats(rate, owner)
+    try:
+        async with outage_as_unavailable():
+            allowed = await limiter.hit(rate, owner)
+            stats = await limiter.get_window_stats(rate, owner)
+    except DatabaseUnavailable:
+        # Open, not closed: a database outage must not also refuse the routes that need only
+        # Temporal (reading jobs, answering them). The routes that need the database say 503.
+        log.warning("rate_limit.unavailable", owner=owner)
+        return
     reset = max(1, math.ceil(stats.reset_time - time.time()))
     headers = {
         "RateLimit-Policy": f'"{POLICY}";q={rate.amount};w={rate.get_expiry()}',

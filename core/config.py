@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Annotated
@@ -10,6 +11,14 @@ from typing import Annotated
 import limits
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+@dataclass(frozen=True)
+class ModelLimit:
+    """At most `requests` calls and `tokens` tokens per window to one model (None: no cap)."""
+
+    requests: int | None = None
+    tokens: int | None = None
 
 
 class Settings(BaseSettings):
@@ -67,6 +76,14 @@ class Settings(BaseSettings):
     # Per owner, dollars a calendar month (UTC) of model calls may cost: `owner=amount,...`.
     owner_monthly_budget_usd: Annotated[dict[str, Decimal], NoDecode] = Field(
         default_factory=dict, alias="AIJOBS_OWNER_MONTHLY_BUDGET_USD"
+    )
+    # What each model may receive from the whole fleet per window (a minute):
+    # `gpt-4o-mini=rpm:500,tpm:200000;gpt-4o=rpm:100`. A call that must wait, waits.
+    model_limits: Annotated[dict[str, ModelLimit], NoDecode] = Field(
+        default_factory=dict, alias="AIJOBS_MODEL_LIMITS"
+    )
+    model_limit_window_s: float = Field(
+        default=60.0, gt=0, le=3600, alias="AIJOBS_MODEL_LIMIT_WINDOW_S"
     )
     # Token batches per model call: lower is livelier, higher writes fewer rows.
     stream_batch_ms: int = Field(default=100, ge=10, le=10_000, alias="AIJOBS_STREAM_BATCH_MS")
@@ -145,6 +162,31 @@ class Settings(BaseSettings):
                 raise ValueError(f"AIJOBS_MODEL_PRICES for {model!r} must be input/output")
             prices[model] = (_dollars(per_input, model), _dollars(per_output, model))
         return prices
+
+    @field_validator("model_limits", mode="before")
+    @classmethod
+    def _parse_model_limits(cls, raw: object) -> object:
+        """`model=rpm:N,tpm:N;model2=rpm:N`."""
+        if not isinstance(raw, str):
+            return raw
+        parsed: dict[str, ModelLimit] = {}
+        for entry in filter(None, (e.strip() for e in raw.split(";"))):
+            model, equals, caps = entry.partition("=")
+            values: dict[str, int] = {}
+            for cap in filter(None, (c.strip() for c in caps.split(","))):
+                name, colon, number = cap.partition(":")
+                if name not in ("rpm", "tpm") or not colon or not number.strip().isdigit():
+                    raise ValueError(
+                        f"AIJOBS_MODEL_LIMITS entries look like model=rpm:500,tpm:200000, "
+                        f"got {entry!r}"
+                    )
+                values[name] = int(number)
+            if not equals or not model.strip() or not values:
+                raise ValueError(
+                    f"AIJOBS_MODEL_LIMITS entries look like model=rpm:500,tpm:200000, got {entry!r}"
+                )
+            parsed[model.strip()] = ModelLimit(values.get("rpm"), values.get("tpm"))
+        return parsed
 
     @field_validator("owner_monthly_budget_usd", mode="before")
     @classmethod

@@ -70,6 +70,16 @@ class RetryEvent(BaseModel):
     reason: str
 
 
+class RateLimitedEvent(BaseModel):
+    """A model call waits for its model's shared limit (or a provider's pause): not a failure,
+    not a retry."""
+
+    type: Literal["rate_limited"] = "rate_limited"
+    step: str | None = None
+    model: str
+    wait_s: float
+
+
 class CompletedEvent(BaseModel):
     type: Literal["completed"] = "completed"
     result: Any
@@ -102,6 +112,7 @@ Event = Annotated[
     | WaitingForInputEvent
     | InputReceivedEvent
     | RetryEvent
+    | RateLimitedEvent
     | CompletedEvent
     | FailedEvent
     | CancelledEvent,
@@ -118,6 +129,7 @@ EVENT_TYPES = (
     "waiting_for_input",
     "input_received",
     "retry",
+    "rate_limited",
     "completed",
     "failed",
     "cancelled",

@@ -13,6 +13,7 @@ from store.conversations import ConversationStore
 from store.documents import DocumentStore
 from store.job_events import JobEventLog
 from store.ledger import Ledger
+from store.model_calls import ModelCallLog
 from store.outbox import Outbox
 from store.rate_limits import PostgresLimitStorage
 from store.tickets import TicketStore
@@ -30,6 +31,7 @@ class Stores:
     events: JobEventLog
     ledger: Ledger
     rate_limits: PostgresLimitStorage
+    model_calls: ModelCallLog
 
     @classmethod
     def on(cls, engine: AsyncEngine) -> Stores:
@@ -42,6 +44,7 @@ class Stores:
             events=JobEventLog(engine),
             ledger=Ledger(engine),
             rate_limits=PostgresLimitStorage(engine),
+            model_calls=ModelCallLog(engine),
         )
 
 
@@ -50,6 +53,7 @@ __all__ = [
     "DocumentStore",
     "JobEventLog",
     "Ledger",
+    "ModelCallLog",
     "Outbox",
     "PostgresLimitStorage",
     "Stores",

@@ -132,3 +132,27 @@ rate_limit_windows = Table(
     Column("expires_at", DateTime(timezone=True), nullable=False),
     Index("rate_limit_windows_expiry_idx", "expires_at"),
 )
+
+# Model calls as they are admitted, per model, so every worker counts the same requests and
+# tokens against a provider's per-minute limits (store/model_calls.py).
+model_calls = Table(
+    "model_calls",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("model", Text, nullable=False),
+    # When it was admitted, and when its answer was in: the provider saw the request in
+    # between, so the call counts until a window after it settled.
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("settled_at", DateTime(timezone=True), nullable=True),
+    # Estimated when admitted, corrected from the response's usage.
+    Column("tokens", Integer, nullable=False),
+    Index("model_calls_model_at_idx", "model", "at"),
+)
+
+# A model the provider said to leave alone (a 429, or no requests or tokens remaining) until then.
+model_blocks = Table(
+    "model_blocks",
+    metadata,
+    Column("model", Text, primary_key=True),
+    Column("until", DateTime(timezone=True), nullable=False),
+)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from activities.billing import Billing
+from activities.model_gate import ModelGate
 from core.config import Settings
 from core.logging import configure_logging
 from core.pricing import ModelPrices
@@ -64,6 +66,12 @@ async def stores(database_url: str) -> AsyncIterator[Stores]:
 def billing(stores: Stores) -> Billing:
     """The real ledger and price table, as the worker builds them."""
     return Billing(stores.ledger, ModelPrices())
+
+
+@pytest.fixture
+def gate(stores: Stores) -> ModelGate:
+    """The shared model limits, with none configured (a 429 still pauses the model)."""
+    return ModelGate(stores.model_calls, stores.events, {}, timedelta(seconds=60))
 
 
 @pytest.fixture

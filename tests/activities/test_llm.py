@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
@@ -13,6 +14,7 @@ from temporalio.testing import ActivityEnvironment
 from activities.billing import Billing
 from activities.llm import LLMActivities
 from activities.llm_errors import MAX_RETRY_AFTER, retry_after
+from activities.model_gate import ModelGate
 from activities.token_stream import TokenStreams
 from core.contracts.llm import ChatMessage, ChatRequest, ChatResult
 from store import Stores
@@ -33,11 +35,15 @@ def tokens(stores: Stores) -> TokenStreams:
 
 
 @pytest.fixture
-def llm(fake_openai: FakeOpenAI, tokens: TokenStreams, billing: Billing) -> LLMActivities:
+def llm(
+    fake_openai: FakeOpenAI, tokens: TokenStreams, billing: Billing, gate: ModelGate
+) -> LLMActivities:
     client = openai.AsyncOpenAI(
         api_key="sk-test", base_url=fake_openai.base_url, max_retries=0, timeout=2.0
     )
-    return LLMActivities(client=client, default_model="fake-model", tokens=tokens, billing=billing)
+    return LLMActivities(
+        client=client, default_model="fake-model", tokens=tokens, billing=billing, gate=gate
+    )
 
 
 async def call(llm: LLMActivities, request: ChatRequest = REQUEST) -> ChatResult:
@@ -80,15 +86,18 @@ async def test_requested_model_overrides_default(
     assert result.model == "bigger-model"
 
 
-async def test_rate_limit_is_retryable_with_server_delay(
+async def test_a_429_pauses_the_model_then_the_same_attempt_goes_through(
     llm: LLMActivities, fake_openai: FakeOpenAI
 ) -> None:
-    """429 with Retry-After retries after the server's delay, not Temporal's backoff."""
-    fake_openai.script(Reply.error(429, "slow down", retry_after="7"))
-    err = await failure(llm)
-    assert err.type == "RateLimited"
-    assert not err.non_retryable
-    assert err.next_retry_delay == timedelta(seconds=7)
+    """A 429 is not a failure: the call waits the server's Retry-After (pausing the model for
+    every worker) and is made again within the same attempt."""
+    fake_openai.script(Reply.error(429, "slow down", retry_after="1"), Reply.ok("There."))
+    # A model of its own, so the pause holds up no other test.
+    request = REQUEST.model_copy(update={"model": f"storm-{uuid.uuid4().hex}"})
+    result = await call(llm, request)
+    assert result.text == "There."
+    first, second = fake_openai.requests
+    assert second.at - first.at >= 0.95
 
 
 async def test_retry_after_ms_wins_over_seconds(
@@ -163,22 +172,26 @@ async def test_slow_server_times_out_retryably(llm: LLMActivities, fake_openai: 
     assert not err.non_retryable
 
 
-async def test_unreachable_server_is_retryable(tokens: TokenStreams, billing: Billing) -> None:
+async def test_unreachable_server_is_retryable(
+    tokens: TokenStreams, billing: Billing, gate: ModelGate
+) -> None:
     """Connection refused is transient: the server may be restarting."""
     client = openai.AsyncOpenAI(api_key="k", base_url="http://127.0.0.1:9/v1", max_retries=0)
     err = await failure(
-        LLMActivities(client=client, default_model="m", tokens=tokens, billing=billing)
+        LLMActivities(client=client, default_model="m", tokens=tokens, billing=billing, gate=gate)
     )
     assert err.type == "ConnectionFailed"
     assert not err.non_retryable
 
 
 async def test_offline_model_answers_without_network(
-    tokens: TokenStreams, billing: Billing
+    tokens: TokenStreams, billing: Billing, gate: ModelGate
 ) -> None:
     """With no client the built-in model answers, extractively, and says it is `offline`."""
     result = await call(
-        LLMActivities(client=None, default_model="offline", tokens=tokens, billing=billing)
+        LLMActivities(
+            client=None, default_model="offline", tokens=tokens, billing=billing, gate=gate
+        )
     )
     assert result.model == "offline"
     assert result.text == "The quick brown fox. It jumps."

@@ -18,6 +18,7 @@ from temporalio.testing import ActivityEnvironment
 from activities import token_stream
 from activities.billing import Billing
 from activities.llm import LLMActivities
+from activities.model_gate import ModelGate
 from activities.token_stream import TokenStreams
 from core.contracts.llm import ChatMessage, ChatRequest
 from store import JobEventLog, Stores
@@ -60,7 +61,7 @@ def _env(job_id: str, attempt: int = 1, details: Sequence[Any] = ()) -> Activity
 
 
 async def test_tokens_arrive_in_order_in_few_events(
-    fake_openai: FakeOpenAI, stores: Stores, billing: Billing
+    fake_openai: FakeOpenAI, stores: Stores, billing: Billing, gate: ModelGate
 ) -> None:
     """Every delta of the answer is in the log, in order, coalesced into batches."""
     text = " ".join(f"w{i}" for i in range(300))
@@ -70,6 +71,7 @@ async def test_tokens_arrive_in_order_in_few_events(
         "fake-model",
         TokenStreams(stores.events, timedelta(seconds=0.05)),
         billing,
+        gate,
     )
     job = f"job-{uuid.uuid4().hex}"
 
@@ -82,7 +84,7 @@ async def test_tokens_arrive_in_order_in_few_events(
 
 
 async def test_a_retried_attempt_says_why_first(
-    fake_openai: FakeOpenAI, stores: Stores, billing: Billing
+    fake_openai: FakeOpenAI, stores: Stores, billing: Billing, gate: ModelGate
 ) -> None:
     """Attempt 2 opens with a `retry` event quoting the failure its predecessor heartbeated."""
     fake_openai.script(Reply.ok("Second time lucky."))
@@ -91,6 +93,7 @@ async def test_a_retried_attempt_says_why_first(
         "fake-model",
         TokenStreams(stores.events, timedelta(seconds=0.05)),
         billing,
+        gate,
     )
     job = f"job-{uuid.uuid4().hex}"
 
@@ -105,14 +108,18 @@ async def test_a_retried_attempt_says_why_first(
 
 @pytest.mark.parametrize("fail", [False, True], ids=["log-hangs", "log-fails"])
 async def test_the_answer_survives_its_final_flush(
-    fake_openai: FakeOpenAI, monkeypatch: pytest.MonkeyPatch, fail: bool, billing: Billing
+    fake_openai: FakeOpenAI,
+    monkeypatch: pytest.MonkeyPatch,
+    fail: bool,
+    billing: Billing,
+    gate: ModelGate,
 ) -> None:
     """The call returns its answer once the flush's time is up (or it failed), and keeps
     heartbeating meanwhile, so Temporal never times it out and runs it again."""
     monkeypatch.setattr(token_stream, "FINAL_FLUSH_S", 0.5)
     fake_openai.script(Reply.ok("The answer arrived."))
     tokens = TokenStreams(StuckLog(fail=fail), timedelta(seconds=0.05))
-    llm = LLMActivities(_client(fake_openai), "fake-model", tokens, billing)
+    llm = LLMActivities(_client(fake_openai), "fake-model", tokens, billing, gate)
     env = _env(f"job-{uuid.uuid4().hex}")
     beats: list[tuple[Any, ...]] = []
     env.on_heartbeat = lambda *details: beats.append(details)

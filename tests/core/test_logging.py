@@ -19,6 +19,7 @@ from temporalio.worker import Replayer
 
 from activities.billing import Billing
 from activities.llm import LLMActivities
+from activities.model_gate import ModelGate
 from activities.token_stream import TokenStreams
 from core.config import Settings
 from core.contracts.llm import ChatMessage, ChatRequest
@@ -45,7 +46,11 @@ def parsed(buffer: io.StringIO) -> list[dict[str, Any]]:
 
 
 async def test_activity_lines_carry_context_and_no_secrets(
-    log_lines: io.StringIO, fake_openai: FakeOpenAI, stores: Stores, billing: Billing
+    log_lines: io.StringIO,
+    fake_openai: FakeOpenAI,
+    stores: Stores,
+    billing: Billing,
+    gate: ModelGate,
 ) -> None:
     """`llm.completed` names workflow, run, activity, attempt, model; no prompt, answer, key."""
     fake_openai.script(Reply.ok("THE-ANSWER-TEXT"))
@@ -54,7 +59,7 @@ async def test_activity_lines_carry_context_and_no_secrets(
     )
     request = ChatRequest(messages=[ChatMessage(role="user", content="THE-PROMPT-TEXT")])
     tokens = TokenStreams(stores.events, timedelta(seconds=0.1))
-    llm = LLMActivities(client, "fake-model", tokens, billing)
+    llm = LLMActivities(client, "fake-model", tokens, billing, gate)
     await ActivityEnvironment().run(llm.complete_chat, request)
     [line] = [e for e in parsed(log_lines) if e["event"] == "llm.completed"]
     assert line["activity"] == "unknown"  # ActivityEnvironment's default activity info

@@ -75,6 +75,8 @@ class Recorded:
     path: str
     headers: dict[str, str]
     body: dict[str, Any]
+    # time.monotonic() when the request arrived.
+    at: float = field(default_factory=time.monotonic)
 
     @property
     def user_text(self) -> str:
@@ -200,7 +202,7 @@ def _handler_for(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
             elif body.get("stream"):
                 self._stream(body, reply)
             else:
-                self._send(200, json.dumps(_completion(body, reply)).encode())
+                self._send(200, json.dumps(_completion(body, reply)).encode(), reply.headers)
 
         def _send(self, status: int, payload: bytes, headers: dict[str, str] | None = None) -> None:
             self.send_response(status)
@@ -216,6 +218,8 @@ def _handler_for(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream")
             self.send_header("Connection", "close")
+            for name, value in reply.headers.items():
+                self.send_header(name, value)
             self.end_headers()
             self.close_connection = True
             for index, (name, arguments) in enumerate(reply.tool_calls):
