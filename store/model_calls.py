@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, delete, func, select, update
+from sqlalchemy import ColumnElement, and_, case, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -39,20 +39,33 @@ class ModelCallLog:
         """Admit one call of about `estimate` tokens if the provider's pause is over and the
         window has room; else say how long to wait. One model's admissions take turns."""
         async with self._engine.begin() as conn:
-            await conn.execute(
-                select(func.pg_advisory_xact_lock(func.hashtext(f"model-limit:{model}")))
-            )
+            # The lock first, then the clock: a call waiting on the lock sees the time it got it.
+            locked = select(func.pg_advisory_xact_lock(func.hashtext(f"model-limit:{model}")))
+            await conn.execute(locked)
             now: datetime = (await conn.execute(select(func.clock_timestamp()))).scalar_one()
-            until = (
+            counted = _counted(model, window, now)
+            state = (
                 await conn.execute(
-                    select(model_blocks.c.until).where(model_blocks.c.model == model)
+                    select(
+                        select(model_blocks.c.until)
+                        .where(model_blocks.c.model == model)
+                        .scalar_subquery()
+                        .label("until"),
+                        select(func.count()).where(counted).scalar_subquery().label("calls"),
+                        select(func.coalesce(func.sum(model_calls.c.tokens), 0))
+                        .where(counted)
+                        .scalar_subquery()
+                        .label("tokens"),
+                    )
                 )
-            ).scalar_one_or_none()
-            if until is not None and until > now:
-                return Admission(False, wait_s=(until - now).total_seconds())
+            ).one()
+            if state.until is not None and state.until > now:
+                return Admission(False, wait_s=(state.until - now).total_seconds())
             if limit is None:
                 return Admission(True)
-            wait = await _wait_for_room(conn, model, estimate, limit, window, now)
+            wait = await _wait_for_room(
+                conn, model, estimate, limit, window, now, int(state.calls), int(state.tokens)
+            )
             if wait > 0:
                 return Admission(False, wait_s=wait)
             call_id = (
@@ -96,6 +109,30 @@ class ModelCallLog:
         return int(calls.rowcount)
 
 
+def _leaves(window: timedelta) -> ColumnElement[datetime]:
+    """When a call stops counting: a window after its answer was in, or (while unsettled) a
+    window plus a grace after it was admitted. The provider saw it somewhere in between, so
+    every window of the provider's own count stays within the limit."""
+    return case(
+        (model_calls.c.settled_at.is_(None), model_calls.c.at + window + UNSETTLED_GRACE),
+        else_=model_calls.c.settled_at + window,
+    )
+
+
+def _counted(model: str, window: timedelta, now: datetime) -> ColumnElement[bool]:
+    """The model's calls that still count at `now` (each side of the OR has its index)."""
+    return and_(
+        model_calls.c.model == model,
+        or_(
+            and_(
+                model_calls.c.settled_at.is_(None),
+                model_calls.c.at > now - window - UNSETTLED_GRACE,
+            ),
+            model_calls.c.settled_at > now - window,
+        ),
+    )
+
+
 async def _wait_for_room(
     conn: AsyncConnection,
     model: str,
@@ -103,35 +140,38 @@ async def _wait_for_room(
     limit: ModelLimit,
     window: timedelta,
     now: datetime,
+    calls: int,
+    tokens: int,
 ) -> float:
-    """Seconds until a call of `estimate` tokens fits (0: it fits now).
-
-    A call counts until a window after its answer was in (or after it was admitted, plus a
-    grace, while unsettled), not a window after admission: the provider saw it somewhere in
-    between, so every window of the provider's own count stays within the limit.
-    """
-    leaves = case(
-        (model_calls.c.settled_at.is_(None), model_calls.c.at + window + UNSETTLED_GRACE),
-        else_=model_calls.c.settled_at + window,
-    ).label("leaves")
-    rows = (
-        await conn.execute(
-            select(leaves, model_calls.c.tokens)
-            .where(model_calls.c.model == model, leaves > now)
-            .order_by(leaves)
-        )
-    ).all()
+    """Seconds until a call of `estimate` tokens fits (0: it fits now). Only a full window
+    reads its calls, and only as many as must leave."""
     waits = [0.0]
-    if limit.requests is not None and len(rows) >= limit.requests:
+    leaves = _leaves(window).label("leaves")
+    if limit.requests is not None and calls >= limit.requests:
         # The calls that leave first must go until one more fits.
-        waits.append((rows[len(rows) - limit.requests].leaves - now).total_seconds())
-    if limit.tokens is not None:
-        # A call larger than the whole budget runs alone in an empty window.
-        need = min(estimate, limit.tokens)
-        total = sum(int(r.tokens) for r in rows)
-        for row in rows:
-            if total + need <= limit.tokens:
-                break
-            total -= int(row.tokens)
-            waits.append((row.leaves - now).total_seconds())
+        first_to_go = (
+            await conn.execute(
+                select(leaves)
+                .where(_counted(model, window, now))
+                .order_by(leaves)
+                .offset(calls - limit.requests)
+                .limit(1)
+            )
+        ).scalar_one()
+        waits.append((first_to_go - now).total_seconds())
+    # A call larger than the whole budget runs alone in an empty window.
+    need = min(estimate, limit.tokens) if limit.tokens is not None else 0
+    if limit.tokens is not None and tokens + need > limit.tokens:
+        gone = func.sum(model_calls.c.tokens).over(order_by=_leaves(window)).label("gone")
+        ordered = select(leaves, gone).where(_counted(model, window, now)).subquery()
+        enough = (
+            await conn.execute(
+                select(ordered.c.leaves)
+                .where(tokens - ordered.c.gone + need <= limit.tokens)
+                .order_by(ordered.c.leaves)
+                .limit(1)
+            )
+        ).scalar_one_or_none()
+        if enough is not None:
+            waits.append((enough - now).total_seconds())
     return max(waits)

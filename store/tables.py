@@ -147,6 +147,7 @@ model_calls = Table(
     # Estimated when admitted, corrected from the response's usage.
     Column("tokens", Integer, nullable=False),
     Index("model_calls_model_at_idx", "model", "at"),
+    Index("model_calls_model_settled_idx", "model", "settled_at"),
 )
 
 # A model the provider said to leave alone (a 429, or no requests or tokens remaining) until then.

@@ -28,6 +28,7 @@ def upgrade() -> None:
         sa.Column("tokens", sa.Integer(), nullable=False),
     )
     op.create_index("model_calls_model_at_idx", "model_calls", ["model", "at"])
+    op.create_index("model_calls_model_settled_idx", "model_calls", ["model", "settled_at"])
     op.create_table(
         "model_blocks",
         sa.Column("model", sa.Text(), primary_key=True),
