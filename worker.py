@@ -98,6 +98,7 @@ def build_activities(settings: Settings, stores: Stores) -> list[Callable[..., A
         retention=timedelta(days=settings.event_retention_days),
         token_retention=timedelta(days=settings.token_retention_days),
         rate_limits=stores.rate_limits,
+        model_calls=stores.model_calls,
     )
     tools = ToolActivities(
         http,
