@@ -49,6 +49,9 @@ def _parser() -> argparse.ArgumentParser:
     submit.add_argument("type", help="job type, e.g. summarize, draft_review, agent")
     submit.add_argument("--input", required=True, type=_json_arg, help="JSON object or @file")
     submit.add_argument("--idempotency-key")
+    submit.add_argument(
+        "--max-cost-usd", type=float, help="stop the job's model calls once it cost this much"
+    )
     submit.add_argument("--watch", action="store_true", help="follow it to the end")
     submit.add_argument("--json", action="store_true", help="with --watch: one event per line")
     follow = commands.add_parser("watch", help="follow a job's events")
@@ -60,6 +63,10 @@ def _parser() -> argparse.ArgumentParser:
     listing.add_argument("--type")
     listing.add_argument("--status")
     listing.add_argument("--limit", type=int, default=20)
+    usage = commands.add_parser("usage", help="what your model calls used and cost")
+    usage.add_argument("--group-by", choices=["day", "model", "type"], default="day")
+    usage.add_argument("--from", dest="start", help="ISO date or time (default: month start)")
+    usage.add_argument("--to", dest="end", help="ISO date or time (default: now)")
     answer = commands.add_parser("input", help="answer what a job waits for")
     answer.add_argument("id")
     answer.add_argument("name")
@@ -70,9 +77,10 @@ def _parser() -> argparse.ArgumentParser:
 def run(args: argparse.Namespace, api: ApiClient) -> int:
     if args.command == "submit":
         headers = {"Idempotency-Key": args.idempotency_key} if args.idempotency_key else {}
-        job = api.request(
-            "POST", "/v1/jobs", json={"type": args.type, "input": args.input}, headers=headers
-        )
+        body: dict[str, Any] = {"type": args.type, "input": args.input}
+        if args.max_cost_usd is not None:
+            body["options"] = {"max_cost_usd": args.max_cost_usd}
+        job = api.request("POST", "/v1/jobs", json=body, headers=headers)
         print(job["id"], file=sys.stderr if args.watch else sys.stdout)
         return watch(api, job["id"], as_json=args.json) if args.watch else 0
     if args.command == "watch":
@@ -85,6 +93,16 @@ def run(args: argparse.Namespace, api: ApiClient) -> int:
         page = api.request("GET", "/v1/jobs", params=params | {"limit": args.limit})
         for job in page["jobs"]:
             print(f"{job['id']}  {job['type']:<13} {job['status']:<18} {job['created_at']}")
+        return 0
+    if args.command == "usage":
+        window = {"from": args.start, "to": args.end, "group_by": args.group_by}
+        report = api.request("GET", "/v1/usage", params={k: v for k, v in window.items() if v})
+        for line in [*report["groups"], report["total"]]:
+            unpriced = f" (+{line['unpriced_calls']} unpriced)" if line["unpriced_calls"] else ""
+            print(
+                f"{line['key']:<24} {line['calls']:>7} calls {line['input_tokens']:>10} in "
+                f"{line['output_tokens']:>10} out  ${line['cost_usd']:.4f}{unpriced}"
+            )
         return 0
     if args.command == "input":
         body = {"name": args.name, "value": args.value}

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.config import Settings
+from tests.api.jobs_client import wait_for
 from tests.conftest import Api
 from tests.support.fake_openai import FakeOpenAI, Reply
 from tests.support.polling import eventually
@@ -156,3 +157,31 @@ async def test_argument_and_connection_errors_are_one_line(api: Api, settings: S
     assert unreachable.code == 1
     assert "cannot reach http://127.0.0.1:9" in unreachable.err
     assert "Set AIJOBS_URL" in unreachable.err
+
+
+async def test_a_budget_from_the_command_line_and_the_usage_report(
+    api: Api, settings: Settings, fake_openai: FakeOpenAI
+) -> None:
+    """`submit --max-cost-usd` carries the budget; `usage` prints per-model lines and a total
+    that add up to the job's cost."""
+    text = json.dumps({"text": "Short.", "model": "gpt-4o-mini"})
+    submitted = await aijobs(
+        api, settings, "submit", "summarize", "--input", text, "--max-cost-usd", "0.5"
+    )
+    assert submitted.code == 0, submitted.err
+    job = await wait_for(api.alice, submitted.out.strip(), "completed")
+    report = await aijobs(api, settings, "usage", "--group-by", "model")
+    assert report.code == 0, report.err
+    model_line, total_line = report.out.strip().splitlines()
+    cost = f"${job['result']['usage']['cost_usd']:.4f}"
+    assert model_line.startswith("gpt-4o-mini")
+    assert model_line.endswith(cost)
+    assert total_line.startswith("total")
+    assert total_line.endswith(cost)
+    # The budget reaches the API: on a model without a price it is refused.
+    unpriced = json.dumps({"text": "Short.", "model": "my-llama"})
+    refused = await aijobs(
+        api, settings, "submit", "summarize", "--input", unpriced, "--max-cost-usd", "1"
+    )
+    assert refused.code == 1
+    assert "has no known price" in refused.err
