@@ -24,6 +24,7 @@ from activities.agent_llm import AgentLLMActivities
 from activities.billing import Billing
 from activities.job_events import JobEventActivities
 from activities.llm import LLMActivities
+from activities.model_caller import ModelCaller
 from activities.model_gate import ModelGate
 from activities.notify import NotifyActivities
 from activities.publish import PublishActivities
@@ -91,14 +92,27 @@ def build_activities(settings: Settings, stores: Stores) -> list[Callable[..., A
         settings.model_limits,
         timedelta(seconds=settings.model_limit_window_s),
     )
-    llm = LLMActivities(client, default_model, tokens, billing, gate)
-    agent = AgentLLMActivities(client, default_model, stores.conversations, tokens, billing, gate)
+    caller = (
+        None
+        if client is None
+        else ModelCaller(
+            client,
+            gate,
+            billing,
+            stores.answers,
+            cache_ttl=timedelta(seconds=settings.cache_ttl_s),
+            cache_scope=settings.cache_scope,
+        )
+    )
+    llm = LLMActivities(caller, default_model, tokens)
+    agent = AgentLLMActivities(caller, default_model, stores.conversations, tokens)
     events = JobEventActivities(
         stores.events,
         retention=timedelta(days=settings.event_retention_days),
         token_retention=timedelta(days=settings.token_retention_days),
         rate_limits=stores.rate_limits,
         model_calls=stores.model_calls,
+        answers=stores.answers,
     )
     tools = ToolActivities(
         http,

@@ -6,18 +6,14 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import openai
 import structlog
 from sqlalchemy.exc import DBAPIError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities import offline_model
-from activities.billing import Billing
-from activities.chat_completions import create_completion
-from activities.heartbeat import heartbeating
-from activities.model_gate import ModelGate, estimate_tokens
-from activities.token_stream import TokenStreams, remember_failure
+from activities.model_caller import ModelCall, ModelCaller
+from activities.token_stream import TokenStreams
 from core.contracts.llm import (
     COMPLETE_AGENT_STEP,
     AgentStepRequest,
@@ -35,19 +31,15 @@ log = structlog.get_logger(__name__)
 class AgentLLMActivities:
     def __init__(
         self,
-        client: openai.AsyncOpenAI | None,
+        caller: ModelCaller | None,
         default_model: str,
         store: ConversationStore,
         tokens: TokenStreams,
-        billing: Billing,
-        gate: ModelGate,
     ) -> None:
-        self._client = client
+        self._caller = caller
         self._default_model = default_model
         self._store = store
         self._tokens = tokens
-        self._billing = billing
-        self._gate = gate
 
     @activity.defn(name=COMPLETE_AGENT_STEP)
     async def complete_agent_step(self, request: AgentStepRequest) -> AgentStepResult:
@@ -65,33 +57,32 @@ class AgentLLMActivities:
         model = request.model or self._default_model
         started = time.monotonic()
         async with self._tokens.open(request.step) as on_text:
-            if self._client is None or model == offline_model.OFFLINE_MODEL:
+            if self._caller is None or model == offline_model.OFFLINE_MODEL:
                 result = _offline(messages, on_text)
             else:
-                client = self._client
-                tools = [TOOL_SPECS[n].openai_schema() for n in request.tools if n in TOOL_SPECS]
-                async with heartbeating(), remember_failure():
-                    answer = await self._gate.call(
-                        model,
-                        estimate_tokens(messages, request.max_output_tokens),
-                        request.step,
-                        lambda: create_completion(
-                            client,
-                            model,
-                            messages,
-                            max_output_tokens=request.max_output_tokens,
-                            tools=tools,
-                            on_text=on_text,
-                        ),
-                    )
+                answer = await self._caller.answer(
+                    ModelCall(
+                        model=model,
+                        messages=messages,
+                        owner=request.owner,
+                        max_output_tokens=request.max_output_tokens,
+                        tools=[
+                            TOOL_SPECS[n].openai_schema() for n in request.tools if n in TOOL_SPECS
+                        ],
+                        cache=request.cache,
+                        step=request.step,
+                    ),
+                    on_text,
+                )
+                done = answer.completion
                 result = AgentStepResult(
-                    content=answer.content,
-                    tool_calls=answer.tool_calls,
-                    model=answer.model,
-                    usage=answer.usage,
+                    content=done.content,
+                    tool_calls=done.tool_calls,
+                    model=done.model,
+                    usage=done.usage,
+                    source=answer.source,
                 )
         duration_s = time.monotonic() - started
-        result.usage = await self._billing.charge(request.owner, model, result.model, result.usage)
         stored = time.monotonic()
         reply_at = request.start + len(request.append)
         try:

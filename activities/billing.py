@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
+from decimal import Decimal
 
 import structlog
 from temporalio import activity
@@ -32,22 +34,39 @@ class Billing:
     ) -> TokenUsage:
         """`usage` with its cost; the ledger gets the attempt. Overrides are looked up by the
         model the job asked for, the price table also by the one that answered."""
+        cost = self._price(requested, answered, usage)
+        await self._record(self._charge(owner, answered, usage, cost))
+        return usage.model_copy(update={"cost_usd": None if cost is None else float(cost)})
+
+    async def saved(
+        self, owner: str | None, requested: str, answered: str, original: TokenUsage
+    ) -> TokenUsage:
+        """A cache hit: no tokens, no cost; the ledger and the usage record what it saved."""
+        saved = self._price(requested, answered, original) or Decimal(0)
+        free = TokenUsage(cache_hits=1, saved_cost_usd=float(saved))
+        charge = self._charge(owner, answered, free, Decimal(0))
+        await self._record(replace(charge, cache_hit=True, saved_cost_usd=saved))
+        return free
+
+    def _price(self, requested: str, answered: str, usage: TokenUsage) -> Decimal | None:
         cost = self._prices.cost(requested, usage.input_tokens, usage.output_tokens)
         if cost is None and answered != requested:
             cost = self._prices.cost(answered, usage.input_tokens, usage.output_tokens)
+        return cost
+
+    @staticmethod
+    def _charge(owner: str | None, model: str, usage: TokenUsage, cost: Decimal | None) -> Charge:
         info = activity.info()
-        charge = Charge(
+        return Charge(
             key=f"{info.workflow_run_id}/{info.activity_id}/{info.attempt}",
             owner=owner,
             job_id=info.workflow_id or "",
             job_type=JOB_TYPE_OF_WORKFLOW.get(info.workflow_type or "", info.workflow_type or ""),
-            model=answered,
+            model=model,
             input_tokens=usage.input_tokens,
             output_tokens=usage.output_tokens,
             cost_usd=cost,
         )
-        await self._record(charge)
-        return usage.model_copy(update={"cost_usd": None if cost is None else float(cost)})
 
     async def _record(self, charge: Charge) -> None:
         """A few quick tries. Failing the call here would make Temporal pay for it again, so a

@@ -31,6 +31,7 @@ async def create_completion(
     *,
     max_output_tokens: int | None = None,
     tools: list[dict[str, Any]] | None = None,
+    temperature: float | None = None,
     on_text: Callable[[str], None] | None = None,
 ) -> Completion:
     """One call. With `on_text`, the answer is streamed and each text delta handed over as it
@@ -40,6 +41,8 @@ async def create_completion(
         params["max_completion_tokens"] = max_output_tokens
     if tools:
         params["tools"] = tools
+    if temperature is not None:
+        params["temperature"] = temperature
     try:
         if on_text is None:
             raw = await client.chat.completions.with_raw_response.create(**params)

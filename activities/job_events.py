@@ -14,7 +14,7 @@ from core.contracts.job_events import (
     TrimJobEvents,
     TrimmedJobEvents,
 )
-from store import JobEventLog, ModelCallLog, PostgresLimitStorage
+from store import JobEventLog, ModelAnswers, ModelCallLog, PostgresLimitStorage
 from store.job_events import NewEvent
 
 log = structlog.get_logger(__name__)
@@ -28,10 +28,12 @@ class JobEventActivities:
         token_retention: timedelta,
         rate_limits: PostgresLimitStorage | None = None,
         model_calls: ModelCallLog | None = None,
+        answers: ModelAnswers | None = None,
     ) -> None:
         self._events = events
         self._rate_limits = rate_limits
         self._model_calls = model_calls
+        self._answers = answers
         self._retention = retention
         self._token_retention = token_retention
 

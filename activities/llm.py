@@ -1,20 +1,17 @@
-"""The one activity that talks to a model: a Chat Completions call whose retries Temporal owns."""
+"""The activity that asks a model for text: journal, cache, limits and billing come with it
+(activities/model_caller.py); retries belong to Temporal."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
 
-import openai
 import structlog
 from temporalio import activity
 
 from activities import offline_model
-from activities.billing import Billing
-from activities.chat_completions import create_completion
-from activities.heartbeat import heartbeating
-from activities.model_gate import ModelGate, estimate_tokens
-from activities.token_stream import TokenStreams, remember_failure
+from activities.model_caller import ModelCall, ModelCaller
+from activities.token_stream import TokenStreams
 from core.contracts.llm import COMPLETE_CHAT, ChatRequest, ChatResult, TokenUsage
 
 log = structlog.get_logger(__name__)
@@ -24,18 +21,11 @@ class LLMActivities:
     """Holds one OpenAI client per worker process; `None` means only the offline model exists."""
 
     def __init__(
-        self,
-        client: openai.AsyncOpenAI | None,
-        default_model: str,
-        tokens: TokenStreams,
-        billing: Billing,
-        gate: ModelGate,
+        self, caller: ModelCaller | None, default_model: str, tokens: TokenStreams
     ) -> None:
-        self._client = client
+        self._caller = caller
         self._default_model = default_model
         self._tokens = tokens
-        self._billing = billing
-        self._gate = gate
 
     @activity.defn(name=COMPLETE_CHAT)
     async def complete_chat(self, request: ChatRequest) -> ChatResult:
@@ -43,34 +33,35 @@ class LLMActivities:
         model = request.model or self._default_model
         started = time.monotonic()
         async with self._tokens.open(request.step) as on_text:
-            if self._client is None or model == offline_model.OFFLINE_MODEL:
+            if self._caller is None or model == offline_model.OFFLINE_MODEL:
                 result = self._answer_offline(request, on_text)
             else:
-                client = self._client
-                messages = [m.model_dump() for m in request.messages]
-                async with heartbeating(), remember_failure():
-                    answer = await self._gate.call(
-                        model,
-                        estimate_tokens(messages, request.max_output_tokens),
-                        request.step,
-                        lambda: create_completion(
-                            client,
-                            model,
-                            messages,
-                            max_output_tokens=request.max_output_tokens,
-                            on_text=on_text,
-                        ),
-                    )
-                result = ChatResult(
-                    text=answer.content or "", model=answer.model, usage=answer.usage
+                answer = await self._caller.answer(
+                    ModelCall(
+                        model=model,
+                        messages=[m.model_dump() for m in request.messages],
+                        owner=request.owner,
+                        max_output_tokens=request.max_output_tokens,
+                        temperature=request.temperature,
+                        cache=request.cache,
+                        step=request.step,
+                    ),
+                    on_text,
                 )
-        result.usage = await self._billing.charge(request.owner, model, result.model, result.usage)
+                done = answer.completion
+                result = ChatResult(
+                    text=done.content or "",
+                    model=done.model,
+                    usage=done.usage,
+                    source=answer.source,
+                )
         log.info(
             "llm.completed",
             model=result.model,
             input_tokens=result.usage.input_tokens,
             output_tokens=result.usage.output_tokens,
             cost_usd=result.usage.cost_usd,
+            source=result.source,
             duration_ms=round((time.monotonic() - started) * 1000),
         )
         return result

@@ -145,6 +145,8 @@ class UsageLine(BaseModel):
     output_tokens: int
     cost_usd: float = Field(description="Dollars of the calls whose model has a known price.")
     unpriced_calls: int = Field(description="Calls to models without a known price.")
+    cache_hits: int = Field(0, description="Answers from the response cache: no model call.")
+    saved_cost_usd: float = Field(0.0, description="What those answers would have cost.")
 
 
 class UsageReport(BaseModel):

@@ -6,7 +6,7 @@ import hashlib
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
-from typing import Annotated
+from typing import Annotated, Literal
 
 import limits
 from pydantic import Field, SecretStr, field_validator
@@ -85,6 +85,9 @@ class Settings(BaseSettings):
     model_limit_window_s: float = Field(
         default=60.0, gt=0, le=3600, alias="AIJOBS_MODEL_LIMIT_WINDOW_S"
     )
+    # The cross-run response cache: how long an answer is kept, and whether owners share it.
+    cache_ttl_s: float = Field(default=7 * 86_400.0, gt=0, alias="AIJOBS_CACHE_TTL_S")
+    cache_scope: Literal["owner", "global"] = Field(default="owner", alias="AIJOBS_CACHE_SCOPE")
     # Token batches per model call: lower is livelier, higher writes fewer rows.
     stream_batch_ms: int = Field(default=100, ge=10, le=10_000, alias="AIJOBS_STREAM_BATCH_MS")
 

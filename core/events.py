@@ -29,6 +29,8 @@ class StepCompletedEvent(BaseModel):
     step: str
     input_tokens: int = 0
     output_tokens: int = 0
+    # model, cache (a cross-run hit, no call) or journal (a retry reusing its answer).
+    source: str = "model"
 
 
 class ToolCallEvent(BaseModel):

@@ -13,6 +13,7 @@ from store.conversations import ConversationStore
 from store.documents import DocumentStore
 from store.job_events import JobEventLog
 from store.ledger import Ledger
+from store.model_answers import ModelAnswers
 from store.model_calls import ModelCallLog
 from store.outbox import Outbox
 from store.rate_limits import PostgresLimitStorage
@@ -32,6 +33,7 @@ class Stores:
     ledger: Ledger
     rate_limits: PostgresLimitStorage
     model_calls: ModelCallLog
+    answers: ModelAnswers
 
     @classmethod
     def on(cls, engine: AsyncEngine) -> Stores:
@@ -45,6 +47,7 @@ class Stores:
             ledger=Ledger(engine),
             rate_limits=PostgresLimitStorage(engine),
             model_calls=ModelCallLog(engine),
+            answers=ModelAnswers(engine),
         )
 
 
@@ -53,6 +56,7 @@ __all__ = [
     "DocumentStore",
     "JobEventLog",
     "Ledger",
+    "ModelAnswers",
     "ModelCallLog",
     "Outbox",
     "PostgresLimitStorage",

@@ -28,6 +28,9 @@ class Charge:
     input_tokens: int
     output_tokens: int
     cost_usd: Decimal | None
+    # Answered from the response cache: no model call, and what it would have cost.
+    cache_hit: bool = False
+    saved_cost_usd: Decimal | None = None
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,8 @@ class UsageGroup:
     # The sum of the calls with a known price; `unpriced_calls` says how many had none.
     cost_usd: Decimal
     unpriced_calls: int
+    cache_hits: int = 0
+    saved_cost_usd: Decimal = Decimal(0)
 
 
 def _group_key(group_by: GroupBy) -> ColumnElement[str]:
@@ -85,11 +90,14 @@ class Ledger:
                 await conn.execute(
                     select(
                         key,
-                        func.count().label("calls"),
+                        # A cache hit is a line (it records a saving) but not a model call.
+                        func.count().filter(~ledger.c.cache_hit).label("calls"),
                         func.sum(ledger.c.input_tokens).label("input_tokens"),
                         func.sum(ledger.c.output_tokens).label("output_tokens"),
                         func.coalesce(func.sum(ledger.c.cost_usd), 0).label("cost_usd"),
                         func.count().filter(ledger.c.cost_usd.is_(None)).label("unpriced"),
+                        func.count().filter(ledger.c.cache_hit).label("cache_hits"),
+                        func.coalesce(func.sum(ledger.c.saved_cost_usd), 0).label("saved"),
                     )
                     .where(
                         ledger.c.owner == owner,
@@ -108,6 +116,8 @@ class Ledger:
                 int(r.output_tokens),
                 Decimal(r.cost_usd),
                 int(r.unpriced),
+                int(r.cache_hits),
+                Decimal(r.saved),
             )
             for r in rows
         ]
@@ -129,6 +139,8 @@ class Ledger:
                 r.input_tokens,
                 r.output_tokens,
                 None if r.cost_usd is None else Decimal(r.cost_usd),
+                r.cache_hit,
+                None if r.saved_cost_usd is None else Decimal(r.saved_cost_usd),
             )
             for r in rows
         ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     Computed,
     DateTime,
@@ -117,6 +118,9 @@ ledger = Table(
     Column("output_tokens", Integer, nullable=False),
     # NULL: the model has no known price.
     Column("cost_usd", Numeric(20, 10), nullable=True),
+    # A call answered from the response cache: no cost, and what it would have cost.
+    Column("cache_hit", Boolean, nullable=False, server_default="false"),
+    Column("saved_cost_usd", Numeric(20, 10), nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Index("ledger_owner_time_idx", "owner", "created_at"),
     Index("ledger_job_idx", "job_id"),
@@ -156,4 +160,26 @@ model_blocks = Table(
     metadata,
     Column("model", Text, primary_key=True),
     Column("until", DateTime(timezone=True), nullable=False),
+)
+
+# Every model answer, keyed by the step that asked (run/activity), written before the activity
+# reports it: a retry of that step takes the answer from here instead of paying again.
+model_journal = Table(
+    "model_journal",
+    metadata,
+    Column("key", Text, primary_key=True),
+    Column("answer", JSONB, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("model_journal_created_idx", "created_at"),
+)
+
+# Answers shared across runs: the key is a digest of everything that changes the answer (and
+# of the owner, unless the scope is global).
+model_cache = Table(
+    "model_cache",
+    metadata,
+    Column("key", Text, primary_key=True),
+    Column("answer", JSONB, nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Index("model_cache_expiry_idx", "expires_at"),
 )

@@ -4,17 +4,19 @@ per-test task queues and settings."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
+import openai
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from activities.billing import Billing
+from activities.model_caller import ModelCaller
 from activities.model_gate import ModelGate
 from core.config import Settings
 from core.logging import configure_logging
@@ -72,6 +74,19 @@ def billing(stores: Stores) -> Billing:
 def gate(stores: Stores) -> ModelGate:
     """The shared model limits, with none configured (a 429 still pauses the model)."""
     return ModelGate(stores.model_calls, stores.events, {}, timedelta(seconds=60))
+
+
+CallerFor = Callable[[openai.AsyncOpenAI], ModelCaller]
+
+
+@pytest.fixture
+def caller_for(stores: Stores, billing: Billing, gate: ModelGate) -> CallerFor:
+    """A model caller on a given client, with the real journal, cache, limits and ledger."""
+
+    def make(client: openai.AsyncOpenAI) -> ModelCaller:
+        return ModelCaller(client, gate, billing, stores.answers, timedelta(days=7))
+
+    return make
 
 
 @pytest.fixture

@@ -148,6 +148,7 @@ class AgentWorkflow(HumanInput):
                     model=input.model,
                     step=f"agent-{state.llm_steps}",
                     owner=job_owner(),
+                    cache=input.options.cache,
                 ),
                 result_type=AgentStepResult,
                 start_to_close_timeout=LLM_START_TO_CLOSE,
@@ -169,6 +170,7 @@ class AgentWorkflow(HumanInput):
                     step=f"agent-{state.llm_steps}",
                     input_tokens=reply.usage.input_tokens,
                     output_tokens=reply.usage.output_tokens,
+                    source=reply.source,
                 )
             )
             if not reply.tool_calls:

@@ -82,8 +82,9 @@ class DraftReviewWorkflow(HumanInput):
         number = len(self._state.rounds) + 1
         check_budget(input.options, self._state.usage)
         self._stage("drafting")
+        prompt = _draft_prompt(input, self._state.rounds, f"draft-{number}")
         answer = await ask_model(
-            _draft_prompt(input, self._state.rounds, f"draft-{number}"), f"draft {number}"
+            prompt.model_copy(update={"cache": input.options.cache}), f"draft {number}"
         )
         self._state.usage = self._state.usage + answer.usage
         self.events.publish(
@@ -91,6 +92,7 @@ class DraftReviewWorkflow(HumanInput):
                 step=f"draft-{number}",
                 input_tokens=answer.usage.input_tokens,
                 output_tokens=answer.usage.output_tokens,
+                source=answer.source,
             )
         )
         current = DraftRound(round=number, draft=answer.text)

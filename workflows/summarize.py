@@ -137,8 +137,11 @@ class SummarizeWorkflow:
     ) -> ChatResult:
         """One model call under the fan-out limit. Only the call that writes the final summary
         streams its tokens: partials run side by side, and their text would interleave."""
+        # A faithful summary wants no sampling; at temperature 0 the answer is also cacheable.
+        update: dict[str, object] = {"temperature": 0.0, "cache": self._input.options.cache}
         if final:
-            request = request.model_copy(update={"step": step})
+            update["step"] = step
+        request = request.model_copy(update=update)
         async with limit:
             # Checked as each call starts: the calls already in flight may finish.
             check_budget(self._input.options, self._progress.usage)
@@ -152,6 +155,7 @@ class SummarizeWorkflow:
                 step=step,
                 input_tokens=result.usage.input_tokens,
                 output_tokens=result.usage.output_tokens,
+                source=result.source,
             )
         )
         self._show()

@@ -49,6 +49,8 @@ async def usage(
             output_tokens=g.output_tokens,
             cost_usd=float(g.cost_usd),
             unpriced_calls=g.unpriced_calls,
+            cache_hits=g.cache_hits,
+            saved_cost_usd=float(g.saved_cost_usd),
         )
         for g in groups
     ]
@@ -59,6 +61,8 @@ async def usage(
         output_tokens=sum(g.output_tokens for g in groups),
         cost_usd=float(sum((g.cost_usd for g in groups), start=0)),
         unpriced_calls=sum(g.unpriced_calls for g in groups),
+        cache_hits=sum(g.cache_hits for g in groups),
+        saved_cost_usd=float(sum((g.saved_cost_usd for g in groups), start=0)),
     )
     return UsageReport(start=start, end=end, group_by=group_by, groups=lines, total=total)
 

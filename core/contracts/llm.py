@@ -11,6 +11,10 @@ COMPLETE_CHAT = "complete_chat"
 COMPLETE_AGENT_STEP = "complete_agent_step"
 
 
+CachePolicy = Literal["use", "refresh", "off"]
+AnswerSource = Literal["model", "cache", "journal"]
+
+
 class TokenUsage(BaseModel):
     """Tokens billed, summed over calls."""
 
@@ -19,11 +23,15 @@ class TokenUsage(BaseModel):
     llm_calls: int = 0
     # Dollars; None once any call was to a model without a known price (never a guess).
     cost_usd: float | None = 0.0
+    # Answers served from the response cache (no model call), and what they would have cost.
+    cache_hits: int = 0
+    saved_cost_usd: float = 0.0
 
     def shown(self) -> str:
         """For the Temporal UI's details: `18,230 tokens · $0.0031`."""
         cost = "cost unknown" if self.cost_usd is None else f"${self.cost_usd:.4f}"
-        return f"{self.input_tokens + self.output_tokens:,} tokens · {cost}"
+        hits = f" · {self.cache_hits} cache hits" if self.cache_hits else ""
+        return f"{self.input_tokens + self.output_tokens:,} tokens · {cost}{hits}"
 
     def __add__(self, other: TokenUsage) -> TokenUsage:
         cost = (
@@ -36,6 +44,8 @@ class TokenUsage(BaseModel):
             output_tokens=self.output_tokens + other.output_tokens,
             llm_calls=self.llm_calls + other.llm_calls,
             cost_usd=cost,
+            cache_hits=self.cache_hits + other.cache_hits,
+            saved_cost_usd=round(self.saved_cost_usd + other.saved_cost_usd, 9),
         )
 
 
@@ -54,6 +64,10 @@ class ChatRequest(BaseModel):
     step: str | None = None
     # Whose spend this is, for the ledger; the workflow fills it from JobOwner.
     owner: str | None = None
+    # None: the provider's default. 0 makes the call cacheable by default.
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    # The job's cache option; None picks `use` at temperature 0 and `off` otherwise.
+    cache: CachePolicy | None = None
 
 
 class ChatResult(BaseModel):
@@ -61,6 +75,8 @@ class ChatResult(BaseModel):
     # The model that actually answered, as the server reports it.
     model: str
     usage: TokenUsage
+    # Where the answer came from: the model, the cross-run cache, or this step's journal.
+    source: AnswerSource = "model"
 
 
 class ProposedCall(BaseModel):
@@ -87,6 +103,7 @@ class AgentStepRequest(BaseModel):
     step: str | None = None
     # Whose spend this is, for the ledger; the workflow fills it from JobOwner.
     owner: str | None = None
+    cache: CachePolicy | None = None
 
 
 class AgentStepResult(BaseModel):
@@ -94,6 +111,7 @@ class AgentStepResult(BaseModel):
     tool_calls: list[ProposedCall]
     model: str
     usage: TokenUsage
+    source: AnswerSource = "model"
     # False when the reply could not be stored after the model answered: the answer is paid
     # for and returned anyway, and the workflow sends it along with the next step instead.
     stored: bool = True

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -14,6 +16,11 @@ class JobOptions(BaseModel):
         le=1_000_000,
         description="Dollars this job may spend on model calls; once reached, no further call "
         "starts (the calls in flight finish).",
+    )
+    cache: Literal["use", "refresh", "off"] | None = Field(
+        None,
+        description="Answers from the cross-run cache: `use` them, `refresh` them (call again "
+        "and store), or `off`. Unset: `use` for calls at temperature 0, else `off`.",
     )
 
 

@@ -9,15 +9,14 @@ from email.utils import format_datetime
 import openai
 import pytest
 from temporalio.exceptions import ApplicationError
-from temporalio.testing import ActivityEnvironment
 
-from activities.billing import Billing
 from activities.llm import LLMActivities
 from activities.llm_errors import MAX_RETRY_AFTER, retry_after
-from activities.model_gate import ModelGate
 from activities.token_stream import TokenStreams
 from core.contracts.llm import ChatMessage, ChatRequest, ChatResult
 from store import Stores
+from tests.conftest import CallerFor
+from tests.support.activities import step_env
 from tests.support.fake_openai import FakeOpenAI, Reply
 
 REQUEST = ChatRequest(
@@ -35,19 +34,15 @@ def tokens(stores: Stores) -> TokenStreams:
 
 
 @pytest.fixture
-def llm(
-    fake_openai: FakeOpenAI, tokens: TokenStreams, billing: Billing, gate: ModelGate
-) -> LLMActivities:
+def llm(fake_openai: FakeOpenAI, tokens: TokenStreams, caller_for: CallerFor) -> LLMActivities:
     client = openai.AsyncOpenAI(
         api_key="sk-test", base_url=fake_openai.base_url, max_retries=0, timeout=2.0
     )
-    return LLMActivities(
-        client=client, default_model="fake-model", tokens=tokens, billing=billing, gate=gate
-    )
+    return LLMActivities(caller_for(client), "fake-model", tokens)
 
 
 async def call(llm: LLMActivities, request: ChatRequest = REQUEST) -> ChatResult:
-    return await ActivityEnvironment().run(llm.complete_chat, request)
+    return await step_env().run(llm.complete_chat, request)
 
 
 async def failure(llm: LLMActivities) -> ApplicationError:
@@ -172,27 +167,17 @@ async def test_slow_server_times_out_retryably(llm: LLMActivities, fake_openai: 
     assert not err.non_retryable
 
 
-async def test_unreachable_server_is_retryable(
-    tokens: TokenStreams, billing: Billing, gate: ModelGate
-) -> None:
+async def test_unreachable_server_is_retryable(tokens: TokenStreams, caller_for: CallerFor) -> None:
     """Connection refused is transient: the server may be restarting."""
     client = openai.AsyncOpenAI(api_key="k", base_url="http://127.0.0.1:9/v1", max_retries=0)
-    err = await failure(
-        LLMActivities(client=client, default_model="m", tokens=tokens, billing=billing, gate=gate)
-    )
+    err = await failure(LLMActivities(caller_for(client), "m", tokens))
     assert err.type == "ConnectionFailed"
     assert not err.non_retryable
 
 
-async def test_offline_model_answers_without_network(
-    tokens: TokenStreams, billing: Billing, gate: ModelGate
-) -> None:
+async def test_offline_model_answers_without_network(tokens: TokenStreams) -> None:
     """With no client the built-in model answers, extractively, and says it is `offline`."""
-    result = await call(
-        LLMActivities(
-            client=None, default_model="offline", tokens=tokens, billing=billing, gate=gate
-        )
-    )
+    result = await call(LLMActivities(None, "offline", tokens))
     assert result.model == "offline"
     assert result.text == "The quick brown fox. It jumps."
     assert result.usage.llm_calls == 1

@@ -4,19 +4,17 @@ instead of failing it, and a provider's `x-ratelimit-*` headers pause the model.
 from __future__ import annotations
 
 import uuid
-from dataclasses import replace
 from datetime import timedelta
 
 import openai
 import pytest
-from temporalio.testing import ActivityEnvironment
 
-from activities.billing import Billing
 from activities.llm import LLMActivities
-from activities.model_gate import ModelGate
 from activities.token_stream import TokenStreams
 from core.contracts.llm import ChatMessage, ChatRequest
 from store import Stores
+from tests.conftest import CallerFor
+from tests.support.activities import step_env
 from tests.support.fake_openai import FakeOpenAI, Reply
 
 
@@ -25,11 +23,9 @@ def tokens(stores: Stores) -> TokenStreams:
     return TokenStreams(stores.events, timedelta(milliseconds=50))
 
 
-def _llm(
-    fake: FakeOpenAI, tokens: TokenStreams, billing: Billing, gate: ModelGate
-) -> LLMActivities:
+def _llm(fake: FakeOpenAI, tokens: TokenStreams, caller_for: CallerFor) -> LLMActivities:
     client = openai.AsyncOpenAI(api_key="sk-test", base_url=fake.base_url, max_retries=0)
-    return LLMActivities(client, "fake-model", tokens, billing, gate)
+    return LLMActivities(caller_for(client), "fake-model", tokens)
 
 
 def _request(model: str) -> ChatRequest:
@@ -40,8 +36,7 @@ async def test_a_429_storm_slows_the_call_and_says_so(
     fake_openai: FakeOpenAI,
     stores: Stores,
     tokens: TokenStreams,
-    billing: Billing,
-    gate: ModelGate,
+    caller_for: CallerFor,
 ) -> None:
     """Fifteen 429s (more than the activity's ten attempts) then an answer: one attempt
     returns it, and the job's events say it waited."""
@@ -50,9 +45,8 @@ async def test_a_429_storm_slows_the_call_and_says_so(
         Reply.ok("Made it."),
     )
     job = f"job-{uuid.uuid4().hex}"
-    env = ActivityEnvironment()
-    env.info = replace(env.info, workflow_id=job, workflow_run_id="run", activity_id="1")
-    llm = _llm(fake_openai, tokens, billing, gate)
+    env = step_env(job)
+    llm = _llm(fake_openai, tokens, caller_for)
 
     result = await env.run(llm.complete_chat, _request(f"storm-{uuid.uuid4().hex}"))
 
@@ -67,8 +61,7 @@ async def test_a_provider_out_of_requests_pauses_the_model(
     fake_openai: FakeOpenAI,
     stores: Stores,
     tokens: TokenStreams,
-    billing: Billing,
-    gate: ModelGate,
+    caller_for: CallerFor,
 ) -> None:
     """`x-ratelimit-remaining-requests: 0` with a 2 s reset: the next call to that model, from
     any worker, waits for the reset."""
@@ -79,8 +72,8 @@ async def test_a_provider_out_of_requests_pauses_the_model(
             headers={"x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": "2s"},
         )
     )
-    llm = _llm(fake_openai, tokens, billing, gate)
-    await ActivityEnvironment().run(llm.complete_chat, _request(model))
+    llm = _llm(fake_openai, tokens, caller_for)
+    await step_env().run(llm.complete_chat, _request(model))
     held = await stores.model_calls.admit(model, 10, None, timedelta(seconds=60))
     assert not held.admitted
     assert 1 < held.wait_s <= 2

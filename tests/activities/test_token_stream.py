@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Sequence
-from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -16,13 +15,13 @@ import pytest
 from temporalio.testing import ActivityEnvironment
 
 from activities import token_stream
-from activities.billing import Billing
 from activities.llm import LLMActivities
-from activities.model_gate import ModelGate
 from activities.token_stream import TokenStreams
 from core.contracts.llm import ChatMessage, ChatRequest
 from store import JobEventLog, Stores
 from store.job_events import NewEvent
+from tests.conftest import CallerFor
+from tests.support.activities import step_env
 from tests.support.fake_openai import FakeOpenAI, Reply
 
 REQUEST = ChatRequest(messages=[ChatMessage(role="user", content="Answer me.")], step="final")
@@ -48,30 +47,19 @@ def _client(fake_openai: FakeOpenAI) -> openai.AsyncOpenAI:
 
 
 def _env(job_id: str, attempt: int = 1, details: Sequence[Any] = ()) -> ActivityEnvironment:
-    env = ActivityEnvironment()
-    env.info = replace(
-        env.info,
-        workflow_id=job_id,
-        workflow_run_id="run-1",
-        activity_id="7",
-        attempt=attempt,
-        heartbeat_details=details,
-    )
-    return env
+    return step_env(job_id, activity_id="7", attempt=attempt, heartbeat_details=details)
 
 
 async def test_tokens_arrive_in_order_in_few_events(
-    fake_openai: FakeOpenAI, stores: Stores, billing: Billing, gate: ModelGate
+    fake_openai: FakeOpenAI, stores: Stores, caller_for: CallerFor
 ) -> None:
     """Every delta of the answer is in the log, in order, coalesced into batches."""
     text = " ".join(f"w{i}" for i in range(300))
     fake_openai.script(Reply.ok(text, delay_s=0.3))
     llm = LLMActivities(
-        _client(fake_openai),
+        caller_for(_client(fake_openai)),
         "fake-model",
         TokenStreams(stores.events, timedelta(seconds=0.05)),
-        billing,
-        gate,
     )
     job = f"job-{uuid.uuid4().hex}"
 
@@ -84,16 +72,14 @@ async def test_tokens_arrive_in_order_in_few_events(
 
 
 async def test_a_retried_attempt_says_why_first(
-    fake_openai: FakeOpenAI, stores: Stores, billing: Billing, gate: ModelGate
+    fake_openai: FakeOpenAI, stores: Stores, caller_for: CallerFor
 ) -> None:
     """Attempt 2 opens with a `retry` event quoting the failure its predecessor heartbeated."""
     fake_openai.script(Reply.ok("Second time lucky."))
     llm = LLMActivities(
-        _client(fake_openai),
+        caller_for(_client(fake_openai)),
         "fake-model",
         TokenStreams(stores.events, timedelta(seconds=0.05)),
-        billing,
-        gate,
     )
     job = f"job-{uuid.uuid4().hex}"
 
@@ -111,15 +97,14 @@ async def test_the_answer_survives_its_final_flush(
     fake_openai: FakeOpenAI,
     monkeypatch: pytest.MonkeyPatch,
     fail: bool,
-    billing: Billing,
-    gate: ModelGate,
+    caller_for: CallerFor,
 ) -> None:
     """The call returns its answer once the flush's time is up (or it failed), and keeps
     heartbeating meanwhile, so Temporal never times it out and runs it again."""
     monkeypatch.setattr(token_stream, "FINAL_FLUSH_S", 0.5)
     fake_openai.script(Reply.ok("The answer arrived."))
     tokens = TokenStreams(StuckLog(fail=fail), timedelta(seconds=0.05))
-    llm = LLMActivities(_client(fake_openai), "fake-model", tokens, billing, gate)
+    llm = LLMActivities(caller_for(_client(fake_openai)), "fake-model", tokens)
     env = _env(f"job-{uuid.uuid4().hex}")
     beats: list[tuple[Any, ...]] = []
     env.on_heartbeat = lambda *details: beats.append(details)

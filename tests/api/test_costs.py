@@ -138,3 +138,30 @@ async def test_the_running_jobs_quota_answers_429(
     assert refused.headers["Retry-After"] == "10"
     assert refused.json()["detail"].startswith("1 of your jobs are running; the limit is 1")
     await api.alice.post(f"/v1/jobs/{waiting}/cancel")
+
+
+async def test_the_same_job_again_costs_nothing_and_shows_the_saving(
+    api: Api, fake_openai: FakeOpenAI
+) -> None:
+    """A summary is asked at temperature 0, so the same job again is answered from the cache:
+    no model call, cost 0, the hits and the saving in its usage and in `/v1/usage`."""
+    job = {
+        "type": "summarize",
+        "input": {"text": LONG_TEXT, "chunk_chars": 400, "model": "gpt-4o-mini"},
+    }
+    first = (await wait_for(api.alice, await start_job(api.alice, job), "completed"))["result"]
+    calls = len(fake_openai.requests)
+    second = (await wait_for(api.alice, await start_job(api.alice, job), "completed"))["result"]
+    assert len(fake_openai.requests) == calls
+    assert second["summary"] == first["summary"]
+    usage = second["usage"]
+    assert (usage["llm_calls"], usage["cost_usd"]) == (0, 0.0)
+    assert usage["cache_hits"] == first["usage"]["llm_calls"]
+    assert usage["saved_cost_usd"] == pytest.approx(first["usage"]["cost_usd"])
+    report = (await api.alice.get("/v1/usage")).json()["total"]
+    assert (report["calls"], report["cache_hits"]) == (calls, calls)
+    assert report["saved_cost_usd"] == pytest.approx(first["usage"]["cost_usd"])
+    # Asked to refresh, the same job calls the model again.
+    fresh = await start_job(api.alice, {**job, "options": {"cache": "refresh"}})
+    await wait_for(api.alice, fresh, "completed")
+    assert len(fake_openai.requests) == 2 * calls

@@ -14,18 +14,18 @@ import openai
 import pytest
 from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
+from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
 
-from activities.billing import Billing
 from activities.llm import LLMActivities
-from activities.model_gate import ModelGate
 from activities.token_stream import TokenStreams
 from core.config import Settings
 from core.contracts.llm import ChatMessage, ChatRequest
 from core.contracts.summarize import SummarizeRun
 from core.logging import configure_logging
 from store import Stores
+from tests.conftest import CallerFor
+from tests.support.activities import step_env
 from tests.support.fake_openai import FakeOpenAI, Reply
 from worker import build_worker
 from workflows.summarize import SummarizeWorkflow
@@ -49,8 +49,7 @@ async def test_activity_lines_carry_context_and_no_secrets(
     log_lines: io.StringIO,
     fake_openai: FakeOpenAI,
     stores: Stores,
-    billing: Billing,
-    gate: ModelGate,
+    caller_for: CallerFor,
 ) -> None:
     """`llm.completed` names workflow, run, activity, attempt, model; no prompt, answer, key."""
     fake_openai.script(Reply.ok("THE-ANSWER-TEXT"))
@@ -59,8 +58,8 @@ async def test_activity_lines_carry_context_and_no_secrets(
     )
     request = ChatRequest(messages=[ChatMessage(role="user", content="THE-PROMPT-TEXT")])
     tokens = TokenStreams(stores.events, timedelta(seconds=0.1))
-    llm = LLMActivities(client, "fake-model", tokens, billing, gate)
-    await ActivityEnvironment().run(llm.complete_chat, request)
+    llm = LLMActivities(caller_for(client), "fake-model", tokens)
+    await step_env().run(llm.complete_chat, request)
     [line] = [e for e in parsed(log_lines) if e["event"] == "llm.completed"]
     assert line["activity"] == "unknown"  # ActivityEnvironment's default activity info
     assert {"workflow_id", "run_id", "attempt", "model", "input_tokens"} <= set(line)

@@ -1,0 +1,170 @@
+"""Everything between an LLM activity and the model: the step's journal, the cross-run cache,
+the fleet's model limits, the call itself (heartbeating), and billing."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, Literal, TypeVar
+
+import openai
+import structlog
+from temporalio import activity
+
+from activities.billing import Billing
+from activities.chat_completions import Completion, create_completion
+from activities.heartbeat import heartbeating
+from activities.model_gate import ModelGate, estimate_tokens
+from activities.token_stream import remember_failure
+from core.contracts.llm import AnswerSource, CachePolicy, ProposedCall, TokenUsage
+from store import ModelAnswers
+
+log = structlog.get_logger(__name__)
+
+CacheScope = Literal["owner", "global"]
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class ModelCall:
+    """What to ask. Everything that changes the answer is part of the cache key."""
+
+    model: str
+    messages: list[dict[str, Any]]
+    owner: str | None
+    max_output_tokens: int | None = None
+    tools: list[dict[str, Any]] = field(default_factory=list)
+    temperature: float | None = None
+    cache: CachePolicy | None = None
+    step: str | None = None
+
+    def cache_policy(self) -> CachePolicy:
+        if self.cache is not None:
+            return self.cache
+        return "use" if self.temperature == 0 else "off"
+
+    def cache_key(self, scope: CacheScope) -> str:
+        request = {
+            "model": self.model,
+            "messages": self.messages,
+            "tools": self.tools,
+            "max_output_tokens": self.max_output_tokens,
+            "temperature": self.temperature,
+        }
+        # Per owner unless shared on purpose: no owner ever receives another owner's answer.
+        whose = "*" if scope == "global" else f"owner:{self.owner or ''}"
+        digest = hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()
+        return f"{whose}/{digest}"
+
+
+@dataclass(frozen=True)
+class Answer:
+    completion: Completion
+    source: AnswerSource
+
+
+class ModelCaller:
+    def __init__(
+        self,
+        client: openai.AsyncOpenAI,
+        gate: ModelGate,
+        billing: Billing,
+        answers: ModelAnswers,
+        cache_ttl: timedelta,
+        cache_scope: CacheScope = "owner",
+    ) -> None:
+        self._client = client
+        self._gate = gate
+        self._billing = billing
+        self._answers = answers
+        self._ttl = cache_ttl
+        self._scope = cache_scope
+
+    async def answer(self, call: ModelCall, on_text: Callable[[str], None] | None) -> Answer:
+        """The step's answer: from its journal (a retry after the answer arrived), from the
+        cache, or from the model; paid for at most once."""
+        info = activity.info()
+        journal_key = f"{info.workflow_id}/{info.workflow_run_id}/{info.activity_id}"
+        if (kept := await self._try(self._answers.journaled(journal_key))) is not None:
+            completion = _completion(kept)
+            _replay_text(completion, on_text)
+            log.info("llm.from_journal", model=completion.model)
+            # The attempt that received it was billed; this one costs nothing more.
+            return Answer(completion, "journal")
+        policy = call.cache_policy()
+        if self._scope == "owner" and call.owner is None:
+            # A job with no owner (started outside the API) has no cache to share.
+            policy = "off"
+        cache_key = call.cache_key(self._scope)
+        if policy == "use" and (hit := await self._try(self._answers.cached(cache_key))):
+            original = _completion(hit)
+            _replay_text(original, on_text)
+            usage = await self._billing.saved(
+                call.owner, call.model, original.model, original.usage
+            )
+            completion = Completion(original.content, original.model, usage, original.tool_calls)
+            await self._try(self._answers.journal(journal_key, _stored(completion)))
+            return Answer(completion, "cache")
+        completion = await self._call(call, on_text)
+        completion.usage = await self._billing.charge(
+            call.owner, call.model, completion.model, completion.usage
+        )
+        # Before the activity reports it: a retry of this step will not pay again.
+        await self._try(self._answers.journal(journal_key, _stored(completion)))
+        if policy in ("use", "refresh"):
+            await self._try(self._answers.cache(cache_key, _stored(completion), self._ttl))
+        return Answer(completion, "model")
+
+    async def _call(self, call: ModelCall, on_text: Callable[[str], None] | None) -> Completion:
+        client = self._client
+        async with heartbeating(), remember_failure():
+            return await self._gate.call(
+                call.model,
+                estimate_tokens(call.messages, call.max_output_tokens),
+                call.step,
+                lambda: create_completion(
+                    client,
+                    call.model,
+                    call.messages,
+                    max_output_tokens=call.max_output_tokens,
+                    tools=call.tools or None,
+                    temperature=call.temperature,
+                    on_text=on_text,
+                ),
+            )
+
+    @staticmethod
+    async def _try(operation: Awaitable[T]) -> T | None:
+        """A journal or cache read or write that fails costs a model call, never the step."""
+        try:
+            return await operation
+        except Exception as err:
+            log.warning("llm.answer_store_unavailable", reason=type(err).__name__)
+            return None
+
+
+def _stored(completion: Completion) -> dict[str, Any]:
+    return {
+        "content": completion.content,
+        "model": completion.model,
+        "usage": completion.usage.model_dump(mode="json"),
+        "tool_calls": [c.model_dump(mode="json") for c in completion.tool_calls],
+    }
+
+
+def _completion(stored: dict[str, Any]) -> Completion:
+    return Completion(
+        content=stored.get("content"),
+        model=str(stored["model"]),
+        usage=TokenUsage.model_validate(stored["usage"]),
+        tool_calls=[ProposedCall.model_validate(c) for c in stored.get("tool_calls", [])],
+    )
+
+
+def _replay_text(completion: Completion, on_text: Callable[[str], None] | None) -> None:
+    """A streamed step answered without the model still streams its text."""
+    if on_text is not None and completion.content:
+        on_text(completion.content)

@@ -1,0 +1,71 @@
+"""Model answers kept for reuse: a journal per step (a retry never pays twice) and a cache
+across runs (the same request answered once per TTL)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from store.tables import model_cache, model_journal
+from store.text import storable
+
+# A journaled answer is only needed while its step can still be retried.
+JOURNAL_KEEP = timedelta(days=2)
+
+
+class ModelAnswers:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def journaled(self, key: str) -> dict[str, Any] | None:
+        async with self._engine.connect() as conn:
+            answer = (
+                await conn.execute(select(model_journal.c.answer).where(model_journal.c.key == key))
+            ).scalar_one_or_none()
+        return None if answer is None else dict(answer)
+
+    async def journal(self, key: str, answer: dict[str, Any]) -> None:
+        """Keep the first answer a step got; a later write for the same step changes nothing."""
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                insert(model_journal)
+                .values(key=key, answer=storable(answer))
+                .on_conflict_do_nothing(index_elements=["key"])
+            )
+
+    async def cached(self, key: str) -> dict[str, Any] | None:
+        async with self._engine.connect() as conn:
+            answer = (
+                await conn.execute(
+                    select(model_cache.c.answer).where(
+                        model_cache.c.key == key, model_cache.c.expires_at > func.now()
+                    )
+                )
+            ).scalar_one_or_none()
+        return None if answer is None else dict(answer)
+
+    async def cache(self, key: str, answer: dict[str, Any], ttl: timedelta) -> None:
+        """Store (or refresh) the answer for `ttl`."""
+        expires = func.now() + ttl
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                insert(model_cache)
+                .values(key=key, answer=storable(answer), expires_at=expires)
+                .on_conflict_do_update(
+                    index_elements=["key"], set_={"answer": storable(answer), "expires_at": expires}
+                )
+            )
+
+    async def prune(self) -> int:
+        async with self._engine.begin() as conn:
+            expired = await conn.execute(
+                delete(model_cache).where(model_cache.c.expires_at < func.now())
+            )
+            await conn.execute(
+                delete(model_journal).where(model_journal.c.created_at < func.now() - JOURNAL_KEEP)
+            )
+        return int(expired.rowcount)
