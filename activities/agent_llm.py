@@ -71,6 +71,7 @@ class AgentLLMActivities:
                         ],
                         cache=request.cache,
                         step=request.step,
+                        fail_fast=request.fail_fast,
                     ),
                     on_text,
                 )

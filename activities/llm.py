@@ -45,6 +45,7 @@ class LLMActivities:
                         temperature=request.temperature,
                         cache=request.cache,
                         step=request.step,
+                        fail_fast=request.fail_fast,
                     ),
                     on_text,
                 )

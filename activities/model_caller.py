@@ -13,13 +13,21 @@ from typing import Any, Literal, TypeVar
 import openai
 import structlog
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from activities.billing import Billing
 from activities.chat_completions import Completion, create_completion
+from activities.circuit_breaker import CircuitBreaker
 from activities.heartbeat import heartbeating
 from activities.model_gate import ModelGate, estimate_tokens
 from activities.token_stream import remember_failure
-from core.contracts.llm import AnswerSource, CachePolicy, ProposedCall, TokenUsage
+from core.contracts.llm import (
+    MODEL_UNAVAILABLE,
+    AnswerSource,
+    CachePolicy,
+    ProposedCall,
+    TokenUsage,
+)
 from store import ModelAnswers
 
 log = structlog.get_logger(__name__)
@@ -40,6 +48,8 @@ class ModelCall:
     temperature: float | None = None
     cache: CachePolicy | None = None
     step: str | None = None
+    # The workflow has another model to try: a model whose circuit is open fails at once.
+    fail_fast: bool = False
 
     def cache_policy(self) -> CachePolicy:
         if self.cache is not None:
@@ -75,6 +85,7 @@ class ModelCaller:
         answers: ModelAnswers,
         cache_ttl: timedelta,
         cache_scope: CacheScope = "owner",
+        breaker: CircuitBreaker | None = None,
     ) -> None:
         self._client = client
         self._gate = gate
@@ -82,6 +93,7 @@ class ModelCaller:
         self._answers = answers
         self._ttl = cache_ttl
         self._scope = cache_scope
+        self._breaker = breaker or CircuitBreaker()
 
     async def answer(self, call: ModelCall, on_text: Callable[[str], None] | None) -> Answer:
         """The step's answer: from its journal (a retry after the answer arrived), from the
@@ -119,6 +131,24 @@ class ModelCaller:
         return Answer(completion, "model")
 
     async def _call(self, call: ModelCall, on_text: Callable[[str], None] | None) -> Completion:
+        if call.fail_fast and self._breaker.is_open(call.model):
+            raise ApplicationError(
+                f"{call.model} is failing on this worker's recent calls; trying the next model",
+                type=MODEL_UNAVAILABLE,
+                non_retryable=True,
+            )
+        try:
+            completion = await self._call_model(call, on_text)
+        except ApplicationError as err:
+            if not err.non_retryable:
+                self._breaker.failed(call.model)
+            raise
+        self._breaker.succeeded(call.model)
+        return completion
+
+    async def _call_model(
+        self, call: ModelCall, on_text: Callable[[str], None] | None
+    ) -> Completion:
         client = self._client
         async with heartbeating(), remember_failure():
             return await self._gate.call(

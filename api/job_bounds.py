@@ -9,15 +9,22 @@ from core.errors import InvalidInput
 from core.pricing import ModelPrices
 
 
+def with_defaults(job_input: JobInput, options: JobOptions, settings: Settings) -> JobOptions:
+    """The job's options, with the deployment's fallback chain for its model unless it gave
+    its own."""
+    if options.fallback_models:
+        return options
+    model = getattr(job_input, "model", None) or settings.model
+    chain = settings.fallback_models.get(model)
+    return options.model_copy(update={"fallback_models": chain}) if chain else options
+
+
 def check_bounds(job_input: JobInput, options: JobOptions, settings: Settings) -> None:
     """InvalidInput (422), with the numbers, for a job that may not start."""
     model = getattr(job_input, "model", None)
-    if settings.allowed_models and model is not None and model not in settings.allowed_models:
-        raise InvalidInput(
-            ("body", "input", "model"),
-            f"model {model!r} is not allowed here; allowed models: "
-            f"{', '.join(sorted(settings.allowed_models))}",
-        )
+    _check_allowed(model, ("body", "input", "model"), settings)
+    for index, fallback in enumerate(options.fallback_models):
+        _check_allowed(fallback, ("body", "options", "fallback_models", index), settings)
     if options.max_cost_usd is not None:
         used = model or ("offline" if settings.uses_offline_model else settings.model)
         if not ModelPrices(settings.model_prices).knows(used):
@@ -33,4 +40,13 @@ def check_bounds(job_input: JobInput, options: JobOptions, settings: Settings) -
             ("body", "input"),
             f"this job would make {plan.model_calls:,} model calls ({plan.explanation}); the "
             f"limit is {limit:,} per job (AIJOBS_MAX_CALLS_PER_JOB)",
+        )
+
+
+def _check_allowed(model: str | None, loc: tuple[str | int, ...], settings: Settings) -> None:
+    if settings.allowed_models and model is not None and model not in settings.allowed_models:
+        raise InvalidInput(
+            loc,
+            f"model {model!r} is not allowed here; allowed models: "
+            f"{', '.join(sorted(settings.allowed_models))}",
         )

@@ -77,6 +77,10 @@ class Settings(BaseSettings):
     owner_monthly_budget_usd: Annotated[dict[str, Decimal], NoDecode] = Field(
         default_factory=dict, alias="AIJOBS_OWNER_MONTHLY_BUDGET_USD"
     )
+    # Models to move to, in order, when a job's model cannot answer: `gpt-4o=gpt-4o-mini,...;`.
+    fallback_models: Annotated[dict[str, list[str]], NoDecode] = Field(
+        default_factory=dict, alias="AIJOBS_FALLBACK_MODELS"
+    )
     # What each model may receive from the whole fleet per window (a minute):
     # `gpt-4o-mini=rpm:500,tpm:200000;gpt-4o=rpm:100`. A call that must wait, waits.
     model_limits: Annotated[dict[str, ModelLimit], NoDecode] = Field(
@@ -165,6 +169,24 @@ class Settings(BaseSettings):
                 raise ValueError(f"AIJOBS_MODEL_PRICES for {model!r} must be input/output")
             prices[model] = (_dollars(per_input, model), _dollars(per_output, model))
         return prices
+
+    @field_validator("fallback_models", mode="before")
+    @classmethod
+    def _parse_fallbacks(cls, raw: object) -> object:
+        """`primary=fallback1,fallback2;other=fallback3`."""
+        if not isinstance(raw, str):
+            return raw
+        chains: dict[str, list[str]] = {}
+        for entry in filter(None, (e.strip() for e in raw.split(";"))):
+            primary, equals, rest = entry.partition("=")
+            models = [m.strip() for m in rest.split(",") if m.strip()]
+            if not equals or not primary.strip() or not models:
+                raise ValueError(
+                    f"AIJOBS_FALLBACK_MODELS entries look like primary=fallback1,fallback2, "
+                    f"got {entry!r}"
+                )
+            chains[primary.strip()] = models
+        return chains
 
     @field_validator("model_limits", mode="before")
     @classmethod

@@ -82,6 +82,16 @@ class RateLimitedEvent(BaseModel):
     wait_s: float
 
 
+class FallbackEvent(BaseModel):
+    """A step moved to the next model: the one before could not answer."""
+
+    type: Literal["fallback"] = "fallback"
+    step: str | None = None
+    from_model: str
+    to_model: str
+    reason: str
+
+
 class CompletedEvent(BaseModel):
     type: Literal["completed"] = "completed"
     result: Any
@@ -115,6 +125,7 @@ Event = Annotated[
     | InputReceivedEvent
     | RetryEvent
     | RateLimitedEvent
+    | FallbackEvent
     | CompletedEvent
     | FailedEvent
     | CancelledEvent,
@@ -132,6 +143,7 @@ EVENT_TYPES = (
     "input_received",
     "retry",
     "rate_limited",
+    "fallback",
     "completed",
     "failed",
     "cancelled",

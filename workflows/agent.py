@@ -55,11 +55,11 @@ with workflow.unsafe.imports_passed_through():
     from core.temporal import JOB_OWNER
     from workflows.llm_step import (
         LLM_HEARTBEAT,
-        LLM_RETRY,
         LLM_SCHEDULE_TO_CLOSE,
         LLM_START_TO_CLOSE,
         job_owner,
         over_budget,
+        with_fallbacks,
     )
 
 # A fresh run every this many model steps keeps each history small on long loops.
@@ -138,26 +138,7 @@ class AgentWorkflow(HumanInput):
             state.llm_steps += 1
             steps_this_run += 1
             self._show("thinking")
-            reply = await workflow.execute_activity(
-                COMPLETE_AGENT_STEP,
-                AgentStepRequest(
-                    conversation_id=workflow.info().workflow_id,
-                    start=state.seq,
-                    append=state.pending,
-                    tools=input.tools,
-                    model=input.model,
-                    step=f"agent-{state.llm_steps}",
-                    owner=job_owner(),
-                    cache=input.options.cache,
-                ),
-                result_type=AgentStepResult,
-                start_to_close_timeout=LLM_START_TO_CLOSE,
-                schedule_to_close_timeout=LLM_SCHEDULE_TO_CLOSE,
-                heartbeat_timeout=LLM_HEARTBEAT,
-                retry_policy=LLM_RETRY,
-                summary=f"agent step {state.llm_steps}"
-                + (f" · {input.model}" if input.model else ""),
-            )
+            reply = await self._step(input, state)
             # The activity stored the new messages and, after them, the model's reply, unless
             # that last write failed: then the reply goes along with the next step.
             state.seq += len(state.pending) + (1 if reply.stored else 0)
@@ -293,6 +274,41 @@ class AgentWorkflow(HumanInput):
             ToolResultEvent(
                 step=entry.step, tool=entry.tool, status=entry.status, summary=entry.result_summary
             )
+        )
+
+    async def _step(self, input: AgentRun, state: AgentState) -> AgentStepResult:
+        """One model step, on the job's model or, when it cannot answer, its fallbacks."""
+        step = f"agent-{state.llm_steps}"
+
+        async def call(
+            model: str | None, fail_fast: bool, retry: RetryPolicy, note: str
+        ) -> AgentStepResult:
+            reply: AgentStepResult = await workflow.execute_activity(
+                COMPLETE_AGENT_STEP,
+                AgentStepRequest(
+                    conversation_id=workflow.info().workflow_id,
+                    start=state.seq,
+                    append=state.pending,
+                    tools=input.tools,
+                    model=model,
+                    step=step,
+                    owner=job_owner(),
+                    cache=input.options.cache,
+                    fail_fast=fail_fast,
+                ),
+                result_type=AgentStepResult,
+                start_to_close_timeout=LLM_START_TO_CLOSE,
+                schedule_to_close_timeout=LLM_SCHEDULE_TO_CLOSE,
+                heartbeat_timeout=LLM_HEARTBEAT,
+                retry_policy=retry,
+                summary=f"agent step {state.llm_steps}"
+                + (f" · {input.model}" if input.model else "")
+                + note,
+            )
+            return reply
+
+        return await with_fallbacks(
+            input.model, input.options.fallback_models, step, self.events, call
         )
 
     def _budget_spent(self) -> str | None:

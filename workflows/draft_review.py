@@ -84,7 +84,10 @@ class DraftReviewWorkflow(HumanInput):
         self._stage("drafting")
         prompt = _draft_prompt(input, self._state.rounds, f"draft-{number}")
         answer = await ask_model(
-            prompt.model_copy(update={"cache": input.options.cache}), f"draft {number}"
+            prompt.model_copy(update={"cache": input.options.cache}),
+            f"draft {number}",
+            input.options.fallback_models,
+            self.events,
         )
         self._state.usage = self._state.usage + answer.usage
         self.events.publish(

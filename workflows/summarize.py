@@ -41,6 +41,7 @@ class SummarizeWorkflow:
         self.events = EventLog(WorkflowStream())
         # The model label for the UI; learned from the first answer when the input names none.
         self._model_label = input.model
+        self._models_used: set[str] = set()
 
     @workflow.query(name="progress")
     def progress(self) -> SummarizeProgress:
@@ -88,6 +89,7 @@ class SummarizeWorkflow:
             summary=summary,
             chunk_count=len(chunks),
             model=partials[0].model,
+            models=sorted(self._models_used),
             usage=self._progress.usage,
         )
 
@@ -146,7 +148,13 @@ class SummarizeWorkflow:
             # Checked as each call starts: the calls already in flight may finish.
             check_budget(self._input.options, self._progress.usage)
             model = self._model_label
-            result = await ask_model(request, f"{label} · {model}" if model else label)
+            result = await ask_model(
+                request,
+                f"{label} · {model}" if model else label,
+                self._input.options.fallback_models,
+                self.events,
+            )
+        self._models_used.add(result.model)
         self._model_label = self._model_label or result.model
         self._progress.completed += 1
         self._progress.usage = self._progress.usage + result.usage

@@ -9,7 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
 from api.deps import CurrentOwner, SettingsDep, StoresDep, TemporalClient
-from api.job_bounds import check_bounds
+from api.job_bounds import check_bounds, with_defaults
 from api.job_service import JobService
 from api.quotas import check_start_quotas
 from api.schemas import (
@@ -84,10 +84,11 @@ async def create_job(
                 for e in err.errors(include_url=False, include_context=False)
             ]
         ) from None
-    check_bounds(job_input, body.options, settings)
+    options = with_defaults(job_input, body.options, settings)
+    check_bounds(job_input, options, settings)
     jobs = JobService(client, settings, owner, stores)
     await check_start_quotas(owner, settings, jobs, stores.ledger)
-    job, created = await jobs.start(job_type, job_input, idempotency_key, body.options)
+    job, created = await jobs.start(job_type, job_input, idempotency_key, options)
     response.status_code = status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK
     response.headers["Location"] = job.links.self
     return job

@@ -11,6 +11,12 @@ COMPLETE_CHAT = "complete_chat"
 COMPLETE_AGENT_STEP = "complete_agent_step"
 
 
+# Error types after which a call moves to the next model at once: that model cannot answer.
+MODEL_UNAVAILABLE = "ModelUnavailable"
+PERMANENT_MODEL_ERRORS = frozenset(
+    {"ModelNotFound", "InvalidRequest", "UnprocessableRequest", MODEL_UNAVAILABLE}
+)
+
 CachePolicy = Literal["use", "refresh", "off"]
 AnswerSource = Literal["model", "cache", "journal"]
 
@@ -68,6 +74,8 @@ class ChatRequest(BaseModel):
     temperature: float | None = Field(default=None, ge=0, le=2)
     # The job's cache option; None picks `use` at temperature 0 and `off` otherwise.
     cache: CachePolicy | None = None
+    # Another model follows if this one fails: skip it at once while it fails everywhere.
+    fail_fast: bool = False
 
 
 class ChatResult(BaseModel):
@@ -104,6 +112,7 @@ class AgentStepRequest(BaseModel):
     # Whose spend this is, for the ledger; the workflow fills it from JobOwner.
     owner: str | None = None
     cache: CachePolicy | None = None
+    fail_fast: bool = False
 
 
 class AgentStepResult(BaseModel):

@@ -17,6 +17,12 @@ class JobOptions(BaseModel):
         description="Dollars this job may spend on model calls; once reached, no further call "
         "starts (the calls in flight finish).",
     )
+    fallback_models: list[str] = Field(
+        default_factory=list,
+        max_length=5,
+        description="Models to try, in order, when the job's model cannot answer (not found, "
+        "or failing past a few attempts). Unset: AIJOBS_FALLBACK_MODELS for the job's model.",
+    )
     cache: Literal["use", "refresh", "off"] | None = Field(
         None,
         description="Answers from the cross-run cache: `use` them, `refresh` them (call again "

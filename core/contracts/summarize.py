@@ -67,4 +67,6 @@ class SummarizeResult(BaseModel):
     summary: str
     chunk_count: int
     model: str
+    # Every model that answered a step (more than one after a fallback).
+    models: list[str] = Field(default_factory=list)
     usage: TokenUsage

@@ -14,9 +14,11 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from core.config import Settings
+from core.contracts.options import JobOptions
 from core.contracts.summarize import SummarizeInput, SummarizeProgress, SummarizeRun
 from tests.support.fake_openai import FakeOpenAI, Reply, default_reply
 from tests.support.polling import eventually
+from tests.support.temporal import history_text
 from workflows.summarize import SummarizeWorkflow
 
 # About 90 characters each: two fit a 200-character chunk, three do not.
@@ -256,3 +258,44 @@ async def test_progress_only_moves_forward_over_a_three_level_combine(
     described = await handle.describe()
     final = await described.memo_value("progress")
     assert (final["stage"], final["completed"], final["total"]) == ("done", 22, 22)
+
+
+async def test_a_retired_model_falls_back_at_once(
+    ts_env: WorkflowEnvironment, settings: Settings, fake_openai: FakeOpenAI, worker: Worker
+) -> None:
+    """A 404 for the job's model moves the step to the next model without retrying; the
+    result names the model that answered and the history shows the move."""
+    fake_openai.script(Reply.error(404, "model not found"), Reply.ok("From the fallback."))
+    handle = await start(
+        ts_env,
+        settings,
+        text="One paragraph only.",
+        model="retired-model",
+        options=JobOptions(fallback_models=["fake-model"]),
+    )
+    result = await handle.result()
+    assert result.summary == "From the fallback."
+    assert result.models == ["fake-model"]
+    assert [r.body["model"] for r in fake_openai.requests] == ["retired-model", "fake-model"]
+    text = history_text(await handle.fetch_history())
+    assert "fallback to fake-model" in text
+
+
+async def test_a_failing_model_gives_way_after_a_bounded_number_of_attempts(
+    ts_env: WorkflowEnvironment, settings: Settings, fake_openai: FakeOpenAI, worker: Worker
+) -> None:
+    """Server errors on the primary: three attempts, then the fallback answers, instead of
+    retrying the primary for half an hour."""
+    fake_openai.script(*[Reply.error(500, "down") for _ in range(3)], Reply.ok("Backup."))
+    handle = await start(
+        ts_env,
+        settings,
+        text="One paragraph only.",
+        model=f"flaky-{uuid.uuid4().hex}",
+        options=JobOptions(fallback_models=["fake-model"]),
+    )
+    result = await handle.result()
+    assert result.summary == "Backup."
+    models = [r.body["model"] for r in fake_openai.requests]
+    assert models[-1] == "fake-model"
+    assert len(models) == 4
