@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from typing import Any
@@ -18,6 +19,7 @@ from core.contracts.llm import (
     COMPLETE_AGENT_STEP,
     AgentStepRequest,
     AgentStepResult,
+    ProposedCall,
     TokenUsage,
     assistant_message,
 )
@@ -58,7 +60,7 @@ class AgentLLMActivities:
         started = time.monotonic()
         async with self._tokens.open(request.step) as on_text:
             if self._caller is None or model == offline_model.OFFLINE_MODEL:
-                result = _offline(messages, on_text)
+                result = _offline(messages, request.tools, on_text)
             else:
                 answer = await self._caller.answer(
                     ModelCall(
@@ -113,20 +115,35 @@ class AgentLLMActivities:
 
 
 def _offline(
-    messages: list[dict[str, Any]], on_text: Callable[[str], None] | None
+    messages: list[dict[str, Any]], tools: list[str], on_text: Callable[[str], None] | None
 ) -> AgentStepResult:
-    """The offline model uses no tools: it answers extractively from the goal."""
+    """The offline model: the tool the goal plainly asks for next, else an extractive answer
+    from the goal and what the tools returned."""
     goal = next(str(m["content"]) for m in messages if m["role"] == "user")
-    answer = offline_model.extract(goal, 150)
+    used = [
+        call["function"]["name"]
+        for m in messages
+        if m["role"] == "assistant"
+        for call in m.get("tool_calls") or []
+    ]
+    results = [str(m.get("content") or "") for m in messages if m["role"] == "tool"]
+    usage = TokenUsage(
+        input_tokens=sum(len(str(m.get("content") or "").split()) for m in messages),
+        llm_calls=1,
+    )
+    proposal = offline_model.next_tool_call(goal, tools, used, results[-1] if results else None)
+    if proposal is not None:
+        name, arguments = proposal
+        call = ProposedCall(id=f"offline_{len(used)}", name=name, arguments=json.dumps(arguments))
+        return AgentStepResult(
+            content=None, tool_calls=[call], model=offline_model.OFFLINE_MODEL, usage=usage
+        )
+    answer = offline_model.extract("\n\n".join([goal, *results]), 150)
     if on_text is not None:
         on_text(answer)
     return AgentStepResult(
         content=answer,
         tool_calls=[],
         model=offline_model.OFFLINE_MODEL,
-        usage=TokenUsage(
-            input_tokens=sum(len(str(m.get("content") or "").split()) for m in messages),
-            output_tokens=len(answer.split()),
-            llm_calls=1,
-        ),
+        usage=usage.model_copy(update={"output_tokens": len(answer.split())}),
     )

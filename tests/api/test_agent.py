@@ -142,3 +142,35 @@ async def test_two_identical_approvals_in_one_run_both_land(
     assert done["result"]["outcome"] == "answered"
     assert [s["status"] for s in done["result"]["steps"]] == ["ok", "ok"]
     assert [t for _, t in await stores.tickets.for_job(job_id)] == ["First", "Second"]
+
+
+async def test_the_readme_walkthrough_runs_on_the_offline_model(api: Api) -> None:
+    """Without a key: the offline model searches the policy, proposes the ticket, waits for
+    approval, files it once allowed and answers, and every step says `offline`."""
+    job_id = await start_job(
+        api.alice,
+        {
+            "type": "agent",
+            "input": {
+                "goal": "Find our refund window in the policy and file a ticket if it is "
+                "under 30 days.",
+                "tools": ["search_documents", "calculator", "create_ticket"],
+                "documents": [
+                    {"name": "policy.md", "text": "Refunds are accepted within 14 days."}
+                ],
+                "model": "offline",
+            },
+        },
+    )
+    job = await wait_for(api.alice, job_id, "waiting_for_input")
+    assert job["waiting_for"]["name"] == "approval"
+    assert job["waiting_for"]["context"]["tool"] == "create_ticket"
+    response = await api.alice.post(
+        f"/v1/jobs/{job_id}/input", json={"name": "approval", "value": {"decision": "allow"}}
+    )
+    assert response.status_code == 200, response.text
+    result = (await wait_for(api.alice, job_id, "completed"))["result"]
+    assert result["outcome"] == "answered"
+    assert [s["tool"] for s in result["steps"]] == ["search_documents", "create_ticket"]
+    assert [s["status"] for s in result["steps"]] == ["ok", "ok"]
+    assert "accepted within 14" in result["answer"]
