@@ -42,6 +42,7 @@ from store.database import check_ready, create_engine
 from workflows.agent import AgentWorkflow
 from workflows.draft_review import DraftReviewWorkflow
 from workflows.event_retention import EventRetentionWorkflow
+from workflows.extract import ExtractWorkflow
 from workflows.summarize import SummarizeWorkflow
 
 log = structlog.get_logger("worker")
@@ -50,6 +51,7 @@ WORKFLOWS: tuple[type[Any], ...] = (
     SummarizeWorkflow,
     DraftReviewWorkflow,
     AgentWorkflow,
+    ExtractWorkflow,
     EventRetentionWorkflow,
 )
 # Ctrl-C is a person at a terminal: hand calls in flight back to Temporal after this long.
@@ -125,6 +127,7 @@ def build_activities(settings: Settings, stores: Stores) -> list[Callable[..., A
     notify = NotifyActivities(settings.notify_webhook, http)
     return [
         llm.complete_chat,
+        llm.complete_structured,
         agent.complete_agent_step,
         tools.run_tool,
         tools.store_documents,

@@ -32,6 +32,7 @@ async def create_completion(
     max_output_tokens: int | None = None,
     tools: list[dict[str, Any]] | None = None,
     temperature: float | None = None,
+    response_format: dict[str, Any] | None = None,
     on_text: Callable[[str], None] | None = None,
 ) -> Completion:
     """One call. With `on_text`, the answer is streamed and each text delta handed over as it
@@ -43,6 +44,8 @@ async def create_completion(
         params["tools"] = tools
     if temperature is not None:
         params["temperature"] = temperature
+    if response_format is not None:
+        params["response_format"] = response_format
     try:
         if on_text is None:
             raw = await client.chat.completions.with_raw_response.create(**params)

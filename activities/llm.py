@@ -3,16 +3,21 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 import structlog
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from activities import offline_model
 from activities.model_caller import ModelCall, ModelCaller
+from activities.structured_output import check, offline_instance
 from activities.token_stream import TokenStreams
 from core.contracts.llm import COMPLETE_CHAT, ChatRequest, ChatResult, TokenUsage
+from core.contracts.structured import COMPLETE_STRUCTURED, StructuredRequest, StructuredResult
 
 log = structlog.get_logger(__name__)
 
@@ -66,6 +71,57 @@ class LLMActivities:
             duration_ms=round((time.monotonic() - started) * 1000),
         )
         return result
+
+    @activity.defn(name=COMPLETE_STRUCTURED)
+    async def complete_structured(self, request: StructuredRequest) -> StructuredResult:
+        """Ask for JSON that fits the request's schema: the server's structured outputs where
+        it has them, else JSON mode; either way the answer is checked against the schema here
+        and any mismatch returned for the workflow to ask a repair (never a retry: the same
+        prompt would get the same answer)."""
+        model = request.model or self._default_model
+        if self._caller is None or model == offline_model.OFFLINE_MODEL:
+            text = next(m.content for m in reversed(request.messages) if m.role == "user")
+            data = offline_instance(request.json_schema, text)
+            words = sum(len(m.content.split()) for m in request.messages)
+            return StructuredResult(
+                data=data,
+                raw=json.dumps(data),
+                model=offline_model.OFFLINE_MODEL,
+                usage=TokenUsage(input_tokens=words, output_tokens=1, llm_calls=1),
+            )
+        call = ModelCall(
+            model=model,
+            messages=[m.model_dump() for m in request.messages],
+            owner=request.owner,
+            max_output_tokens=request.max_output_tokens,
+            temperature=request.temperature,
+            cache=request.cache,
+            step=request.step,
+            fail_fast=request.fail_fast,
+            response_format={
+                "type": "json_schema",
+                "json_schema": {"name": "output", "schema": request.json_schema, "strict": False},
+            },
+        )
+        try:
+            answer = await self._caller.answer(call, None)
+        except ApplicationError as err:
+            if err.type != "InvalidRequest" or "response_format" not in err.message:
+                raise
+            # A server without structured outputs: JSON mode, and the schema check below.
+            json_mode = replace(call, response_format={"type": "json_object"})
+            answer = await self._caller.answer(json_mode, None)
+        raw = answer.completion.content or ""
+        data, errors = check(raw, request.json_schema)
+        log.info("llm.structured", model=answer.completion.model, valid=not errors)
+        return StructuredResult(
+            data=data,
+            errors=errors,
+            raw=raw,
+            model=answer.completion.model,
+            usage=answer.completion.usage,
+            source=answer.source,
+        )
 
     @staticmethod
     def _answer_offline(request: ChatRequest, on_text: Callable[[str], None] | None) -> ChatResult:

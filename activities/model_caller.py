@@ -50,6 +50,7 @@ class ModelCall:
     step: str | None = None
     # The workflow has another model to try: a model whose circuit is open fails at once.
     fail_fast: bool = False
+    response_format: dict[str, Any] | None = None
 
     def cache_policy(self) -> CachePolicy:
         if self.cache is not None:
@@ -63,6 +64,7 @@ class ModelCall:
             "tools": self.tools,
             "max_output_tokens": self.max_output_tokens,
             "temperature": self.temperature,
+            "response_format": self.response_format,
         }
         # Per owner unless shared on purpose: no owner ever receives another owner's answer.
         whose = "*" if scope == "global" else f"owner:{self.owner or ''}"
@@ -162,6 +164,7 @@ class ModelCaller:
                     max_output_tokens=call.max_output_tokens,
                     tools=call.tools or None,
                     temperature=call.temperature,
+                    response_format=call.response_format,
                     on_text=on_text,
                 ),
             )

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from core.contracts.agent import AgentInput
 from core.contracts.draft_review import DraftReviewInput
+from core.contracts.extract import ExtractInput
 from core.contracts.plan import JobInput
 from core.contracts.summarize import SummarizeInput
 
@@ -56,6 +57,13 @@ JOB_TYPES: dict[str, JobType] = {
             description="Work towards a goal with tools: the model proposes calls, the workflow "
             "validates them, asks a person before side effects, and stops at budgets.",
             accepts_input=True,
+        ),
+        JobType(
+            name="extract",
+            workflow_type="ExtractWorkflow",
+            input_model=ExtractInput,
+            description="Extract one object fitting a JSON Schema from each document; answers "
+            "that misfit are repaired, and a document that fails does not fail the others.",
         ),
     )
 }

@@ -1,0 +1,89 @@
+"""The `extract` job's contract: documents in, one schema-valid object per document out."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from core.chunking import split_text
+from core.contracts.llm import TokenUsage
+from core.contracts.options import WithOptions
+from core.contracts.plan import JobInput, JobPlan
+from core.contracts.text import StorableText
+
+# A schema is instructions to a model, not data: this is plenty, and bounds every prompt.
+MAX_SCHEMA_CHARS = 20_000
+
+
+class ExtractDocument(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: StorableText = Field(min_length=1, max_length=200)
+    text: StorableText = Field(min_length=1, max_length=200_000)
+
+
+class ExtractInput(JobInput):
+    """What a caller sends to start an `extract` job."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    documents: list[ExtractDocument] = Field(min_length=1, max_length=50)
+    output_schema: dict[str, Any] = Field(
+        alias="schema", description="A JSON Schema (2020-12) each document's object must fit."
+    )
+    instructions: StorableText | None = Field(None, max_length=5000)
+    model: str | None = Field(None, min_length=1, max_length=200)
+    chunk_chars: int = Field(8000, ge=1000, le=100_000, description="Long documents are split.")
+    max_parallel: int = Field(4, ge=1, le=16, description="Calls in flight at once.")
+    max_repairs: int = Field(2, ge=0, le=5, description="Repairs after an answer that misfits.")
+
+    @field_validator("output_schema")
+    @classmethod
+    def _a_schema(cls, schema: dict[str, Any]) -> dict[str, Any]:
+        if len(json.dumps(schema)) > MAX_SCHEMA_CHARS:
+            raise ValueError(f"the schema is longer than {MAX_SCHEMA_CHARS} characters as JSON")
+        try:
+            Draft202012Validator.check_schema(schema)
+        except SchemaError as err:
+            where = "/".join(str(p) for p in err.absolute_path) or "(top level)"
+            raise ValueError(f"not a valid JSON Schema at {where}: {err.message}") from None
+        return schema
+
+    def chunks(self, document: ExtractDocument) -> list[str]:
+        return split_text(document.text, self.chunk_chars)
+
+    def plan(self) -> JobPlan:
+        parts = sum(len(self.chunks(d)) for d in self.documents)
+        return JobPlan(
+            model_calls=parts * (1 + self.max_repairs),
+            explanation=f"{parts:,} parts of {len(self.documents)} documents, each with up to "
+            f"{self.max_repairs} repairs",
+        )
+
+
+class ExtractRun(ExtractInput, WithOptions):
+    """The workflow's input: the caller's, plus the job's options."""
+
+
+class ExtractItem(BaseModel):
+    document: str
+    data: Any = None
+    status: Literal["ok", "failed"]
+    errors: list[str] = Field(default_factory=list)
+
+
+class ExtractProgress(BaseModel):
+    stage: Literal["extracting", "done"] = "extracting"
+    completed: int = 0
+    total: int = 0
+    usage: TokenUsage = Field(default_factory=TokenUsage)
+
+
+class ExtractResult(BaseModel):
+    items: list[ExtractItem]
+    models: list[str] = Field(default_factory=list)
+    usage: TokenUsage
