@@ -8,14 +8,16 @@ from typing import Any
 
 import pytest
 from temporalio.client import WorkflowFailureError, WorkflowHandle
+from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
+from temporalio.worker import Replayer, Worker
 
 from core.config import Settings
 from core.contracts.options import JobOptions
 from core.contracts.summarize import SummarizeInput, SummarizeProgress, SummarizeRun
+from core.temporal import JOB_OWNER
 from tests.support.fake_openai import FakeOpenAI, Reply, default_reply
 from tests.support.polling import eventually
 from tests.support.temporal import history_text
@@ -299,3 +301,31 @@ async def test_a_failing_model_gives_way_after_a_bounded_number_of_attempts(
     models = [r.body["model"] for r in fake_openai.requests]
     assert models[-1] == "fake-model"
     assert len(models) == 4
+
+
+async def test_a_run_answered_from_the_cache_replays(
+    ts_env: WorkflowEnvironment, settings: Settings, fake_openai: FakeOpenAI, worker: Worker
+) -> None:
+    """The cache is looked up inside the activity: a run whose calls were all hits replays
+    on the same code without a non-determinism error."""
+    owner = TypedSearchAttributes([SearchAttributePair(JOB_OWNER, f"owner-{uuid.uuid4().hex}")])
+
+    async def run_once() -> WorkflowHandle[SummarizeWorkflow, Any]:
+        handle = await ts_env.client.start_workflow(
+            SummarizeWorkflow.run,
+            SummarizeRun(text=TEXT, chunk_chars=200),
+            id=f"summarize-{uuid.uuid4().hex}",
+            task_queue=settings.task_queue,
+            search_attributes=owner,
+        )
+        await handle.result()
+        return handle
+
+    await run_once()
+    calls = len(fake_openai.requests)
+    second = await run_once()
+    assert len(fake_openai.requests) == calls
+    result = await second.result()
+    assert result.usage.cache_hits == calls
+    replayer = Replayer(workflows=[SummarizeWorkflow], data_converter=pydantic_data_converter)
+    await replayer.replay_workflow(await second.fetch_history())
