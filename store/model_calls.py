@@ -38,6 +38,8 @@ class ModelCallLog:
     ) -> Admission:
         """Admit one call of about `estimate` tokens if the provider's pause is over and the
         window has room; else say how long to wait. One model's admissions take turns."""
+        if limit is None:
+            return await self._paused(model)
         async with self._engine.begin() as conn:
             # The lock first, then the clock: a call waiting on the lock sees the time it got it.
             locked = select(func.pg_advisory_xact_lock(func.hashtext(f"model-limit:{model}")))
@@ -61,8 +63,6 @@ class ModelCallLog:
             ).one()
             if state.until is not None and state.until > now:
                 return Admission(False, wait_s=(state.until - now).total_seconds())
-            if limit is None:
-                return Admission(True)
             wait = await _wait_for_room(
                 conn, model, estimate, limit, window, now, int(state.calls), int(state.tokens)
             )
@@ -76,6 +76,20 @@ class ModelCallLog:
                 )
             ).scalar_one()
         return Admission(True, call_id=int(call_id))
+
+    async def _paused(self, model: str) -> Admission:
+        """A model without limits only waits out a provider's pause: one read, no lock, so
+        its calls never queue behind each other."""
+        async with self._engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(model_blocks.c.until - func.clock_timestamp()).where(
+                        model_blocks.c.model == model,
+                        model_blocks.c.until > func.clock_timestamp(),
+                    )
+                )
+            ).scalar_one_or_none()
+        return Admission(True) if row is None else Admission(False, wait_s=row.total_seconds())
 
     async def settle(self, call_id: int, tokens: int) -> None:
         """Replace the estimate with what the response says the call used; from now on the
