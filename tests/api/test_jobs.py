@@ -161,7 +161,8 @@ async def test_job_types_list_each_type_with_schema(api: Api) -> None:
     response = await api.alice.get("/v1/job-types")
     assert response.status_code == 200
     types = {t["name"]: t for t in response.json()}
-    assert set(types) == {"summarize", "draft_review", "agent"}
+    assert set(types) == {"summarize", "draft_review", "agent", "extract"}
+    assert types["extract"]["input_schema"]["required"] == ["documents", "schema"]
     summarize = types["summarize"]
     assert summarize["input_schema"]["required"] == ["text"]
     assert summarize["input_schema"]["properties"]["max_words"]["default"] == 150
