@@ -54,11 +54,9 @@ with workflow.unsafe.imports_passed_through():
     from core.events import StageEvent, StepCompletedEvent, ToolCallEvent, ToolResultEvent
     from core.temporal import JOB_OWNER
     from workflows.llm_step import (
-        LLM_HEARTBEAT,
-        LLM_SCHEDULE_TO_CLOSE,
-        LLM_START_TO_CLOSE,
         job_owner,
         over_budget,
+        run_llm_activity,
         with_fallbacks,
     )
 
@@ -283,7 +281,7 @@ class AgentWorkflow(HumanInput):
         async def call(
             model: str | None, fail_fast: bool, retry: RetryPolicy, note: str
         ) -> AgentStepResult:
-            reply: AgentStepResult = await workflow.execute_activity(
+            return await run_llm_activity(
                 COMPLETE_AGENT_STEP,
                 AgentStepRequest(
                     conversation_id=workflow.info().workflow_id,
@@ -296,16 +294,12 @@ class AgentWorkflow(HumanInput):
                     cache=input.options.cache,
                     fail_fast=fail_fast,
                 ),
-                result_type=AgentStepResult,
-                start_to_close_timeout=LLM_START_TO_CLOSE,
-                schedule_to_close_timeout=LLM_SCHEDULE_TO_CLOSE,
-                heartbeat_timeout=LLM_HEARTBEAT,
-                retry_policy=retry,
-                summary=f"agent step {state.llm_steps}"
+                AgentStepResult,
+                retry,
+                f"agent step {state.llm_steps}"
                 + (f" · {input.model}" if input.model else "")
                 + note,
             )
-            return reply
 
         return await with_fallbacks(
             input.model, input.options.fallback_models, step, self.events, call

@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import TypeVar
 
+from pydantic import BaseModel
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, TimeoutError
@@ -96,6 +97,28 @@ def _gives_way(err: ActivityError) -> bool:
         # except the ones that say this model cannot answer.
         return cause.type in PERMANENT_MODEL_ERRORS or not cause.non_retryable
     return isinstance(cause, TimeoutError)
+
+
+async def run_llm_activity(
+    activity: str,
+    request: BaseModel,
+    result_type: type[Result],
+    retry: RetryPolicy,
+    summary: str,
+) -> Result:
+    """One model activity with the timeouts every model call has; `retry` decides how long
+    this model keeps trying before a fallback."""
+    result: Result = await workflow.execute_activity(
+        activity,
+        request,
+        result_type=result_type,
+        start_to_close_timeout=LLM_START_TO_CLOSE,
+        schedule_to_close_timeout=LLM_SCHEDULE_TO_CLOSE,
+        heartbeat_timeout=LLM_HEARTBEAT,
+        retry_policy=retry,
+        summary=summary,
+    )
+    return result
 
 
 async def ask_model(

@@ -10,13 +10,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
 from workflows.events import EventLog
-from workflows.llm_step import (
-    LLM_HEARTBEAT,
-    LLM_SCHEDULE_TO_CLOSE,
-    LLM_START_TO_CLOSE,
-    job_owner,
-    with_fallbacks,
-)
+from workflows.llm_step import job_owner, run_llm_activity, with_fallbacks
 
 with workflow.unsafe.imports_passed_through():
     from core.contracts.llm import ChatMessage
@@ -79,19 +73,14 @@ async def _one_attempt(
     async def call(
         model: str | None, fail_fast: bool, retry: RetryPolicy, note: str
     ) -> StructuredResult:
-        result: StructuredResult = await workflow.execute_activity(
+        update = {"owner": job_owner(), "model": model, "fail_fast": fail_fast}
+        return await run_llm_activity(
             COMPLETE_STRUCTURED,
-            request.model_copy(
-                update={"owner": job_owner(), "model": model, "fail_fast": fail_fast}
-            ),
-            result_type=StructuredResult,
-            start_to_close_timeout=LLM_START_TO_CLOSE,
-            schedule_to_close_timeout=LLM_SCHEDULE_TO_CLOSE,
-            heartbeat_timeout=LLM_HEARTBEAT,
-            retry_policy=retry,
-            summary=summary + note,
+            request.model_copy(update=update),
+            StructuredResult,
+            retry,
+            summary + note,
         )
-        return result
 
     return await with_fallbacks(request.model, fallbacks, request.step, events, call)
 

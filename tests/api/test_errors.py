@@ -39,7 +39,8 @@ async def test_unknown_type_lists_valid_ones(api: Api) -> None:
     [error] = response.json()["detail"]
     assert error["loc"] == ["body", "type"]
     assert (
-        error["msg"] == "unknown job type 'translate'; valid types: agent, draft_review, extract, summarize"
+        error["msg"]
+        == "unknown job type 'translate'; valid types: agent, draft_review, extract, summarize"
     )
 
 
