@@ -106,6 +106,8 @@ class AgentWorkflow(HumanInput):
         self._input = input
         self._state = input.carried
         self._progress = AgentProgress()
+        # The model that answered the current step: each audit entry names it.
+        self._proposed_by: str | None = None
 
     @workflow.query(name="progress")
     def progress(self) -> AgentProgress:
@@ -137,6 +139,7 @@ class AgentWorkflow(HumanInput):
             steps_this_run += 1
             self._show("thinking")
             reply = await self._step(input, state)
+            self._proposed_by = reply.model
             # The activity stored the new messages and, after them, the model's reply, unless
             # that last write failed: then the reply goes along with the next step.
             state.seq += len(state.pending) + (1 if reply.stored else 0)
@@ -267,6 +270,7 @@ class AgentWorkflow(HumanInput):
         return content
 
     def _audit(self, entry: AuditEntry) -> None:
+        entry.model = self._proposed_by
         self._state.steps.append(entry)
         self.events.publish(
             ToolResultEvent(

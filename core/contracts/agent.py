@@ -87,6 +87,8 @@ class AuditEntry(BaseModel):
     result_summary: str
     approved_by: str | None = None
     duration_ms: int = 0
+    # The model that proposed the call (after a fallback, not the job's own).
+    model: str | None = None
 
     @field_validator("arguments", mode="before")
     @classmethod

@@ -173,4 +173,5 @@ async def test_the_readme_walkthrough_runs_on_the_offline_model(api: Api) -> Non
     assert result["outcome"] == "answered"
     assert [s["tool"] for s in result["steps"]] == ["search_documents", "create_ticket"]
     assert [s["status"] for s in result["steps"]] == ["ok", "ok"]
+    assert {s["model"] for s in result["steps"]} == {"offline"}
     assert "accepted within 14" in result["answer"]
