@@ -2,7 +2,8 @@
 
 NAME is `summarize_v1` (multi-chunk, hierarchical combine, one rate-limited retry),
 `draft_review_v1` (a revision across continue-as-new, then approval and publish; one file per
-run) or `agent_v1` (tool calls, a rejected malformed call, an approved side effect). Jobs
+run), `agent_v1` (tool calls, a rejected malformed call, an approved side effect),
+`summarize_v2` (the same job on the event-log code) or `extract_v1` (a repaired answer). Jobs
 run on the dev server against the fake model, and the histories are written beside the
 replay test. Re-record only on purpose: the old files are what keep in-flight runs safe
 from non-deterministic changes.
@@ -21,6 +22,7 @@ from typing import Any
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import WorkflowIDReusePolicy
 
+from core.contracts.extract import ExtractDocument, ExtractRun
 from core.contracts.human import Submission
 from core.contracts.summarize import SummarizeRun
 from tests.conftest import make_settings
@@ -31,6 +33,7 @@ from tests.support.temporal import start_dev_server
 from worker import build_worker
 from workflows.agent import AgentRun, AgentWorkflow
 from workflows.draft_review import DraftReviewRun, DraftReviewWorkflow
+from workflows.extract import ExtractWorkflow
 from workflows.summarize import SummarizeWorkflow
 
 HISTORIES = Path(__file__).resolve().parents[1] / "workflows" / "histories"
@@ -91,7 +94,42 @@ async def agent(client: Client, task_queue: str, fake: FakeOpenAI) -> WorkflowHa
     return handle
 
 
-SCENARIOS = {"summarize_v1": summarize, "draft_review_v1": draft_review, "agent_v1": agent}
+async def extract(client: Client, task_queue: str, fake: FakeOpenAI) -> WorkflowHandle[Any, Any]:
+    fake.script(
+        Reply.ok('{"vendor": "Acme"}'),
+        Reply.ok('{"vendor": "Acme", "total": 12.5}'),
+        Reply.ok('{"vendor": "Globex", "total": 80}'),
+    )
+    schema = {
+        "type": "object",
+        "properties": {"vendor": {"type": "string"}, "total": {"type": "number"}},
+        "required": ["vendor", "total"],
+    }
+    handle = await client.start_workflow(
+        ExtractWorkflow.run,
+        ExtractRun(
+            output_schema=schema,
+            documents=[
+                ExtractDocument(name="a.txt", text="Acme bills 12.50."),
+                ExtractDocument(name="b.txt", text="Globex bills 80."),
+            ],
+            max_parallel=1,
+        ),
+        id=f"extract-{uuid.uuid4().hex[:8]}",
+        task_queue=task_queue,
+    )
+    await handle.result()
+    return handle
+
+
+SCENARIOS = {
+    "summarize_v1": summarize,
+    "draft_review_v1": draft_review,
+    "agent_v1": agent,
+    # Recorded after job events moved to the database (local activities), with fallbacks.
+    "summarize_v2": summarize,
+    "extract_v1": extract,
+}
 
 
 async def record(name: str) -> list[Path]:

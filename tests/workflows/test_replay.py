@@ -14,10 +14,11 @@ from temporalio.worker import Replayer
 # The sandbox re-imports this module for the workflow defined below; pass heavy modules through.
 with workflow.unsafe.imports_passed_through():
     from core.contracts.llm import TokenUsage
-    from core.contracts.summarize import SummarizeInput, SummarizeResult
+    from core.contracts.summarize import SummarizeResult, SummarizeRun
     from worker import WORKFLOWS
 
-HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
+HISTORY_DIR = Path(__file__).parent / "histories"
+HISTORIES = sorted(HISTORY_DIR.glob("*.json"))
 
 
 def load(path: Path) -> WorkflowHistory:
@@ -30,7 +31,9 @@ def test_histories_are_recorded() -> None:
         "agent_v1.json",
         "draft_review_v1_run1.json",
         "draft_review_v1_run2.json",
+        "extract_v1.json",
         "summarize_v1.json",
+        "summarize_v2.json",
     ]
 
 
@@ -49,7 +52,7 @@ class SummarizeWithoutCombine:
     """A deliberately incompatible change: same name, but a timer where a model call was."""
 
     @workflow.run
-    async def run(self, input: SummarizeInput) -> SummarizeResult:
+    async def run(self, input: SummarizeRun) -> SummarizeResult:
         await workflow.sleep(timedelta(seconds=1))
         return SummarizeResult(summary="", chunk_count=0, model="", usage=TokenUsage())
 
@@ -58,4 +61,4 @@ async def test_replay_catches_an_incompatible_change() -> None:
     """The check can fail: replaying against changed workflow code raises."""
     replayer = Replayer(workflows=[SummarizeWithoutCombine], data_converter=pydantic_data_converter)
     with pytest.raises(workflow.NondeterminismError):
-        await replayer.replay_workflow(load(HISTORIES[-1]))
+        await replayer.replay_workflow(load(HISTORY_DIR / "summarize_v2.json"))
