@@ -7,14 +7,19 @@ import json
 import uuid
 from typing import Any
 
+import pytest
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from core.config import Settings
 from core.contracts.extract import ExtractDocument, ExtractRun
+from core.contracts.llm import TokenUsage
+from core.contracts.structured import StructuredResult
 from tests.support.fake_openai import FakeOpenAI, Reply, default_reply
 from tests.support.temporal import history_text
 from workflows.extract import ExtractWorkflow
+from workflows.structured import require_valid
 
 SCHEMA = {
     "type": "object",
@@ -97,3 +102,18 @@ async def test_each_repair_is_its_own_step_in_history(
     text = history_text(await handle.fetch_history())
     assert "extract d" in text
     assert "repair 1" in text
+
+
+def test_a_step_that_needs_valid_output_fails_with_the_last_errors() -> None:
+    """require_valid: a job type that cannot continue without the data fails InvalidModelOutput,
+    quoting why the last answer did not fit; a fitting result passes through."""
+    fitting = StructuredResult(data={"a": 1}, model="m", usage=TokenUsage())
+    assert require_valid(fitting, 2) is fitting
+    misfit = StructuredResult(
+        errors=["amount: 'x' is not of type 'number'"], model="m", usage=TokenUsage()
+    )
+    with pytest.raises(ApplicationError) as failed:
+        require_valid(misfit, 2)
+    assert failed.value.type == "InvalidModelOutput"
+    assert failed.value.non_retryable
+    assert "after 2 repairs: amount: 'x' is not of type 'number'" in failed.value.message
