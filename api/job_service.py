@@ -32,6 +32,7 @@ from temporalio.common import (
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from api.job_bounds import with_defaults
 from api.job_views import VISIBILITY_FILTERS, error_from_failure, job_status, links
 from api.schemas import Job, JobCreated, JobPage, JobStatus, JobSummary, WaitingFor
 from core.config import Settings
@@ -44,6 +45,7 @@ from core.contracts.human import (
     Submission,
 )
 from core.contracts.options import JobOptions
+from core.contracts.plan import JobInput
 from core.errors import AijobsError, InvalidInput, JobConflict, JobNotFound, WorkerTimeout
 from core.jobs import JOB_TYPES, PROGRESS_MEMO, JobType
 from core.temporal import JOB_OWNER, JOB_TYPE
@@ -78,13 +80,17 @@ class JobService:
     async def start(
         self,
         job_type: JobType,
-        job_input: BaseModel,
+        job_input: JobInput,
         idempotency_key: str | None,
         options: JobOptions | None = None,
     ) -> tuple[JobCreated, bool]:
-        """Start a job; returns it and whether it is new (False: an idempotent replay)."""
+        """Start a job; returns it and whether it is new (False: an idempotent replay).
+
+        The replay check compares what the caller sent, so a change to the deployment's
+        fallback chain does not turn a retried request into a conflict."""
         options = options or JobOptions()
         digest = _digest(job_type.name, job_input, options)
+        options = with_defaults(job_input, options, self._settings)
         job_id = (
             _idempotent_id(self._owner, idempotency_key)
             if idempotency_key

@@ -84,11 +84,10 @@ async def create_job(
                 for e in err.errors(include_url=False, include_context=False)
             ]
         ) from None
-    options = with_defaults(job_input, body.options, settings)
-    check_bounds(job_input, options, settings)
+    check_bounds(job_input, with_defaults(job_input, body.options, settings), settings)
     jobs = JobService(client, settings, owner, stores)
     await check_start_quotas(owner, settings, jobs, stores.ledger)
-    job, created = await jobs.start(job_type, job_input, idempotency_key, options)
+    job, created = await jobs.start(job_type, job_input, idempotency_key, body.options)
     response.status_code = status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK
     response.headers["Location"] = job.links.self
     return job

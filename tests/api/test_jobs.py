@@ -7,6 +7,7 @@ from typing import Any
 
 from temporalio.testing import WorkflowEnvironment
 
+from core.config import Settings
 from tests.api.jobs_client import SUMMARIZE, start_job, wait_for
 from tests.conftest import Api
 from tests.support.fake_openai import FakeOpenAI, Reply
@@ -166,3 +167,16 @@ async def test_job_types_list_each_type_with_schema(api: Api) -> None:
     summarize = types["summarize"]
     assert summarize["input_schema"]["required"] == ["text"]
     assert summarize["input_schema"]["properties"]["max_words"]["default"] == 150
+
+
+async def test_a_replay_survives_a_new_fallback_chain(api: Api, settings: Settings) -> None:
+    """The replay check compares what the caller sent: after the operator adds a fallback for
+    the job's model, the same request with the same key is still a 200 replay, not a 409."""
+    body = {"type": "summarize", "input": {"text": "Replay me."}}
+    headers = {"Idempotency-Key": "fallback-change"}
+    first = await api.alice.post("/v1/jobs", json=body, headers=headers)
+    assert first.status_code == 202
+    settings.fallback_models = {"fake-model": ["backup-model"]}
+    again = await api.alice.post("/v1/jobs", json=body, headers=headers)
+    assert again.status_code == 200, again.text
+    assert again.json()["id"] == first.json()["id"]
