@@ -41,19 +41,7 @@ class LLMActivities:
             if self._caller is None or model == offline_model.OFFLINE_MODEL:
                 result = self._answer_offline(request, on_text)
             else:
-                answer = await self._caller.answer(
-                    ModelCall(
-                        model=model,
-                        messages=[m.model_dump() for m in request.messages],
-                        owner=request.owner,
-                        max_output_tokens=request.max_output_tokens,
-                        temperature=request.temperature,
-                        cache=request.cache,
-                        step=request.step,
-                        fail_fast=request.fail_fast,
-                    ),
-                    on_text,
-                )
+                answer = await self._caller.answer(_model_call(model, request), on_text)
                 done = answer.completion
                 result = ChatResult(
                     text=done.content or "",
@@ -89,15 +77,8 @@ class LLMActivities:
                 model=offline_model.OFFLINE_MODEL,
                 usage=TokenUsage(input_tokens=words, output_tokens=1, llm_calls=1),
             )
-        call = ModelCall(
-            model=model,
-            messages=[m.model_dump() for m in request.messages],
-            owner=request.owner,
-            max_output_tokens=request.max_output_tokens,
-            temperature=request.temperature,
-            cache=request.cache,
-            step=request.step,
-            fail_fast=request.fail_fast,
+        call = replace(
+            _model_call(model, request),
             response_format={
                 "type": "json_schema",
                 "json_schema": {"name": "output", "schema": request.json_schema, "strict": False},
@@ -141,3 +122,17 @@ class LLMActivities:
                 llm_calls=1,
             ),
         )
+
+
+def _model_call(model: str, request: ChatRequest | StructuredRequest) -> ModelCall:
+    """What both activities ask the model, from the fields their requests share."""
+    return ModelCall(
+        model=model,
+        messages=[m.model_dump() for m in request.messages],
+        owner=request.owner,
+        max_output_tokens=request.max_output_tokens,
+        temperature=request.temperature,
+        cache=request.cache,
+        step=request.step,
+        fail_fast=request.fail_fast,
+    )
