@@ -31,7 +31,7 @@ from activities.publish import PublishActivities
 from activities.token_stream import TokenStreams
 from activities.tool_runner import ToolActivities
 from core.config import Settings, get_settings
-from core.errors import DatabaseNotReady, SearchAttributesMissing
+from core.errors import DatabaseNotReady, SearchAttributesMissing, SettingsInvalid
 from core.jobs import JOB_TYPES
 from core.logging import configure_logging
 from core.pricing import ModelPrices
@@ -201,7 +201,12 @@ async def _serve(worker: Worker, settings: Settings) -> None:
 
 
 async def main() -> int:
-    settings = get_settings()
+    try:
+        settings = get_settings()
+    except SettingsInvalid as err:
+        configure_logging("INFO")
+        log.error("worker.cannot_start", reason=err.message)
+        return 2
     configure_logging(settings.log_level)
     _check_registry()
     if settings.database_url is None:

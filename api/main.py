@@ -16,7 +16,7 @@ from api.rate_limit import enforce_rate_limit
 from api.routes import events, health, job_types, jobs, usage
 from api.temporal_connection import TemporalConnection
 from core.config import Settings, get_settings
-from core.errors import DatabaseNotReady
+from core.errors import DatabaseNotReady, SettingsInvalid
 from core.logging import configure_logging
 from store import Stores
 from store.database import check_ready, create_engine
@@ -34,7 +34,12 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        resolved = settings or get_settings()
+        try:
+            resolved = settings or get_settings()
+        except SettingsInvalid as err:
+            configure_logging("INFO")
+            log.error("api.cannot_start", reason=err.message)
+            raise
         if settings is None:
             configure_logging(resolved.log_level)
         if not resolved.api_keys:

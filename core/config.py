@@ -9,8 +9,10 @@ from functools import lru_cache
 from typing import Annotated, Literal
 
 import limits
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from core.errors import SettingsInvalid
 
 
 @dataclass(frozen=True)
@@ -260,5 +262,14 @@ def _dollars(raw: str, name: str) -> Decimal:
 
 @lru_cache
 def get_settings() -> Settings:
-    """The process-wide settings, read once."""
-    return Settings()
+    """The process-wide settings, read once. SettingsInvalid names every bad variable in one
+    line, instead of a traceback."""
+    try:
+        return Settings()
+    except ValidationError as err:
+        problems = []
+        for error in err.errors(include_url=False):
+            name = str(error["loc"][0]) if error["loc"] else "settings"
+            message = error["msg"].removeprefix("Value error, ")
+            problems.append(message if message.startswith(name) else f"{name}: {message}")
+        raise SettingsInvalid("invalid settings: " + "; ".join(problems)) from None

@@ -100,6 +100,13 @@ class TemporalUnavailable(AijobsError):
         super().__init__(f"{message} ({detail})" if detail else message)
 
 
+class SettingsInvalid(AijobsError):
+    """A setting in the environment that cannot be read: the process refuses to start."""
+
+    status = 500
+    code = "settings_invalid"
+
+
 class DatabaseNotReady(AijobsError):
     """The application database cannot be used: unreachable, or not migrated to this code."""
 

@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from core.config import get_settings  # noqa: E402  (needs the path above when run as a script)
-from core.errors import DatabaseNotReady  # noqa: E402
+from core.errors import DatabaseNotReady, SettingsInvalid  # noqa: E402
 from core.temporal import dev_server_flags  # noqa: E402
 from store.database import shown  # noqa: E402
 from store.embedded import start_embedded  # noqa: E402
@@ -151,7 +151,11 @@ def _dev_api_key(data_dir: Path) -> str:
 
 
 def main() -> int:
-    settings = get_settings()
+    try:
+        settings = get_settings()
+    except SettingsInvalid as err:
+        print(f"aijobs: {err.message}", file=sys.stderr)
+        return 2
     data_dir = (ROOT / settings.data_dir).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)

@@ -54,6 +54,19 @@ def refusals(lines: list[dict[str, Any]]) -> list[str]:
     return [line["reason"] for line in lines if line["event"] == "worker.cannot_start"]
 
 
+def test_bad_settings_are_one_line_naming_each_and_exit_2() -> None:
+    """A setting that cannot be read stops the worker with one line naming every bad variable
+    and what it should look like, not a traceback."""
+    code, lines = run_worker(
+        {"AIJOBS_MODEL_LIMITS": "gpt-4o=fast", "AIJOBS_OWNER_MAX_RUNNING": "many"}
+    )
+    assert code == 2
+    [reason] = refusals(lines)
+    assert "AIJOBS_MODEL_LIMITS entries look like model=rpm:500,tpm:200000" in reason
+    assert "AIJOBS_OWNER_MAX_RUNNING: Input should be a valid integer" in reason
+    assert len(lines) == 1
+
+
 def test_no_database_url_is_one_line_and_exit_2(dev_env: WorkflowEnvironment) -> None:
     """Without AIJOBS_DATABASE_URL the worker says so and what to do, before touching Temporal."""
     code, lines = run_worker({"TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host})
