@@ -37,6 +37,7 @@ from api.job_views import VISIBILITY_FILTERS, error_from_failure, job_status, li
 from api.schemas import Job, JobCreated, JobPage, JobStatus, JobSummary, WaitingFor
 from core.config import Settings
 from core.contracts.agent import AgentInput, AgentStart
+from core.contracts.extract import ExtractInput
 from core.contracts.human import (
     INVALID_ANSWER,
     UPDATE_NAME,
@@ -46,6 +47,7 @@ from core.contracts.human import (
 )
 from core.contracts.options import JobOptions
 from core.contracts.plan import JobInput
+from core.contracts.tools import Document
 from core.errors import AijobsError, InvalidInput, JobConflict, JobNotFound, WorkerTimeout
 from core.jobs import JOB_TYPES, PROGRESS_MEMO, JobType
 from core.temporal import JOB_OWNER, JOB_TYPE
@@ -144,11 +146,21 @@ class JobService:
 
     async def _claim_documents(self, job_input: BaseModel) -> BaseModel:
         """Store a job's documents once and start it with their ids: history then carries
-        names and ids, never the texts."""
-        if not isinstance(job_input, AgentInput) or not job_input.documents:
-            return job_input
+        names and ids, never the texts. An `extract` job's texts are stored too, so its
+        items can name ids a later job may send instead."""
         if self._stores is None:
             raise RuntimeError("JobService needs the stores to start jobs with documents")
+        if isinstance(job_input, ExtractInput):
+            given = [Document(name=d.label, text=d.body) for d in job_input.documents]
+            async with outage_as_unavailable():
+                refs = await self._stores.documents.put(self._owner, given)
+            documents = [
+                d.model_copy(update={"id": ref.id})
+                for d, ref in zip(job_input.documents, refs, strict=True)
+            ]
+            return job_input.model_copy(update={"documents": documents})
+        if not isinstance(job_input, AgentInput) or not job_input.documents:
+            return job_input
         async with outage_as_unavailable():
             refs = await self._stores.documents.put(self._owner, job_input.documents)
         return AgentStart(**job_input.model_dump(exclude={"documents"}), document_refs=refs)

@@ -38,6 +38,17 @@ class DocumentStore:
             )
         return refs
 
+    async def read(self, owner: str, ids: list[str]) -> dict[str, Document]:
+        """The owner's documents among `ids`, by id; another owner's id is simply absent."""
+        if not ids:
+            return {}
+        stmt = select(documents_table.c.id, documents_table.c.name, documents_table.c.body).where(
+            documents_table.c.owner == owner, documents_table.c.id.in_(ids)
+        )
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(stmt)).all()
+        return {str(row.id): Document(name=row.name, text=row.body) for row in rows}
+
     async def search(self, owner: str, query: str, limit: int) -> list[tuple[str, str]]:
         """(name, passage with matches in [brackets]) of the owner's best-matching documents.
 

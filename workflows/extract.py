@@ -64,7 +64,7 @@ class ExtractWorkflow:
         parts = self._input.chunks(doc)
         try:
             found = [
-                await self._part(index, doc.name, number, len(parts), part, limit)
+                await self._part(index, doc.label, number, len(parts), part, limit)
                 for number, part in enumerate(parts, start=1)
             ]
         except ActivityError as err:
@@ -72,14 +72,22 @@ class ExtractWorkflow:
             # document fails, the others go on.
             error_type, message = describe_failure(err)
             item = ExtractItem(
-                document=doc.name, status="failed", errors=[f"{error_type}: {message}"]
+                document=doc.label,
+                document_id=doc.id,
+                status="failed",
+                errors=[f"{error_type}: {message}"],
             )
         else:
             failed = next((errors for _, errors in found if errors), None)
             item = (
-                ExtractItem(document=doc.name, status="failed", errors=failed)
+                ExtractItem(document=doc.label, document_id=doc.id, status="failed", errors=failed)
                 if failed
-                else ExtractItem(document=doc.name, data=_merge([d for d, _ in found]), status="ok")
+                else ExtractItem(
+                    document=doc.label,
+                    document_id=doc.id,
+                    data=_merge([d for d, _ in found]),
+                    status="ok",
+                )
             )
         self._progress.completed += 1
         self._show()

@@ -23,6 +23,7 @@ from api.schemas import (
     JobPage,
     JobStatus,
 )
+from api.stored_documents import read_stored_documents
 from core.errors import InvalidInput
 from core.jobs import JOB_TYPES
 
@@ -84,6 +85,7 @@ async def create_job(
                 for e in err.errors(include_url=False, include_context=False)
             ]
         ) from None
+    job_input = await read_stored_documents(owner, job_input, stores.documents)
     check_bounds(job_input, with_defaults(job_input, body.options, settings), settings)
     jobs = JobService(client, settings, owner, stores)
     await check_start_quotas(owner, settings, jobs, stores.ledger)

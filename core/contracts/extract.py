@@ -7,23 +7,52 @@ from typing import Any, Literal
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from core.chunking import split_text
 from core.contracts.llm import TokenUsage
 from core.contracts.options import WithOptions
 from core.contracts.plan import JobInput, JobPlan
 from core.contracts.text import StorableText
+from core.contracts.tools import DOCUMENT_ID_PATTERN
 
 # A schema is instructions to a model, not data: this is plenty, and bounds every prompt.
 MAX_SCHEMA_CHARS = 20_000
+# Every document's text travels in the workflow's input: this keeps it under Temporal's
+# payload limit whether the texts were sent or read from stored ids.
+MAX_TOTAL_CHARS = 1_000_000
 
 
 class ExtractDocument(BaseModel):
+    """A document to read: its name and text, or the id of one stored by an earlier job."""
+
     model_config = ConfigDict(extra="forbid")
 
-    name: StorableText = Field(min_length=1, max_length=200)
-    text: StorableText = Field(min_length=1, max_length=200_000)
+    name: StorableText | None = Field(None, min_length=1, max_length=200)
+    text: StorableText | None = Field(None, min_length=1, max_length=200_000)
+    id: str | None = Field(
+        None,
+        pattern=DOCUMENT_ID_PATTERN,
+        description="A stored document's id (every `extract` item names its own).",
+    )
+
+    @model_validator(mode="after")
+    def _text_or_id(self) -> ExtractDocument:
+        if self.text is None and self.id is None:
+            raise ValueError("give a document's `name` and `text`, or the `id` of a stored one")
+        if self.text is not None and self.name is None:
+            raise ValueError("a document with `text` needs a `name`")
+        return self
+
+    @property
+    def body(self) -> str:
+        if self.text is None:
+            raise RuntimeError(f"document {self.id} was not read from the store")
+        return self.text
+
+    @property
+    def label(self) -> str:
+        return self.name or self.id or ""
 
 
 class ExtractInput(JobInput):
@@ -54,7 +83,7 @@ class ExtractInput(JobInput):
         return schema
 
     def chunks(self, document: ExtractDocument) -> list[str]:
-        return split_text(document.text, self.chunk_chars)
+        return split_text(document.body, self.chunk_chars)
 
     def plan(self) -> JobPlan:
         parts = sum(len(self.chunks(d)) for d in self.documents)
@@ -71,6 +100,8 @@ class ExtractRun(ExtractInput, WithOptions):
 
 class ExtractItem(BaseModel):
     document: str
+    # Send `{"id": ...}` next time instead of the text (None in runs before ids existed).
+    document_id: str | None = None
     data: Any = None
     status: Literal["ok", "failed"]
     errors: list[str] = Field(default_factory=list)

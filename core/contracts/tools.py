@@ -117,6 +117,9 @@ class Document(BaseModel):
     text: StorableText = Field(min_length=1, max_length=200_000)
 
 
+DOCUMENT_ID_PATTERN = r"^doc-[0-9a-f]{32}$"
+
+
 class DocumentRef(BaseModel):
     """A stored document: what a job carries instead of the text (a claim check)."""
 

@@ -49,3 +49,64 @@ async def test_the_offline_model_extracts_schema_valid_data(api: Api) -> None:
     assert result["items"][0]["data"] == {"vendor": "The vendor is Acme.", "total": 120.5}
     assert result["items"][1]["data"]["total"] == 80
     assert result["models"] == ["offline"]
+
+
+async def test_a_stored_document_is_read_again_by_its_id(api: Api) -> None:
+    """Each item names its document's id; a later job sends only the id and reads the same
+    text, and another owner's id is unknown to the caller."""
+    first = await start_job(
+        api.alice,
+        {
+            "type": "extract",
+            "input": {
+                "documents": [{"name": "inv-1.txt", "text": "The vendor is Acme. The total is 7."}],
+                "schema": SCHEMA,
+                "model": "offline",
+            },
+        },
+    )
+    [item] = (await wait_for(api.alice, first, "completed"))["result"]["items"]
+    assert item["document_id"].startswith("doc-")
+
+    again = await start_job(
+        api.alice,
+        {
+            "type": "extract",
+            "input": {
+                "documents": [{"id": item["document_id"]}],
+                "schema": SCHEMA,
+                "model": "offline",
+            },
+        },
+    )
+    [reread] = (await wait_for(api.alice, again, "completed"))["result"]["items"]
+    assert (reread["document"], reread["document_id"]) == ("inv-1.txt", item["document_id"])
+    assert reread["data"] == item["data"] == {"vendor": "The vendor is Acme.", "total": 7}
+
+    stranger = await api.bob.post(
+        "/v1/jobs",
+        json={
+            "type": "extract",
+            "input": {"documents": [{"id": item["document_id"]}], "schema": SCHEMA},
+        },
+    )
+    assert stranger.status_code == 422
+    [error] = stranger.json()["detail"]
+    assert error["loc"] == ["body", "input", "documents", 0, "id"]
+    assert "no stored document" in error["msg"]
+
+
+async def test_a_document_needs_text_or_an_id_but_not_both(api: Api) -> None:
+    cases = {
+        "neither": {"name": "a.txt"},
+        "both": {"name": "a.txt", "text": "x", "id": "doc-" + "0" * 32},
+        "malformed id": {"id": "../etc/passwd"},
+    }
+    for case, document in cases.items():
+        response = await api.alice.post(
+            "/v1/jobs",
+            json={"type": "extract", "input": {"documents": [document], "schema": SCHEMA}},
+        )
+        assert response.status_code == 422, case
+        [error] = response.json()["detail"]
+        assert error["loc"][:4] == ["body", "input", "documents", 0], case
