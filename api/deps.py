@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -11,7 +10,7 @@ from temporalio.client import Client
 
 from api.event_hub import EventHub
 from api.temporal_connection import TemporalConnection
-from core.config import Settings
+from core.config import Settings, owner_of
 from core.errors import NotAuthenticated
 from store import Stores
 
@@ -57,11 +56,7 @@ def _current_owner(
     """The owner whose key was presented. Every key is compared, in constant time."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise NotAuthenticated("send an API key as 'Authorization: Bearer <key>'")
-    presented = credentials.credentials.encode()
-    owner: str | None = None
-    for name, key in settings.api_keys.items():
-        if secrets.compare_digest(presented, key.get_secret_value().encode()):
-            owner = name
+    owner = owner_of(credentials.credentials, settings.api_keys)
     if owner is None:
         raise NotAuthenticated("the API key is not valid")
     return owner

@@ -24,7 +24,7 @@ async def _domain_error(_: Request, exc: Exception) -> JSONResponse:
             {"type": exc.code, "loc": list(exc.loc), "msg": exc.message}
         ]
         return JSONResponse({"detail": detail}, status_code=422)
-    headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, NotAuthenticated) else None
+    headers = {"WWW-Authenticate": exc.challenge} if isinstance(exc, NotAuthenticated) else None
     if isinstance(exc, LimitReached):
         headers = exc.headers
     return JSONResponse(

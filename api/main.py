@@ -11,9 +11,9 @@ from limits.aio.strategies import SlidingWindowCounterRateLimiter
 
 from api.error_handlers import install_error_handlers
 from api.event_hub import EventHub
-from api.middleware import BodySizeLimit, RequestContext
+from api.middleware import BodySizeLimit, CodecCors, RequestContext
 from api.rate_limit import enforce_rate_limit
-from api.routes import events, health, job_types, jobs, usage
+from api.routes import codec, events, health, job_types, jobs, usage
 from api.temporal_connection import TemporalConnection
 from core.config import Settings, get_settings
 from core.errors import DatabaseNotReady, SettingsInvalid
@@ -85,12 +85,15 @@ def create_app(
     )
     install_error_handlers(app)
     app.include_router(health.router)
+    # Operators' codec keys, not owners' API keys, and no owner rate limit.
+    app.include_router(codec.router)
     # Every /v1 route counts against its owner's rate limit.
     limited = [Depends(enforce_rate_limit)]
     for router in (jobs.router, events.router, job_types.router, usage.router):
         app.include_router(router, dependencies=limited)
     # Added last runs first: the request id is bound before the size check answers.
     app.add_middleware(BodySizeLimit)
+    app.add_middleware(CodecCors)
     app.add_middleware(RequestContext)
     return app
 

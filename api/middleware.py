@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from urllib.parse import urlsplit
 
 import structlog
+from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = structlog.get_logger("api.http")
@@ -130,3 +132,39 @@ class BodySizeLimit:
             }
         )
         await send({"type": "http.response.body", "body": payload})
+
+
+def ui_origins(ui_url: str) -> list[str]:
+    """The Temporal UI's origin; a local UI is reached as localhost and as 127.0.0.1 alike."""
+    parts = urlsplit(ui_url)
+    origin = f"{parts.scheme}://{parts.netloc}"
+    local = {"localhost", "127.0.0.1"}
+    if parts.hostname in local:
+        port = f":{parts.port}" if parts.port else ""
+        return [f"{parts.scheme}://{host}{port}" for host in sorted(local)]
+    return [origin]
+
+
+class CodecCors:
+    """CORS for the codec server only: the Temporal UI's origin may call it with credentials.
+    The rest of the API answers no cross-origin request. Built on the first request, when the
+    settings are known."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self._cors: CORSMiddleware | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith("/codec/"):
+            await self.app(scope, receive, send)
+            return
+        if self._cors is None:
+            self._cors = CORSMiddleware(
+                self.app,
+                allow_origins=ui_origins(scope["app"].state.settings.ui_url),
+                allow_methods=["GET", "POST"],
+                allow_headers=["Authorization", "Content-Type", "X-Namespace"],
+                allow_credentials=True,
+                max_age=600,
+            )
+        await self._cors(scope, receive, send)

@@ -2,17 +2,55 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
-from dataclasses import dataclass
+import hmac
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Annotated, Literal
 
 import limits
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from core.errors import SettingsInvalid
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    """One key of an owner, kept as its SHA-256 digest: configuration may hold only the digest
+    (`owner=sha256:<hex>`), and a presented key is hashed and compared in constant time."""
+
+    digest: bytes = field(repr=False)
+    # The key itself when configuration gave it (used to redact it from text); None for a hash.
+    plain: SecretStr | None = None
+
+    @classmethod
+    def parse(cls, value: str, variable: str) -> ApiKey:
+        if value.startswith("sha256:"):
+            try:
+                digest = bytes.fromhex(value.removeprefix("sha256:"))
+            except ValueError:
+                digest = b""
+            if len(digest) != 32:
+                raise ValueError(f"{variable}: a sha256: key needs 64 hex digits")
+            return cls(digest)
+        return cls(hashlib.sha256(value.encode()).digest(), SecretStr(value))
+
+    def matches(self, presented: str) -> bool:
+        return hmac.compare_digest(hashlib.sha256(presented.encode()).digest(), self.digest)
+
+
+def owner_of(presented: str, keys: dict[str, tuple[ApiKey, ...]]) -> str | None:
+    """The owner of `presented`, comparing every key so timing does not tell which matched."""
+    owner = None
+    for name, owned in keys.items():
+        for key in owned:
+            if key.matches(presented):
+                owner = name
+    return owner
 
 
 @dataclass(frozen=True)
@@ -42,9 +80,20 @@ class Settings(BaseSettings):
     model: str = Field(default="gpt-4o-mini", alias="AIJOBS_MODEL")
     llm_timeout_s: float = Field(default=120.0, gt=0, alias="AIJOBS_LLM_TIMEOUT_S")
 
-    api_keys: Annotated[dict[str, SecretStr], NoDecode] = Field(
+    # `owner=key,owner=key2,other=sha256:<hex>`: an owner may hold several keys (rotation).
+    api_keys: Annotated[dict[str, tuple[ApiKey, ...]], NoDecode] = Field(
         default_factory=dict, alias="AIJOBS_API_KEYS"
     )
+    # Who may decode payloads through the codec server (operators, not owners): same form.
+    codec_keys: Annotated[dict[str, tuple[ApiKey, ...]], NoDecode] = Field(
+        default_factory=dict, alias="AIJOBS_CODEC_KEYS"
+    )
+    # `id=base64key,...` (32-byte AES keys): the first encrypts, every one decrypts.
+    encryption_keys: Annotated[dict[str, SecretStr], NoDecode] = Field(
+        default_factory=dict, alias="AIJOBS_ENCRYPTION_KEYS"
+    )
+    # The worker's Prometheus endpoint (SDK and model metrics); 0 serves none.
+    worker_metrics_port: int = Field(default=0, ge=0, le=65535, alias="AIJOBS_WORKER_METRICS_PORT")
     ui_url: str = Field(default="http://localhost:8233", alias="AIJOBS_UI_URL")
     max_body_bytes: int = Field(default=1_000_000, gt=0, alias="AIJOBS_MAX_BODY_BYTES")
     rpc_timeout_s: float = Field(default=10.0, gt=0, alias="AIJOBS_RPC_TIMEOUT_S")
@@ -59,6 +108,8 @@ class Settings(BaseSettings):
         default=frozenset(), alias="AIJOBS_FETCH_ALLOWED_HOSTS"
     )
     fetch_max_bytes: int = Field(default=200_000, gt=0, alias="AIJOBS_FETCH_MAX_BYTES")
+    # Lets fetch_url reach loopback, private and link-local addresses (a lab, never production).
+    fetch_allow_private: bool = Field(default=False, alias="AIJOBS_FETCH_ALLOW_PRIVATE")
     # Bounds at the door: a job planned to make more model calls is refused (422), as is a
     # model not in the list (empty: any).
     max_calls_per_job: int = Field(default=500, ge=1, alias="AIJOBS_MAX_CALLS_PER_JOB")
@@ -114,21 +165,48 @@ class Settings(BaseSettings):
     dev_temporal_port: int = Field(default=7233, ge=1, le=65535, alias="AIJOBS_DEV_TEMPORAL_PORT")
     dev_ui_port: int = Field(default=8233, ge=1, le=65535, alias="AIJOBS_DEV_UI_PORT")
 
-    @field_validator("api_keys", mode="before")
+    @field_validator("api_keys", "codec_keys", mode="before")
     @classmethod
-    def _parse_api_keys(cls, raw: object) -> object:
+    def _parse_api_keys(cls, raw: object, info: ValidationInfo) -> object:
         """Accept `owner=key,owner2=key2`, the form that fits in one environment variable."""
         if not isinstance(raw, str):
             return raw
-        keys: dict[str, str] = {}
+        variable = "AIJOBS_API_KEYS" if info.field_name == "api_keys" else "AIJOBS_CODEC_KEYS"
+        keys: dict[str, tuple[ApiKey, ...]] = {}
+        seen: set[bytes] = set()
         for entry in filter(None, (part.strip() for part in raw.split(","))):
             owner, sep, key = entry.partition("=")
             owner, key = owner.strip(), key.strip()
             if not sep or not owner or not key:
-                raise ValueError(f"AIJOBS_API_KEYS entries look like owner=key, got {owner!r}")
-            if owner in keys:
-                raise ValueError(f"AIJOBS_API_KEYS names owner {owner!r} twice")
-            keys[owner] = key
+                raise ValueError(f"{variable} entries look like owner=key, got {owner!r}")
+            parsed = ApiKey.parse(key, variable)
+            if parsed.digest in seen:
+                raise ValueError(f"{variable} gives one key twice (owner {owner!r})")
+            seen.add(parsed.digest)
+            keys[owner] = (*keys.get(owner, ()), parsed)
+        return keys
+
+    @field_validator("encryption_keys", mode="before")
+    @classmethod
+    def _parse_encryption_keys(cls, raw: object) -> object:
+        """`id=base64key,...`; each key is 32 bytes (AES-256)."""
+        if not isinstance(raw, str):
+            return raw
+        keys: dict[str, str] = {}
+        for key_id, value in _pairs(raw, "AIJOBS_ENCRYPTION_KEYS", "id=base64key"):
+            try:
+                size = len(base64.b64decode(value, validate=True))
+            except binascii.Error:
+                size = -1
+            if size != 32:
+                raise ValueError(
+                    f"AIJOBS_ENCRYPTION_KEYS key {key_id!r} is not 32 bytes of base64 "
+                    "(make one with: python -c 'import os,base64;"
+                    "print(base64.b64encode(os.urandom(32)).decode())')"
+                )
+            if key_id in keys:
+                raise ValueError(f"AIJOBS_ENCRYPTION_KEYS names key {key_id!r} twice")
+            keys[key_id] = value
         return keys
 
     @field_validator("fetch_allowed_hosts", mode="before")
@@ -228,7 +306,7 @@ class Settings(BaseSettings):
     def page_token_secret(self) -> bytes:
         """Signs list page tokens; derived from the API keys so every replica agrees on it."""
         material = "\0".join(
-            f"{o}={k.get_secret_value()}" for o, k in sorted(self.api_keys.items())
+            f"{o}={k.digest.hex()}" for o, keys in sorted(self.api_keys.items()) for k in keys
         )
         return hashlib.sha256(b"aijobs-page-token\0" + material.encode()).digest()
 

@@ -15,10 +15,14 @@ class AijobsError(Exception):
 
 
 class NotAuthenticated(AijobsError):
-    """No key, or a key that matches no owner."""
+    """No key, or a key that matches no owner. `challenge` is the WWW-Authenticate answer."""
 
     status = 401
     code = "not_authenticated"
+
+    def __init__(self, message: str, challenge: str = "Bearer") -> None:
+        super().__init__(message)
+        self.challenge = challenge
 
 
 class JobNotFound(AijobsError):

@@ -1,4 +1,4 @@
-"""Connecting to Temporal with the pydantic converter, and the search attributes aijobs owns."""
+"""Connecting to Temporal with the (encrypting) pydantic converter; our search attributes."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ from temporalio.api.operatorservice.v1 import (
 )
 from temporalio.client import Client
 from temporalio.common import SearchAttributeKey
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError, RPCStatusCode
 
 from core.config import Settings
+from core.encryption import data_converter
 from core.errors import SearchAttributesMissing
 
 log = structlog.get_logger(__name__)
@@ -35,7 +35,7 @@ async def connect(settings: Settings) -> Client:
         namespace=settings.temporal_namespace,
         api_key=api_key,
         tls=settings.temporal_tls or api_key is not None,
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter(settings),
     )
 
 

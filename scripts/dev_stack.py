@@ -7,6 +7,7 @@ Temporal itself dies, the rest is stopped too.
 
 from __future__ import annotations
 
+import base64
 import os
 import secrets
 import signal
@@ -141,13 +142,20 @@ def _healthy(url: str) -> bool:
         return False
 
 
-def _dev_api_key(data_dir: Path) -> str:
-    """A random key kept in the data dir, so it survives restarts of `make run`."""
-    path = data_dir / "dev-api-key"
+def _dev_secret(data_dir: Path, name: str, make: Callable[[], str]) -> str:
+    """A random secret kept in the data dir, so it survives restarts of `make run` (runs
+    encrypted under the dev key stay readable)."""
+    path = data_dir / name
     if not path.exists():
-        path.write_text(secrets.token_urlsafe(24))
+        path.write_text(make())
         path.chmod(0o600)
     return path.read_text().strip()
+
+
+def _without_telemetry(env: dict[str, str]) -> dict[str, str]:
+    """The dev server reads OTEL_* too and rejects values the application accepts
+    (`OTEL_TRACES_EXPORTER=console`): it gets none of them."""
+    return {k: v for k, v in env.items() if not k.startswith("OTEL_")}
 
 
 def main() -> int:
@@ -203,8 +211,12 @@ def main() -> int:
                         str(ui_port),
                         "--log-level",
                         "warn",
+                        # The UI asks the API's codec server to decode payloads.
+                        "--ui-codec-endpoint",
+                        f"http://localhost:{settings.api_port}/codec",
                         *dev_server_flags(),
                     ],
+                    _without_telemetry(env),
                 )
             )
             env["TEMPORAL_ADDRESS"] = f"localhost:{port}"
@@ -212,10 +224,18 @@ def main() -> int:
                 ui_url = env["AIJOBS_UI_URL"] = f"http://localhost:{ui_port}"
             stack.wait_until(lambda: _port_open(port), "Temporal dev server")
 
-        api_key = None
+        api_key = codec_key = None
         if not settings.api_keys:
-            api_key = _dev_api_key(data_dir)
+            api_key = _dev_secret(data_dir, "dev-api-key", lambda: secrets.token_urlsafe(24))
             env["AIJOBS_API_KEYS"] = f"dev={api_key}"
+        if not settings.codec_keys:
+            codec_key = _dev_secret(data_dir, "dev-codec-key", lambda: secrets.token_urlsafe(24))
+            env["AIJOBS_CODEC_KEYS"] = f"dev={codec_key}"
+        if not settings.encryption_keys:
+            key = _dev_secret(
+                data_dir, "dev-encryption-key", lambda: base64.b64encode(os.urandom(32)).decode()
+            )
+            env["AIJOBS_ENCRYPTION_KEYS"] = f"dev={key}"
 
         stack.add(Child("worker", [sys.executable, "worker.py"], env, restart=True))
         api_url = f"http://localhost:{settings.api_port}"
@@ -233,6 +253,7 @@ def main() -> int:
             # second worker can be pointed at it as printed.
             database_url if embedded is not None else shown(database_url),
             api_key,
+            codec_key,
             offline=settings.uses_offline_model,
         )
 
@@ -249,7 +270,14 @@ def main() -> int:
 
 
 def _banner(
-    api: str, ui: str, temporal: str, database: str, key: str | None, *, offline: bool
+    api: str,
+    ui: str,
+    temporal: str,
+    database: str,
+    key: str | None,
+    codec_key: str | None,
+    *,
+    offline: bool,
 ) -> None:
     lines = [
         "",
@@ -261,6 +289,13 @@ def _banner(
     ]
     if key:
         lines.append(f"  API key      {key}   (owner 'dev'; kept in .data/dev-api-key)")
+    if codec_key:
+        lines += [
+            f"  Codec key    {codec_key}   (kept in .data/dev-codec-key)",
+            f"               history is encrypted; to read it in the UI, open {api}/codec/session,",
+            "               give this key as the password, and tick 'Include cross-origin",
+            "               credentials' in the UI's codec server settings",
+        ]
     if offline:
         lines.append(
             "  Model        offline (set OPENAI_API_KEY or OPENAI_BASE_URL for a real one)"

@@ -100,6 +100,14 @@ def task_queue() -> str:
     return f"test-{uuid.uuid4().hex}"
 
 
+def key_of(settings: Settings, owner_prefix: str) -> str:
+    """The first plain API key of the first owner whose name starts with `owner_prefix`."""
+    owner = next(o for o in settings.api_keys if o.startswith(owner_prefix))
+    plain = settings.api_keys[owner][0].plain
+    assert plain is not None, f"{owner}'s key is configured as a hash"
+    return plain.get_secret_value()
+
+
 def make_settings(**overrides: Any) -> Settings:
     """Settings from explicit values only: no .env file, so a developer's own keys never leak in."""
     return Settings(_env_file=None, **overrides)
@@ -138,7 +146,7 @@ async def api(
     dev_env: WorkflowEnvironment, settings: Settings, stores: Stores
 ) -> AsyncIterator[Api]:
     settings.max_body_bytes = 20_000
-    keys = {owner.split("-")[0]: key.get_secret_value() for owner, key in settings.api_keys.items()}
+    keys = {owner.split("-")[0]: key_of(settings, owner) for owner in settings.api_keys}
     async with (
         build_worker(settings, dev_env.client, stores),
         serve_api(settings, dev_env.client) as url,

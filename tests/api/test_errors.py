@@ -15,7 +15,7 @@ from core.config import Settings
 from store.embedded import start_embedded
 from store.migrate import upgrade
 from tests.api.jobs_client import SUMMARIZE, start_job, wait_for
-from tests.conftest import Api, make_settings
+from tests.conftest import Api, key_of, make_settings
 from tests.support.api_server import serve_api
 
 
@@ -132,7 +132,7 @@ async def test_temporal_unreachable_is_503(settings: Settings) -> None:
         api_keys=settings.api_keys,
         rpc_timeout_s=2,
     )
-    owner_key = next(iter(down.api_keys.values())).get_secret_value()
+    owner_key = key_of(down, "")
     async with (
         serve_api(down, client=None) as url,
         httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {owner_key}"}) as http,
@@ -156,7 +156,7 @@ async def test_database_lost_at_runtime_is_503(
     try:
         upgrade(url)
         own = settings.model_copy(update={"database_url": SecretStr(url)})
-        owner_key = next(iter(own.api_keys.values())).get_secret_value()
+        owner_key = key_of(own, "")
         async with (
             serve_api(own, dev_env.client) as api_url,
             httpx.AsyncClient(

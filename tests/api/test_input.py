@@ -14,7 +14,7 @@ from core.config import Settings
 from core.temporal import JOB_WAITING_FOR
 from store import Stores
 from tests.api.jobs_client import start_job, wait_for
-from tests.conftest import Api
+from tests.conftest import Api, key_of
 from tests.support.api_server import serve_api
 from tests.support.fake_openai import FakeOpenAI, Reply
 from tests.support.polling import eventually
@@ -181,8 +181,7 @@ async def test_no_worker_means_504_not_a_hang(
 ) -> None:
     """With no worker polling, the answer times out with a plain 504 instead of hanging."""
     settings.input_timeout_s = 1.0
-    key = next(k for o, k in settings.api_keys.items() if o.startswith("alice-"))
-    headers = {"Authorization": f"Bearer {key.get_secret_value()}"}
+    headers = {"Authorization": f"Bearer {key_of(settings, 'alice-')}"}
     async with (
         serve_api(settings, dev_env.client) as url,
         httpx.AsyncClient(base_url=url, headers=headers) as http,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from core.config import Settings
 from tests.api.jobs_client import wait_for
-from tests.conftest import Api
+from tests.conftest import Api, key_of
 from tests.support.fake_openai import FakeOpenAI, Reply
 from tests.support.polling import eventually
 
@@ -26,10 +26,9 @@ class Run:
 
 
 async def aijobs(api: Api, settings: Settings, *args: str, key: str | None = None) -> Run:
-    alice_key = next(k for o, k in settings.api_keys.items() if o.startswith("alice-"))
     env = os.environ | {
         "AIJOBS_URL": api.url,
-        "AIJOBS_API_KEY": key or alice_key.get_secret_value(),
+        "AIJOBS_API_KEY": key or key_of(settings, "alice-"),
     }
     process = await asyncio.create_subprocess_exec(
         AIJOBS, *args, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 from pydantic import ValidationError
 
+from core.config import owner_of
 from tests.conftest import make_settings
 
 
@@ -12,13 +15,18 @@ def test_api_keys_parse_from_one_variable(monkeypatch: pytest.MonkeyPatch) -> No
     """`owner=key,owner2=key2`, whitespace tolerated, read from AIJOBS_API_KEYS."""
     monkeypatch.setenv("AIJOBS_API_KEYS", " alice=k1 , bob=k2,")
     keys = make_settings().api_keys
-    assert {owner: key.get_secret_value() for owner, key in keys.items()} == {
-        "alice": "k1",
-        "bob": "k2",
+    assert {
+        owner: [k.plain.get_secret_value() for k in owned if k.plain]
+        for owner, owned in keys.items()
+    } == {
+        "alice": ["k1"],
+        "bob": ["k2"],
     }
 
 
-@pytest.mark.parametrize("raw", ["alice", "=k1", "alice=", "alice=k1,alice=k2"])
+@pytest.mark.parametrize(
+    "raw", ["alice", "=k1", "alice=", "alice=k1,alice=k1", "alice=k1,bob=k1", "a=sha256:12"]
+)
 def test_malformed_api_keys_are_refused(monkeypatch: pytest.MonkeyPatch, raw: str) -> None:
     """A malformed or duplicated entry stops start-up with a message naming the variable."""
     monkeypatch.setenv("AIJOBS_API_KEYS", raw)
@@ -49,3 +57,21 @@ def test_page_token_secret_depends_on_keys() -> None:
     one = make_settings(api_keys="a=1").page_token_secret
     assert one == make_settings(api_keys="a=1").page_token_secret
     assert one != make_settings(api_keys="a=2").page_token_secret
+
+
+def test_an_owner_may_hold_several_keys_and_hashes() -> None:
+    """Rotation: two keys for one owner; a key given as its SHA-256 digest matches the key."""
+    digest = hashlib.sha256(b"k3").hexdigest()
+    keys = make_settings(api_keys=f"alice=k1,alice=k2,bob=sha256:{digest}").api_keys
+    assert [owner_of(k, keys) for k in ("k1", "k2", "k3", "k4")] == ["alice", "alice", "bob", None]
+    assert keys["bob"][0].plain is None
+    assert digest not in repr(keys)
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [("k1=short", "not 32 bytes"), ("k1=!!!", "not 32 bytes"), ("novalue", "id=base64key")],
+)
+def test_malformed_encryption_keys_are_refused(raw: str, message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        make_settings(encryption_keys=raw)

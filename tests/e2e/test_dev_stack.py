@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import httpx
+from temporalio.client import Client
 
 from scripts.dev_stack import Child, Stack
 from tests.support.polling import eventually
@@ -25,6 +26,8 @@ INHERITED = (
     "OPENAI_BASE_URL",
     "AIJOBS_API_KEYS",
     "AIJOBS_DATABASE_URL",
+    "AIJOBS_ENCRYPTION_KEYS",
+    "AIJOBS_CODEC_KEYS",
 )
 # Ctrl-C must stop the whole stack within this many seconds.
 QUICK_STOP_S = 10
@@ -40,6 +43,8 @@ def free_port() -> int:
 def launch(data_dir: Path, ports: dict[str, int], log: Path) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if k not in INHERITED}
     env |= {
+        # Read by the application; the dev server, which rejects `console`, must not see it.
+        "OTEL_TRACES_EXPORTER": "console",
         "AIJOBS_DATA_DIR": str(data_dir),
         "AIJOBS_API_PORT": str(ports["api"]),
         "AIJOBS_DEV_TEMPORAL_PORT": str(ports["temporal"]),
@@ -121,6 +126,15 @@ async def test_make_run_stack_serves_a_job_and_survives_restart(tmp_path: Path) 
                 return str((await http.get(f"/v1/jobs/{job_id}")).json()["status"])
 
             await eventually(status, until=lambda s: s == "completed", what="job completed")
+            # History at rest is ciphertext, under the dev key kept in the data dir.
+            temporal = await Client.connect(f"localhost:{ports['temporal']}")
+            history = await temporal.get_workflow_handle(job_id).fetch_history()
+            [sealed] = history.events[0].workflow_execution_started_event_attributes.input.payloads
+            assert sealed.metadata["encoding"] == b"binary/encrypted"
+            assert b"durable" not in b"".join(e.SerializeToString() for e in history.events)
+            assert (tmp_path / "dev-encryption-key").exists()
+            codec_key = (tmp_path / "dev-codec-key").read_text().strip()
+            assert f"Codec key    {codec_key}" in output
             job = (await http.get(f"/v1/jobs/{job_id}")).json()
             assert job["result"]["model"] == "offline"
             assert (

@@ -9,6 +9,7 @@ import httpx
 from temporalio.testing import WorkflowEnvironment
 
 from core.config import Settings
+from tests.conftest import key_of
 from tests.support.api_server import serve_api
 from tests.support.fake_openai import FakeOpenAI, Reply
 from tests.support.processes import kill, start_worker, stop, worker_env
@@ -33,8 +34,7 @@ async def test_worker_killed_mid_stream_yields_retry_then_completes(
     log = tmp_path / "worker.log"
     first = start_worker(env, log)
     second = None
-    key = next(k for o, k in settings.api_keys.items() if o.startswith("alice-"))
-    headers = {"Authorization": f"Bearer {key.get_secret_value()}"}
+    headers = {"Authorization": f"Bearer {key_of(settings, 'alice-')}"}
     received: list[Received] = []
     try:
         async with (
