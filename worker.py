@@ -36,6 +36,7 @@ from core.jobs import JOB_TYPES
 from core.logging import configure_logging
 from core.pricing import ModelPrices
 from core.retention import ensure_retention_schedule
+from core.telemetry import TelemetryInvalid, configure_tracing, shutdown_tracing
 from core.temporal import connect, ensure_search_attributes
 from store import Stores
 from store.database import check_ready, create_engine
@@ -208,6 +209,11 @@ async def main() -> int:
         log.error("worker.cannot_start", reason=err.message)
         return 2
     configure_logging(settings.log_level)
+    try:
+        configure_tracing("worker")
+    except TelemetryInvalid as err:
+        log.error("worker.cannot_start", reason=str(err))
+        return 2
     _check_registry()
     if settings.database_url is None:
         log.error(
@@ -237,6 +243,7 @@ async def main() -> int:
         await _serve(worker, settings)
     finally:
         await engine.dispose()
+        shutdown_tracing()
     log.info("worker.stopped")
     return 0
 

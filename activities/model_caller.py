@@ -12,6 +12,8 @@ from typing import Any, Literal, TypeVar
 
 import openai
 import structlog
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -31,6 +33,7 @@ from core.contracts.llm import (
 from store import ModelAnswers
 
 log = structlog.get_logger(__name__)
+_tracer = trace.get_tracer(__name__)
 
 CacheScope = Literal["owner", "global"]
 T = TypeVar("T")
@@ -99,7 +102,34 @@ class ModelCaller:
 
     async def answer(self, call: ModelCall, on_text: Callable[[str], None] | None) -> Answer:
         """The step's answer: from its journal (a retry after the answer arrived), from the
-        cache, or from the model; paid for at most once."""
+        cache, or from the model; paid for at most once. One span per answer, named and
+        described as OpenTelemetry's GenAI conventions say; the HTTP call is its child."""
+        with _tracer.start_as_current_span(
+            f"chat {call.model}",
+            kind=SpanKind.CLIENT,
+            attributes={
+                "gen_ai.operation.name": "chat",
+                "gen_ai.provider.name": "openai",
+                "gen_ai.request.model": call.model,
+            },
+        ) as span:
+            answer = await self._answer(call, on_text)
+            usage = answer.completion.usage
+            span.set_attributes(
+                {
+                    "gen_ai.response.model": answer.completion.model,
+                    "gen_ai.usage.input_tokens": usage.input_tokens,
+                    "gen_ai.usage.output_tokens": usage.output_tokens,
+                    "aijobs.answer_source": answer.source,
+                    "aijobs.cache_hit": answer.source == "cache",
+                    "aijobs.saved_cost_usd": usage.saved_cost_usd,
+                }
+            )
+            if usage.cost_usd is not None:
+                span.set_attribute("aijobs.cost_usd", usage.cost_usd)
+            return answer
+
+    async def _answer(self, call: ModelCall, on_text: Callable[[str], None] | None) -> Answer:
         info = activity.info()
         journal_key = f"{info.workflow_id}/{info.workflow_run_id}/{info.activity_id}"
         if (kept := await self._try(self._answers.journaled(journal_key))) is not None:

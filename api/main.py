@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 import structlog
 from fastapi import Depends, FastAPI
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
 from api.error_handlers import install_error_handlers
 from api.event_hub import EventHub
@@ -18,6 +19,7 @@ from api.temporal_connection import TemporalConnection
 from core.config import Settings, get_settings
 from core.errors import DatabaseNotReady, SettingsInvalid
 from core.logging import configure_logging
+from core.telemetry import TelemetryInvalid, configure_tracing, shutdown_tracing, tracing_on
 from store import Stores
 from store.database import check_ready, create_engine
 
@@ -32,6 +34,13 @@ def create_app(
     Nothing reads the environment or connects until the lifespan starts.
     """
 
+    telemetry_invalid = None
+    if settings is None:
+        try:
+            configure_tracing("api")
+        except TelemetryInvalid as err:
+            telemetry_invalid = err
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         try:
@@ -40,6 +49,10 @@ def create_app(
             configure_logging("INFO")
             log.error("api.cannot_start", reason=err.message)
             raise
+        if telemetry_invalid is not None:
+            configure_logging("INFO")
+            log.error("api.cannot_start", reason=str(telemetry_invalid))
+            raise telemetry_invalid
         if settings is None:
             configure_logging(resolved.log_level)
         if not resolved.api_keys:
@@ -76,6 +89,7 @@ def create_app(
         finally:
             await hub.close()
             await engine.dispose()
+            shutdown_tracing()
 
     app = FastAPI(
         title="aijobs",
@@ -95,6 +109,9 @@ def create_app(
     app.add_middleware(BodySizeLimit)
     app.add_middleware(CodecCors)
     app.add_middleware(RequestContext)
+    if tracing_on():
+        # Outermost: the request's span is the parent of everything the request does.
+        FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
     return app
 
 

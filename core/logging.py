@@ -7,6 +7,7 @@ import sys
 from typing import TextIO
 
 import structlog
+from opentelemetry import trace
 from structlog.typing import EventDict, Processor, WrappedLogger
 from temporalio import activity, workflow
 
@@ -33,6 +34,15 @@ def _add_temporal_context(_: WrappedLogger, __: str, event: EventDict) -> EventD
     return event
 
 
+def _add_trace_ids(_: WrappedLogger, __: str, event: EventDict) -> EventDict:
+    """`trace_id` and `span_id` on every line written inside a span (tracing on)."""
+    context = trace.get_current_span().get_span_context()
+    if context.is_valid:
+        event.setdefault("trace_id", format(context.trace_id, "032x"))
+        event.setdefault("span_id", format(context.span_id, "016x"))
+    return event
+
+
 def configure_logging(
     level: str = "INFO", *, json: bool | None = None, stream: TextIO | None = None
 ) -> None:
@@ -45,6 +55,7 @@ def configure_logging(
         structlog.stdlib.add_logger_name,
         structlog.stdlib.ExtraAdder(),
         _add_temporal_context,
+        _add_trace_ids,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
     renderer: Processor = (

@@ -15,6 +15,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from core.config import Settings
 from core.encryption import data_converter
 from core.errors import SearchAttributesMissing
+from core.telemetry import temporal_interceptors
 
 log = structlog.get_logger(__name__)
 
@@ -36,6 +37,8 @@ async def connect(settings: Settings) -> Client:
         api_key=api_key,
         tls=settings.temporal_tls or api_key is not None,
         data_converter=data_converter(settings),
+        # Workers built on this client inherit them: the trace reaches every activity.
+        interceptors=temporal_interceptors(),
     )
 
 
