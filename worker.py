@@ -30,6 +30,7 @@ from activities.notify import NotifyActivities
 from activities.publish import PublishActivities
 from activities.token_stream import TokenStreams
 from activities.tool_runner import ToolActivities
+from activities.tools.fetch_url import PublicAddresses, tool_http_client
 from core.config import Settings, get_settings
 from core.errors import DatabaseNotReady, SearchAttributesMissing, SettingsInvalid
 from core.jobs import JOB_TYPES
@@ -85,7 +86,8 @@ def build_openai_client(settings: Settings) -> tuple[openai.AsyncOpenAI | None, 
 def build_activities(settings: Settings, stores: Stores) -> list[Callable[..., Any]]:
     """Every activity, bound to clients and stores created once for this process."""
     client, default_model = build_openai_client(settings)
-    # One HTTP client for webhooks and fetch_url, bounded so a stuck server cannot hang a task.
+    # One HTTP client for webhooks, bounded so a stuck server cannot hang a task. Tools get
+    # their own (no cookies, proxies or .netrc): what a model fetches shares nothing with it.
     http = httpx.AsyncClient(timeout=httpx.Timeout(20.0))
     tokens = TokenStreams(stores.events, timedelta(milliseconds=settings.stream_batch_ms))
     billing = Billing(stores.ledger, ModelPrices(settings.model_prices))
@@ -118,11 +120,12 @@ def build_activities(settings: Settings, stores: Stores) -> list[Callable[..., A
         answers=stores.answers,
     )
     tools = ToolActivities(
-        http,
+        tool_http_client(),
         stores.documents,
         stores.tickets,
         settings.fetch_allowed_hosts,
         settings.fetch_max_bytes,
+        PublicAddresses(allow_private=settings.fetch_allow_private),
     )
     publish = PublishActivities(settings.publish_webhook, stores.outbox, http)
     notify = NotifyActivities(settings.notify_webhook, http)

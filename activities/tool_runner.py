@@ -9,6 +9,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.tools import TOOLS, ToolContext, ToolError
+from activities.tools.registry import AddressCheck
 from core.contracts.tools import (
     RUN_TOOL,
     STORE_DOCUMENTS,
@@ -32,12 +33,14 @@ class ToolActivities:
         tickets: TicketStore,
         fetch_allowed_hosts: frozenset[str],
         fetch_max_bytes: int,
+        fetch_addresses: AddressCheck,
     ) -> None:
         self._http = http
         self._documents = documents
         self._tickets = tickets
         self._allowed = fetch_allowed_hosts
         self._max_bytes = fetch_max_bytes
+        self._addresses = fetch_addresses
 
     @activity.defn(name=RUN_TOOL)
     async def run_tool(self, request: ToolRequest) -> ToolResult:
@@ -56,6 +59,7 @@ class ToolActivities:
             documents=self._documents,
             tickets=self._tickets,
             fetch_allowed_hosts=self._allowed,
+            fetch_addresses=self._addresses,
             fetch_max_bytes=self._max_bytes,
             owner=request.owner,
             job_id=request.job_id,

@@ -1,14 +1,31 @@
-"""`fetch_url`: HTTP GET, only to allow-listed hosts, with size and time limits."""
+"""`fetch_url`: HTTP GET, only to allow-listed hosts on public addresses, with size and time limits.
+
+Each hop (the first URL and every redirect) is resolved once and every address checked; the
+connection then goes to a checked address, so a second DNS answer cannot send it elsewhere.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import socket
+import ssl
 from html.parser import HTMLParser
-from urllib.parse import urljoin, urlsplit
+from http.cookiejar import Cookie, CookieJar
+from ipaddress import IPv4Address, IPv4Network, IPv6Network, ip_address
 
-from activities.tools.registry import ToolContext, ToolError, implements
+import httpx
+
+from activities.tools.registry import IPAddress, ToolContext, ToolError, implements
 from core.contracts.tools import FetchUrlArgs
 
 MAX_REDIRECTS = 3
+DEFAULT_PORTS = {"http": 80, "https": 443}
+# Instance metadata services (AWS, GCP, Azure, Oracle; AWS over IPv6): they hand out the
+# machine's cloud credentials, so they stay refused even when private addresses are allowed.
+METADATA_ADDRESSES = frozenset({ip_address("169.254.169.254"), ip_address("fd00:ec2::254")})
+_CGNAT = IPv4Network("100.64.0.0/10")
+_NAT64 = IPv6Network("64:ff9b::/96")
+_LAB_HINT = " (set AIJOBS_FETCH_ALLOW_PRIVATE=true only for a lab)"
 
 
 class _Text(HTMLParser):
@@ -30,41 +47,183 @@ class _Text(HTMLParser):
             self.parts.append(data.strip())
 
 
-def _check(url: str, allowed: frozenset[str]) -> None:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https"):
-        raise ToolError(f"only http and https URLs can be fetched, not {parts.scheme!r}")
-    host = (parts.hostname or "").lower()
-    if host not in allowed:
+class _NoCookies(CookieJar):
+    """A jar that keeps nothing: cookies one page sets must not reach the next request."""
+
+    def set_cookie(self, cookie: Cookie) -> None:
+        """Drop it."""
+
+
+def tool_http_client(
+    timeout: float = 20.0, verify: ssl.SSLContext | bool = True
+) -> httpx.AsyncClient:
+    """The worker's HTTP client for tools, apart from the webhook client: no cookies kept, no
+    proxy variables or .netrc (`trust_env=False`), no auth, bounded so a stuck server cannot
+    hang a task. `verify` is what TLS trusts (default: certifi's roots)."""
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(timeout),
+        verify=verify,
+        trust_env=False,
+        cookies=_NoCookies(),
+        # A fresh connection per request: the pool matches connections by IP and port only, so
+        # a kept one could carry a request for a host whose certificate it never checked.
+        limits=httpx.Limits(max_keepalive_connections=0),
+    )
+
+
+def _embedded(address: IPAddress) -> IPv4Address | None:
+    """The IPv4 address an IPv6 one carries (mapped, 6to4, NAT64): where packets end up."""
+    if isinstance(address, IPv4Address):
+        return None
+    if address in _NAT64:
+        return IPv4Address(int(address) & 0xFFFF_FFFF)
+    return address.ipv4_mapped or address.sixtofour
+
+
+def non_public(address: IPAddress) -> str | None:
+    """What makes `address` unfit for fetch_url ("a loopback address"), or None if public."""
+    if address in METADATA_ADDRESSES:
+        return "the cloud metadata address"
+    inner = _embedded(address)
+    if inner is not None:
+        why = non_public(inner)
+        return None if why is None else f"{why} ({inner} written as IPv6)"
+    if address.is_loopback:
+        return "a loopback address"
+    if address.is_link_local:
+        return "a link-local address"
+    if address.is_multicast:
+        return "a multicast address"
+    if address.is_unspecified:
+        return "an unspecified address"
+    if address in _CGNAT:
+        return "a carrier-grade NAT address (100.64.0.0/10)"
+    if address.is_reserved:
+        return "a reserved address"
+    if address.is_private:
+        return "a private address"
+    if not address.is_global:
+        return "a non-public address"
+    return None
+
+
+def _is_metadata(address: IPAddress) -> bool:
+    return address in METADATA_ADDRESSES or _embedded(address) in METADATA_ADDRESSES
+
+
+async def resolve(host: str, port: int) -> list[IPAddress]:
+    """Every address of `host` (a literal IP is itself), through the event loop's resolver."""
+    try:
+        return [ip_address(host)]
+    except ValueError:
+        pass
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as err:
+        if err.errno == socket.EAI_AGAIN:
+            raise  # the DNS server failed, the name may well exist: Temporal retries
+        raise ToolError(f"fetch_url cannot resolve {host}: {err.strerror}") from None
+    except UnicodeError:
+        raise ToolError(f"fetch_url cannot resolve {host}: not a valid host name") from None
+    addresses = list(dict.fromkeys(ip_address(info[4][0]) for info in infos))
+    if not addresses:
+        raise ToolError(f"fetch_url cannot resolve {host}: no addresses")
+    return addresses
+
+
+class PublicAddresses:
+    """The worker's `AddressCheck`: resolves a host once and returns its addresses if every one
+    is public, else refuses the host (one bad address is enough: any could be the one used)."""
+
+    def __init__(self, allow_private: bool = False) -> None:
+        self._allow_private = allow_private
+
+    async def __call__(self, host: str, port: int) -> list[IPAddress]:
+        addresses = await resolve(host, port)
+        for address in addresses:
+            why = non_public(address)
+            if why is None or (self._allow_private and not _is_metadata(address)):
+                continue
+            said = "it is" if str(address) == host else f"it resolves to {address},"
+            hint = (
+                ", refused even with AIJOBS_FETCH_ALLOW_PRIVATE"
+                if _is_metadata(address)
+                else _LAB_HINT
+            )
+            raise ToolError(f"fetch_url refuses {host}: {said} {why}{hint}")
+        return addresses
+
+
+def _parse(raw: str, base: httpx.URL | None = None) -> httpx.URL:
+    try:
+        return httpx.URL(raw) if base is None else base.join(raw)
+    except httpx.InvalidURL as err:
+        raise ToolError(f"not a URL fetch_url can use: {err}") from None
+
+
+def _check(url: httpx.URL, allowed: frozenset[str]) -> None:
+    if url.scheme not in DEFAULT_PORTS:
+        raise ToolError(f"only http and https URLs can be fetched, not {url.scheme!r}")
+    if url.host not in allowed:
         raise ToolError(
-            f"host {host!r} is not on the allow-list ({', '.join(sorted(allowed)) or 'empty'})"
+            f"host {url.host!r} is not on the allow-list ({', '.join(sorted(allowed)) or 'empty'})"
         )
+
+
+async def _open(
+    http: httpx.AsyncClient, url: httpx.URL, addresses: list[IPAddress]
+) -> httpx.Response:
+    """Start a GET of `url` on a connection to one of `addresses`, never to a name: the Host
+    header, TLS SNI and certificate check still use the URL's host."""
+    headers = {"Host": url.netloc.decode("ascii")}
+    # httpcore gives TLS this name instead of the connection's (an IP); plain HTTP ignores it.
+    extensions = {"sni_hostname": url.raw_host.decode("ascii")}
+
+    async def send(address: IPAddress) -> httpx.Response:
+        request = http.build_request(
+            "GET", url.copy_with(host=str(address)), headers=headers, extensions=extensions
+        )
+        return await http.send(request, stream=True, follow_redirects=False)
+
+    for address in addresses[:-1]:
+        try:
+            return await send(address)
+        except httpx.ConnectError:
+            continue  # e.g. IPv6 without a route: the next checked address, as browsers do
+    return await send(addresses[-1])
+
+
+async def _read(response: httpx.Response, max_bytes: int) -> str:
+    body = bytearray()
+    async for chunk in response.aiter_bytes():
+        body += chunk
+        if len(body) > max_bytes:
+            break
+    truncated = len(body) > max_bytes
+    text = bytes(body[:max_bytes]).decode(response.encoding or "utf-8", "replace")
+    if "html" in response.headers.get("content-type", ""):
+        parser = _Text()
+        parser.feed(text)
+        text = "\n".join(parser.parts)
+    note = f" (cut at {max_bytes} bytes)" if truncated else ""
+    return f"HTTP {response.status_code}{note}\n\n{text}"
 
 
 @implements("fetch_url")
 async def fetch_url(args: FetchUrlArgs, ctx: ToolContext) -> str:
     # Transport errors propagate: Temporal retries them under the tool's retry policy.
-    url = args.url
+    url = _parse(args.url)
     for _ in range(MAX_REDIRECTS + 1):
+        # Every hop is checked, allow-list and addresses, not just the first.
         _check(url, ctx.fetch_allowed_hosts)
-        async with ctx.http.stream("GET", url, follow_redirects=False) as response:
+        port = url.port or DEFAULT_PORTS[url.scheme]
+        addresses = await ctx.fetch_addresses(url.raw_host.decode("ascii"), port)
+        response = await _open(ctx.http, url, addresses)
+        try:
             if response.is_redirect and "location" in response.headers:
-                # Every hop is checked against the allow-list, not just the first.
-                url = urljoin(url, response.headers["location"])
+                url = _parse(response.headers["location"], base=url)
                 continue
-            body = bytearray()
-            async for chunk in response.aiter_bytes():
-                body += chunk
-                if len(body) > ctx.fetch_max_bytes:
-                    break
-            truncated = len(body) > ctx.fetch_max_bytes
-            text = bytes(body[: ctx.fetch_max_bytes]).decode(
-                response.encoding or "utf-8", "replace"
-            )
-            if "html" in response.headers.get("content-type", ""):
-                parser = _Text()
-                parser.feed(text)
-                text = "\n".join(parser.parts)
-            note = f" (cut at {ctx.fetch_max_bytes} bytes)" if truncated else ""
-            return f"HTTP {response.status_code}{note}\n\n{text}"
+            return await _read(response, ctx.fetch_max_bytes)
+        finally:
+            await response.aclose()
     raise ToolError(f"more than {MAX_REDIRECTS} redirects")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from ipaddress import IPv4Address, IPv6Address
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 from pydantic import BaseModel
 
@@ -17,6 +18,9 @@ if TYPE_CHECKING:
 
 Args = TypeVar("Args", bound=BaseModel)
 Run = Callable[[Args, "ToolContext"], Awaitable[str]]
+IPAddress: TypeAlias = IPv4Address | IPv6Address
+# Resolves (host, port) for fetch_url into the addresses it may connect to, or raises ToolError.
+AddressCheck: TypeAlias = Callable[[str, int], Awaitable[list[IPAddress]]]
 
 
 class ToolError(Exception):
@@ -31,6 +35,7 @@ class ToolContext:
     documents: DocumentStore
     tickets: TicketStore
     fetch_allowed_hosts: frozenset[str]
+    fetch_addresses: AddressCheck
     fetch_max_bytes: int
     owner: str
     job_id: str

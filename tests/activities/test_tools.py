@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
-import httpx
 import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
@@ -13,6 +12,7 @@ from temporalio.testing import ActivityEnvironment
 from activities.tool_runner import MAX_RESULT_CHARS, ToolActivities
 from activities.tools import TOOLS
 from activities.tools.calculator import evaluate
+from activities.tools.fetch_url import PublicAddresses, tool_http_client
 from activities.tools.registry import ToolError
 from core.contracts.tools import TOOL_SPECS, ToolRequest
 from store import Stores
@@ -27,9 +27,15 @@ def site() -> Iterator[Webhook]:
 
 @pytest.fixture
 async def tools(stores: Stores) -> AsyncIterator[ToolActivities]:
-    async with httpx.AsyncClient(timeout=5) as http:
+    # The test site is on 127.0.0.1: a lab, so private addresses are allowed here.
+    async with tool_http_client(timeout=5) as http:
         yield ToolActivities(
-            http, stores.documents, stores.tickets, frozenset({"127.0.0.1"}), fetch_max_bytes=1000
+            http,
+            stores.documents,
+            stores.tickets,
+            frozenset({"127.0.0.1"}),
+            fetch_max_bytes=1000,
+            fetch_addresses=PublicAddresses(allow_private=True),
         )
 
 
