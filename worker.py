@@ -38,7 +38,7 @@ from core.logging import configure_logging
 from core.pricing import ModelPrices
 from core.retention import ensure_retention_schedule
 from core.telemetry import TelemetryInvalid, configure_tracing, shutdown_tracing
-from core.temporal import connect, ensure_search_attributes
+from core.temporal import connect, ensure_search_attributes, metrics_runtime
 from store import Stores
 from store.database import check_ready, create_engine
 from workflows.agent import AgentWorkflow
@@ -225,10 +225,20 @@ async def main() -> int:
             "embedded one and sets it)",
         )
         return 2
+    runtime = None
+    if settings.worker_metrics_port:
+        try:
+            runtime = metrics_runtime(settings.worker_metrics_port)
+        except ValueError as err:  # the port is taken
+            log.error(
+                "worker.cannot_start",
+                reason=f"AIJOBS_WORKER_METRICS_PORT={settings.worker_metrics_port}: {err}",
+            )
+            return 2
     engine = create_engine(settings.database_url.get_secret_value(), settings.database_pool_size)
     try:
         await check_ready(engine)
-        client = await connect(settings)
+        client = await connect(settings, runtime)
         await ensure_search_attributes(client)
         await ensure_retention_schedule(client, settings.task_queue)
     except (DatabaseNotReady, SearchAttributesMissing) as err:
@@ -241,6 +251,7 @@ async def main() -> int:
         temporal=settings.temporal_address,
         namespace=settings.temporal_namespace,
         task_queue=settings.task_queue,
+        metrics_port=settings.worker_metrics_port or None,
     )
     try:
         await _serve(worker, settings)

@@ -17,6 +17,7 @@ from opentelemetry.trace import SpanKind
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities import model_metrics
 from activities.billing import Billing
 from activities.chat_completions import Completion, create_completion
 from activities.circuit_breaker import CircuitBreaker
@@ -113,8 +114,15 @@ class ModelCaller:
                 "gen_ai.request.model": call.model,
             },
         ) as span:
-            answer = await self._answer(call, on_text)
+            if activity.info().attempt > 1:
+                model_metrics.retried(call.model)
+            try:
+                answer = await self._answer(call, on_text)
+            except ApplicationError as err:
+                model_metrics.failed(call.model, err.type or "ApplicationError")
+                raise
             usage = answer.completion.usage
+            model_metrics.answered(call.model, answer.source, usage)
             span.set_attributes(
                 {
                     "gen_ai.response.model": answer.completion.model,

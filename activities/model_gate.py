@@ -13,7 +13,7 @@ import structlog
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities import heartbeat
+from activities import heartbeat, model_metrics
 from activities.chat_completions import Completion
 from core.config import ModelLimit
 from core.events import RateLimitedEvent
@@ -64,6 +64,7 @@ class ModelGate:
                 wait = pause if said is None else said
                 pause = min(pause * 2, MAX_PAUSE_S)
                 log.warning("llm.provider_rate_limited", model=model, pause_s=wait)
+                model_metrics.rate_limit_wait(model, wait)
                 await self._calls.pause(model, wait)
                 continue
             if admission.call_id is not None:
@@ -75,6 +76,7 @@ class ModelGate:
 
     async def _admitted(self, model: str, estimate: int, step: str | None) -> Admission:
         told = False
+        started = time.monotonic()
         while True:
             admission = await self._calls.admit(
                 model, estimate, self._limits.get(model), self._window
@@ -82,6 +84,7 @@ class ModelGate:
             if admission.admitted:
                 if told:
                     heartbeat.say(None)
+                    model_metrics.rate_limit_wait(model, time.monotonic() - started)
                 return admission
             heartbeat.say(f"waiting {admission.wait_s:.1f}s for {model}'s rate limit")
             if not told:

@@ -34,6 +34,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.job_bounds import with_defaults
 from api.job_views import VISIBILITY_FILTERS, error_from_failure, job_status, links
+from api.metrics import JOBS_STARTED
 from api.schemas import Job, JobCreated, JobPage, JobStatus, JobSummary, WaitingFor
 from core.config import Settings
 from core.contracts.agent import AgentInput, AgentStart
@@ -134,6 +135,7 @@ class JobService:
                 ) from None
             return self._created(existing), False
         log.info("job.started", job_id=job_id, job_type=job_type.name, owner=self._owner)
+        JOBS_STARTED.labels(type=job_type.name).inc()
         return (
             JobCreated(
                 id=job_id,

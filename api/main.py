@@ -14,7 +14,7 @@ from api.error_handlers import install_error_handlers
 from api.event_hub import EventHub
 from api.middleware import BodySizeLimit, CodecCors, RequestContext
 from api.rate_limit import enforce_rate_limit
-from api.routes import codec, events, health, job_types, jobs, usage
+from api.routes import codec, events, health, job_types, jobs, metrics, usage
 from api.temporal_connection import TemporalConnection
 from core.config import Settings, get_settings
 from core.errors import DatabaseNotReady, SettingsInvalid
@@ -99,6 +99,7 @@ def create_app(
     )
     install_error_handlers(app)
     app.include_router(health.router)
+    app.include_router(metrics.router)
     # Operators' codec keys, not owners' API keys, and no owner rate limit.
     app.include_router(codec.router)
     # Every /v1 route counts against its owner's rate limit.

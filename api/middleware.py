@@ -11,6 +11,8 @@ import structlog
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.metrics import HTTP_DURATION
+
 log = structlog.get_logger("api.http")
 
 _BODY_METHODS = {"POST", "PUT", "PATCH"}
@@ -38,6 +40,11 @@ class RequestContext:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                # The route's template, never the path: job ids would make a series each.
+                route = getattr(scope.get("route"), "path", "unmatched")
+                HTTP_DURATION.labels(scope["method"], route, str(status)).observe(
+                    time.monotonic() - started
+                )
                 message.setdefault("headers", [])
                 message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
             await send(message)

@@ -10,6 +10,7 @@ from temporalio.api.operatorservice.v1 import (
 )
 from temporalio.client import Client
 from temporalio.common import SearchAttributeKey
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.service import RPCError, RPCStatusCode
 
 from core.config import Settings
@@ -28,7 +29,21 @@ JOB_WAITING_FOR = SearchAttributeKey.for_keyword("JobWaitingFor")
 SEARCH_ATTRIBUTES: tuple[SearchAttributeKey[str], ...] = (JOB_OWNER, JOB_TYPE, JOB_WAITING_FOR)
 
 
-async def connect(settings: Settings) -> Client:
+def metrics_runtime(port: int, host: str = "0.0.0.0") -> Runtime:  # noqa: S104 (scraped)
+    """A runtime whose SDK metrics (and the worker's model metrics, recorded through the same
+    meter) are served for Prometheus at http://host:port/metrics."""
+    return Runtime(
+        telemetry=TelemetryConfig(
+            metrics=PrometheusConfig(
+                bind_address=f"{host}:{port}",
+                counters_total_suffix=True,
+                durations_as_seconds=True,
+            )
+        )
+    )
+
+
+async def connect(settings: Settings, runtime: Runtime | None = None) -> Client:
     """Connect to the configured server; TLS and an API key reach Temporal Cloud."""
     api_key = settings.temporal_api_key.get_secret_value() if settings.temporal_api_key else None
     return await Client.connect(
@@ -39,6 +54,7 @@ async def connect(settings: Settings) -> Client:
         data_converter=data_converter(settings),
         # Workers built on this client inherit them: the trace reaches every activity.
         interceptors=temporal_interceptors(),
+        runtime=runtime,
     )
 
 

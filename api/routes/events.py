@@ -12,6 +12,7 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 from api.deps import CurrentOwner, EventHubDep, SettingsDep, StoresDep, TemporalClient
 from api.job_events import job_events
 from api.job_service import JobService
+from api.metrics import SSE_CLIENTS
 from api.schemas import ErrorBody
 from core.errors import InvalidInput, JobNotFound
 from core.events import EVENT_TYPES
@@ -80,5 +81,9 @@ async def stream_job_events(
     stream = job_events(
         hub, stores.events, subscription.jobs.closed, job_id, subscription.topics, after
     )
-    async for event in stream:
-        yield event
+    SSE_CLIENTS.inc()
+    try:
+        async for event in stream:
+            yield event
+    finally:
+        SSE_CLIENTS.dec()
