@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 import structlog
 from fastapi import Depends, FastAPI
+from fastapi_offline import FastAPIOffline
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
@@ -91,11 +92,14 @@ def create_app(
             await engine.dispose()
             shutdown_tracing()
 
-    app = FastAPI(
+    # Swagger UI and ReDoc from assets shipped in a wheel: /docs works with no internet.
+    app = FastAPIOffline(
         title="aijobs",
         summary="Durable AI jobs on Temporal.",
         version="0.1.0",
         lifespan=lifespan,
+        # Swagger UI would send the schema to validator.swagger.io for its badge.
+        swagger_ui_parameters={"validatorUrl": None},
     )
     install_error_handlers(app)
     app.include_router(health.router)
