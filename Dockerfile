@@ -1,4 +1,6 @@
-# One image for the worker and the API; docker-compose.yml picks the command.
+# One image for the worker, the API and the migration; docker-compose.yml picks the command.
+# Secrets arrive at run time (compose's env_file), never as ARG or ENV here, and
+# .dockerignore keeps env files and the virtualenv out of the build context.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
