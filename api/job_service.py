@@ -8,7 +8,6 @@ import binascii
 import hashlib
 import hmac
 import json
-import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -49,7 +48,14 @@ from core.contracts.human import (
 from core.contracts.options import JobOptions
 from core.contracts.plan import JobInput
 from core.contracts.tools import Document
-from core.errors import AijobsError, InvalidInput, JobConflict, JobNotFound, WorkerTimeout
+from core.errors import (
+    AijobsError,
+    InvalidInput,
+    JobConflict,
+    JobNotFound,
+    StartUnconfirmed,
+    WorkerTimeout,
+)
 from core.jobs import JOB_TYPES, PROGRESS_MEMO, JobType
 from core.temporal import JOB_OWNER, JOB_TYPE
 from store import Stores
@@ -61,6 +67,12 @@ log = structlog.get_logger(__name__)
 REQUEST_DIGEST = "request_sha256"
 # A progress query must not hold a status read hostage to a slow or absent worker.
 PROGRESS_TIMEOUT = timedelta(seconds=3)
+# A start Temporal did not confirm is asked again, under the same id, this many times at most.
+START_ATTEMPTS = 3
+# Temporal's answers after which a request may or may not have been carried out.
+OUTCOME_UNKNOWN = frozenset(
+    {RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED}
+)
 _MAC_BYTES = 16
 
 
@@ -84,67 +96,102 @@ class JobService:
         self,
         job_type: JobType,
         job_input: JobInput,
-        idempotency_key: str | None,
+        idempotency_key: str,
         options: JobOptions | None = None,
     ) -> tuple[JobCreated, bool]:
         """Start a job; returns it and whether it is new (False: an idempotent replay).
 
-        The replay check compares what the caller sent, so a change to the deployment's
-        fallback chain does not turn a retried request into a conflict."""
+        Every start has a key (the caller's, or one the route made up), so a start whose
+        outcome is unknown can be asked again without risk of a second job. The replay check
+        compares what the caller sent, so a change to the deployment's fallback chain does
+        not turn a retried request into a conflict."""
         options = options or JobOptions()
         digest = _digest(job_type.name, job_input, options)
         options = with_defaults(job_input, options, self._settings)
-        job_id = (
-            _idempotent_id(self._owner, idempotency_key)
-            if idempotency_key
-            else f"job-{uuid.uuid4().hex}"
-        )
+        job_id = job_id_for(self._owner, idempotency_key)
         start_input = await self._claim_documents(job_input)
         if self._stores is None:
             raise RuntimeError("JobService needs the stores to start jobs")
         # Its event log knows the owner before any event, so watching asks Temporal nothing.
         async with outage_as_unavailable():
             await self._stores.events.register(job_id, self._owner)
-        try:
-            handle = await self._client.start_workflow(
-                job_type.workflow_type,
-                # The workflow's run input is the job's input plus its options.
-                {**start_input.model_dump(mode="json"), "options": options.model_dump(mode="json")},
-                id=job_id,
-                task_queue=self._settings.task_queue,
-                # An idempotency key names one job for as long as Temporal retains it.
-                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-                search_attributes=TypedSearchAttributes(
-                    [
-                        SearchAttributePair(JOB_OWNER, self._owner),
-                        SearchAttributePair(JOB_TYPE, job_type.name),
-                    ]
-                ),
-                memo={REQUEST_DIGEST: digest},
-                # Its activities inherit this: task queues share out slots fairly by owner, so
-                # one owner's backlog does not hold up another's calls.
-                priority=Priority(fairness_key=self._owner),
-                static_summary=f"{job_type.name} job for {self._owner}",
-                rpc_timeout=self._rpc_timeout,
-            )
-        except WorkflowAlreadyStartedError:
-            existing = await self._describe(job_id)
-            if await existing.memo_value(REQUEST_DIGEST, None) != digest:
-                raise JobConflict(
-                    "this Idempotency-Key was already used with a different request body"
-                ) from None
-            return self._created(existing), False
-        log.info("job.started", job_id=job_id, job_type=job_type.name, owner=self._owner)
-        JOBS_STARTED.labels(type=job_type.name).inc()
-        return (
-            JobCreated(
-                id=job_id,
-                type=job_type.name,
-                status="running",
-                links=links(self._settings, job_id, handle.first_execution_run_id),
+        run_input = {
+            **start_input.model_dump(mode="json"),
+            # The workflow's run input is the job's input plus its options.
+            "options": options.model_dump(mode="json"),
+        }
+        job, created = await self._start_workflow(job_type, job_id, run_input, digest)
+        if created:
+            log.info("job.started", job_id=job_id, job_type=job_type.name, owner=self._owner)
+            JOBS_STARTED.labels(type=job_type.name).inc()
+        return job, created
+
+    async def _start_workflow(
+        self, job_type: JobType, job_id: str, run_input: dict[str, Any], digest: str
+    ) -> tuple[JobCreated, bool]:
+        """The job, and whether this request created it (False: the key named it before).
+
+        When Temporal does not answer (a timeout, a lost connection), the start may or may
+        not have landed: it is asked again under the same id, which either starts the job or
+        finds the one the first attempt started. Only when Temporal stays silent past the
+        deadline is the answer a 503 (StartUnconfirmed)."""
+        uncertain = False
+        for attempt in range(START_ATTEMPTS):
+            try:
+                run_id = await self._start_once(job_type, job_id, run_input, digest)
+                job = JobCreated(
+                    id=job_id,
+                    type=job_type.name,
+                    status="running",
+                    links=links(self._settings, job_id, run_id),
+                )
+                return job, True
+            except WorkflowAlreadyStartedError:
+                existing = await self._describe(job_id)
+                if await existing.memo_value(REQUEST_DIGEST, None) != digest:
+                    raise JobConflict(
+                        "this Idempotency-Key was already used with a different request body"
+                    ) from None
+                if uncertain:
+                    # Our own earlier attempt started it: this request created the job.
+                    log.info("job.start_confirmed", job_id=job_id)
+                return self._created(existing), uncertain
+            except RPCError as err:
+                if err.status not in OUTCOME_UNKNOWN:
+                    raise
+                uncertain = True
+                log.warning(
+                    "job.start_unconfirmed", job_id=job_id, attempt=attempt + 1, reason=err.message
+                )
+                if attempt + 1 < START_ATTEMPTS:
+                    # A refused connection fails at once: do not spin on it.
+                    await asyncio.sleep(0.25 * 2**attempt)
+        raise StartUnconfirmed(job_id)
+
+    async def _start_once(
+        self, job_type: JobType, job_id: str, run_input: dict[str, Any], digest: str
+    ) -> str | None:
+        handle = await self._client.start_workflow(
+            job_type.workflow_type,
+            run_input,
+            id=job_id,
+            task_queue=self._settings.task_queue,
+            # An idempotency key names one job for as long as Temporal retains it.
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            search_attributes=TypedSearchAttributes(
+                [
+                    SearchAttributePair(JOB_OWNER, self._owner),
+                    SearchAttributePair(JOB_TYPE, job_type.name),
+                ]
             ),
-            True,
+            memo={REQUEST_DIGEST: digest},
+            # Its activities inherit this: task queues share out slots fairly by owner, so
+            # one owner's backlog does not hold up another's calls.
+            priority=Priority(fairness_key=self._owner),
+            static_summary=f"{job_type.name} job for {self._owner}",
+            rpc_timeout=self._rpc_timeout,
         )
+        return handle.first_execution_run_id
 
     async def _claim_documents(self, job_input: BaseModel) -> BaseModel:
         """Store a job's documents once and start it with their ids: history then carries
@@ -375,7 +422,7 @@ def _digest(job_type: str, job_input: BaseModel, options: JobOptions) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _idempotent_id(owner: str, key: str) -> str:
+def job_id_for(owner: str, key: str) -> str:
     """Derive the workflow id from owner and key, so two owners' keys can never collide."""
     return "job-" + hashlib.sha256(f"{owner}\0{key}".encode()).hexdigest()[:32]
 

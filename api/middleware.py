@@ -11,6 +11,7 @@ import structlog
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.error_body import REQUEST_ID, error_body
 from api.metrics import HTTP_DURATION
 
 log = structlog.get_logger("api.http")
@@ -21,7 +22,8 @@ _DRAIN_FACTOR = 8
 
 
 class RequestContext:
-    """Bind a request id for structlog, echo it as X-Request-ID, log one line per request."""
+    """Bind a request id for structlog, echo it as X-Request-ID, log one line per request, and
+    answer anything nothing else handled with a 500 that quotes the id and nothing more."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -33,12 +35,16 @@ class RequestContext:
         request_id = uuid.uuid4().hex
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id)
+        token = REQUEST_ID.set(request_id)
         started = time.monotonic()
         status = 500
+        response_started = False
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
+                nonlocal response_started
+                response_started = True
                 status = message["status"]
                 # The route's template, never the path: job ids would make a series each.
                 route = getattr(scope.get("route"), "path", "unmatched")
@@ -51,6 +57,24 @@ class RequestContext:
 
         try:
             await self.app(scope, receive, send_with_id)
+        except Exception:
+            log.exception("http.unhandled", method=scope["method"], path=scope["path"])
+            if response_started:
+                raise  # mid-stream: the connection can only be cut
+            payload = json.dumps(
+                error_body("internal_error", f"internal error (request {request_id})")
+            ).encode()
+            await send_with_id(
+                {
+                    "type": "http.response.start",
+                    "status": 500,
+                    "headers": [
+                        (b"content-type", b"application/json"),
+                        (b"content-length", str(len(payload)).encode()),
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": payload})
         finally:
             log.info(
                 "http.request",
@@ -59,6 +83,7 @@ class RequestContext:
                 status=status,
                 duration_ms=round((time.monotonic() - started) * 1000, 1),
             )
+            REQUEST_ID.reset(token)
             structlog.contextvars.clear_contextvars()
 
 
@@ -122,10 +147,9 @@ class BodySizeLimit:
 
     async def _reject(self, send: Send, max_bytes: int) -> None:
         payload = json.dumps(
-            {
-                "detail": f"request body is larger than the limit of {max_bytes} bytes",
-                "code": "payload_too_large",
-            }
+            error_body(
+                "payload_too_large", f"request body is larger than the limit of {max_bytes} bytes"
+            )
         ).encode()
         await send(
             {

@@ -130,10 +130,15 @@ class JobTypeInfo(BaseModel):
 
 
 class ErrorBody(BaseModel):
-    """Every error the API answers, apart from 422, which keeps FastAPI's field-level shape."""
+    """Every error the API answers: a stable `code`, a sentence, the request's id (quote it
+    when reporting a 500), and for a 422 the field errors in FastAPI's shape."""
 
-    detail: str
-    code: str
+    code: str = Field(description="Stable, machine-readable: `job_not_found`, `rate_limited`...")
+    message: str
+    request_id: str | None = None
+    detail: list[dict[str, Any]] | None = Field(
+        None, description="422 only: one entry per field, with `loc`, `msg` and `type`."
+    )
 
 
 class UsageLine(BaseModel):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +16,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # `make run` keeps its generated key here; used when AIJOBS_API_KEY is not set.
 DEV_KEY_FILE = Path(".data/dev-api-key")
+# A start is tried this often, waiting what the API's Retry-After says (at most the cap).
+START_ATTEMPTS = 5
+RETRY_CAP_S = 10.0
 
 
 class CliError(Exception):
@@ -51,6 +56,30 @@ class ApiClient:
             raise CliError(_explain(response))
         return response.json()
 
+    def start_job(self, body: dict[str, Any], key: str | None) -> Any:
+        """POST /v1/jobs by the API's retry rule: one Idempotency-Key for every attempt, and
+        a 503, a 429 or a lost connection asked again with it, so the job starts once."""
+        key = key or f"cli-{uuid.uuid4().hex}"
+        for attempt in range(START_ATTEMPTS):
+            last = attempt + 1 == START_ATTEMPTS
+            try:
+                response = self._http.post("/v1/jobs", json=body, headers={"Idempotency-Key": key})
+            except httpx.TransportError as err:
+                if last:
+                    raise CliError(
+                        f"cannot reach {self.base} ({type(err).__name__}); the job may or may not "
+                        f"have started: submit again with --idempotency-key {key}"
+                    ) from None
+                time.sleep(min(2**attempt, RETRY_CAP_S))
+                continue
+            if response.status_code in (429, 503) and not last:
+                time.sleep(_retry_after(response, 2**attempt))
+                continue
+            if response.is_error:
+                raise CliError(_explain(response))
+            return response.json()
+        raise AssertionError("unreachable")  # the last attempt returns or raises
+
     def events(self, job_id: str, after: str | None) -> Iterator[tuple[str, str, dict[str, Any]]]:
         """(id, type, data) for each event; keep-alive comments are skipped."""
         headers = {"Last-Event-ID": after} if after else {}
@@ -68,6 +97,11 @@ class ApiClient:
             raise ConnectionError(str(err)) from err
 
 
+def _retry_after(response: httpx.Response, default: float) -> float:
+    value = response.headers.get("retry-after", "")
+    return min(float(value) if value.isdigit() else default, RETRY_CAP_S)
+
+
 def _dev_key() -> str | None:
     return DEV_KEY_FILE.read_text().strip() if DEV_KEY_FILE.exists() else None
 
@@ -75,7 +109,8 @@ def _dev_key() -> str | None:
 def _explain(response: httpx.Response) -> str:
     """`404: job 'x' not found`, or for 422 each field error as `field: message`."""
     try:
-        detail = response.json().get("detail")
+        body = response.json()
+        detail = body.get("detail") or body.get("message")
     except ValueError:
         detail = response.text.strip()
     if isinstance(detail, list):

@@ -76,11 +76,10 @@ def _parser() -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace, api: ApiClient) -> int:
     if args.command == "submit":
-        headers = {"Idempotency-Key": args.idempotency_key} if args.idempotency_key else {}
         body: dict[str, Any] = {"type": args.type, "input": args.input}
         if args.max_cost_usd is not None:
             body["options"] = {"max_cost_usd": args.max_cost_usd}
-        job = api.request("POST", "/v1/jobs", json=body, headers=headers)
+        job = api.start_job(body, args.idempotency_key)
         print(job["id"], file=sys.stderr if args.watch else sys.stdout)
         return watch(api, job["id"], as_json=args.json) if args.watch else 0
     if args.command == "watch":

@@ -104,6 +104,18 @@ class TemporalUnavailable(AijobsError):
         super().__init__(f"{message} ({detail})" if detail else message)
 
 
+class StartUnconfirmed(TemporalUnavailable):
+    """Temporal never confirmed a start within the API's deadline. The same Idempotency-Key
+    (the answer carries it) returns that one job if the start landed after all."""
+
+    def __init__(self, job_id: str) -> None:
+        AijobsError.__init__(
+            self,
+            f"Temporal did not confirm the start of {job_id} in time: retry with the same "
+            "Idempotency-Key (this answer's header), which starts the job at most once",
+        )
+
+
 class SettingsInvalid(AijobsError):
     """A setting in the environment that cannot be read: the process refuses to start."""
 

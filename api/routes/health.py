@@ -6,12 +6,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
+from temporalio.service import RPCError
 
+from api.schemas import ErrorBody
 from api.temporal_connection import TemporalConnection
-from core.errors import TemporalUnavailable
+from core.errors import DatabaseUnavailable, TemporalUnavailable
 from store import Stores
 
 router = APIRouter(tags=["health"])
@@ -22,8 +23,13 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", response_model=None)
-async def readyz(request: Request) -> dict[str, str] | JSONResponse:
+@router.get(
+    "/readyz",
+    responses={503: {"model": ErrorBody, "description": "Temporal or the database is away."}},
+)
+async def readyz(request: Request) -> dict[str, str]:
+    """Ready when the database and Temporal both answer; a 503 (with Retry-After) says which
+    does not, in the same shape as every other error."""
     connection: TemporalConnection = request.app.state.temporal
     timeout = timedelta(seconds=request.app.state.settings.rpc_timeout_s)
     stores: Stores = request.app.state.stores
@@ -31,13 +37,12 @@ async def readyz(request: Request) -> dict[str, str] | JSONResponse:
         async with stores.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
     except (DBAPIError, OSError, TimeoutError):
-        return JSONResponse(
-            {"status": "unavailable", "detail": "the application database is unreachable"}, 503
-        )
+        raise DatabaseUnavailable() from None
+    client = await connection.client()
     try:
-        client = await connection.client()
-        if await client.service_client.check_health(timeout=timeout):
-            return {"status": "ready"}
-    except (TemporalUnavailable, RuntimeError, OSError) as err:
-        return JSONResponse({"status": "unavailable", "detail": str(err)}, status_code=503)
-    return JSONResponse({"status": "unavailable", "detail": "Temporal is not serving"}, 503)
+        serving = await client.service_client.check_health(timeout=timeout)
+    except RPCError as err:
+        raise TemporalUnavailable(err.message) from None
+    if not serving:
+        raise TemporalUnavailable("Temporal is not serving")
+    return {"status": "ready"}

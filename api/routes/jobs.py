@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Path, Query, Response, status
+from fastapi import APIRouter, Header, Path, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
 from api.deps import CurrentOwner, SettingsDep, StoresDep, TemporalClient
 from api.job_bounds import check_bounds, with_defaults
-from api.job_service import JobService
+from api.job_service import JobService, job_id_for
 from api.quotas import check_start_quotas
 from api.schemas import (
     CancelAccepted,
@@ -55,6 +56,7 @@ _NOT_FOUND: dict[int | str, dict[str, Any]] = {
     },
 )
 async def create_job(
+    request: Request,
     body: JobCreate,
     owner: CurrentOwner,
     client: TemporalClient,
@@ -70,6 +72,11 @@ async def create_job(
         ),
     ] = None,
 ) -> JobCreated:
+    # Every start has a key before anything else can fail, and every answer names it: a client
+    # that did not send one retries with this one and cannot start the job twice.
+    key = idempotency_key or f"auto-{uuid.uuid4().hex}"
+    request.state.start_headers = {"Idempotency-Key": key, "Job-Id": job_id_for(owner, key)}
+    response.headers.update(request.state.start_headers)
     job_type = JOB_TYPES.get(body.type)
     if job_type is None:
         valid = ", ".join(sorted(JOB_TYPES))
@@ -89,7 +96,7 @@ async def create_job(
     check_bounds(job_input, with_defaults(job_input, body.options, settings), settings)
     jobs = JobService(client, settings, owner, stores)
     await check_start_quotas(owner, settings, jobs, stores.ledger)
-    job, created = await jobs.start(job_type, job_input, idempotency_key, body.options)
+    job, created = await jobs.start(job_type, job_input, key, body.options)
     response.status_code = status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK
     response.headers["Location"] = job.links.self
     return job

@@ -39,7 +39,9 @@ async def test_strangers_job_is_not_found(api: Api) -> None:
         await api.bob.post(f"/v1/jobs/{job_id}/cancel"),
     ):
         assert response.status_code == 404
-        assert response.json() == {"detail": f"job {job_id!r} not found", "code": "job_not_found"}
+        body = response.json()
+        assert (body["code"], body["message"]) == ("job_not_found", f"job {job_id!r} not found")
+        assert body["request_id"] == response.headers["x-request-id"]
     await wait_for(api.alice, job_id, "completed")
     listed = (await api.bob.get("/v1/jobs")).json()["jobs"]
     assert job_id not in [job["id"] for job in listed]

@@ -119,8 +119,8 @@ async def test_the_monthly_budget_refuses_new_starts_with_402(
     refused = await api.alice.post("/v1/jobs", json={"type": "summarize", "input": {"text": "x"}})
     assert refused.status_code == 402
     assert refused.json()["code"] == "budget_exhausted"
-    assert "$0.0150" in refused.json()["detail"]
-    assert "monthly budget of $0.01" in refused.json()["detail"]
+    assert "$0.0150" in refused.json()["message"]
+    assert "monthly budget of $0.01" in refused.json()["message"]
     assert (
         await api.bob.post("/v1/jobs", json={"type": "summarize", "input": {"text": "x"}})
     ).status_code == 202
@@ -136,7 +136,7 @@ async def test_the_running_jobs_quota_answers_429(
     refused = await api.alice.post("/v1/jobs", json={"type": "summarize", "input": {"text": "x"}})
     assert refused.status_code == 429
     assert refused.headers["Retry-After"] == "10"
-    assert refused.json()["detail"].startswith("1 of your jobs are running; the limit is 1")
+    assert refused.json()["message"].startswith("1 of your jobs are running; the limit is 1")
     await api.alice.post(f"/v1/jobs/{waiting}/cancel")
 
 

@@ -11,6 +11,7 @@ import pytest
 from pydantic import SecretStr
 from temporalio.testing import WorkflowEnvironment
 
+from api.job_service import JobService
 from core.config import Settings
 from store.embedded import start_embedded
 from store.migrate import upgrade
@@ -165,7 +166,9 @@ async def test_database_lost_at_runtime_is_503(
         ):
             assert (await http.get("/readyz")).status_code == 200
             server.cleanup()  # stops it
-            assert (await http.get("/readyz")).json()["status"] == "unavailable"
+            not_ready = await http.get("/readyz")
+            assert not_ready.status_code == 503
+            assert not_ready.json()["code"] == "database_unavailable"
             agent = {
                 "type": "agent",
                 "input": {
@@ -178,7 +181,40 @@ async def test_database_lost_at_runtime_is_503(
             assert response.status_code == 503
             body = response.json()
             assert body["code"] == "database_unavailable"
-            assert str(tmp_path) not in body["detail"]
+            assert str(tmp_path) not in body["message"]
+            assert response.headers["retry-after"] == "2"
             assert (await http.get("/v1/jobs")).status_code == 200
     finally:
         server.cleanup()
+
+
+async def test_every_error_has_one_shape(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    """400, 404, 405 and a 500 all answer {code, message, request_id}; 405 lists every method
+    the path serves; a 500 quotes the request id and nothing of the failure."""
+    not_json = await api.alice.post(
+        "/v1/jobs", content=b"{not json", headers={"Content-Type": "application/json"}
+    )
+    unknown = await api.alice.get("/v1/nowhere")
+    wrong_method = await api.alice.delete("/v1/jobs")
+    for response, status, code in (
+        (not_json, 422, "invalid_input"),
+        (unknown, 404, "not_found"),
+        (wrong_method, 405, "method_not_allowed"),
+    ):
+        assert response.status_code == status, response.text
+        body = response.json()
+        assert body["code"] == code
+        assert body["message"]
+        assert body["request_id"] == response.headers["x-request-id"]
+    assert wrong_method.headers["allow"] == "GET, POST"
+
+    async def broken(*_: object) -> None:
+        raise RuntimeError("secret internals at /srv/aijobs")
+
+    monkeypatch.setattr(JobService, "list", broken)
+    failed = await api.alice.get("/v1/jobs")
+    assert failed.status_code == 500
+    body = failed.json()
+    assert body["code"] == "internal_error"
+    assert body["request_id"] == failed.headers["x-request-id"]
+    assert "secret" not in failed.text

@@ -99,7 +99,7 @@ async def test_wrong_name_or_state_is_409(api: Api) -> None:
         f"/v1/jobs/{job_id}/input", json={"name": "budget", "value": {"decision": "approve"}}
     )
     assert wrong.status_code == 409
-    assert wrong.json()["detail"] == "the job is waiting for 'review', not 'budget'"
+    assert wrong.json()["message"] == "the job is waiting for 'review', not 'budget'"
     await api.alice.post(f"/v1/jobs/{job_id}/cancel")
     await wait_for(api.alice, job_id, "cancelled")
     closed = await api.alice.post(
@@ -111,7 +111,7 @@ async def test_wrong_name_or_state_is_409(api: Api) -> None:
         f"/v1/jobs/{summarize}/input", json={"name": "review", "value": {}}
     )
     assert no_input.status_code == 409
-    assert no_input.json()["detail"] == f"job {summarize!r} takes no input"
+    assert no_input.json()["message"] == f"job {summarize!r} takes no input"
 
 
 async def test_strangers_and_unknown_jobs_are_404(api: Api) -> None:
@@ -194,7 +194,7 @@ async def test_no_worker_means_504_not_a_hang(
         )
         assert response.status_code == 504
         assert response.json()["code"] == "worker_timeout"
-        assert "read the job before sending it again" in response.json()["detail"]
+        assert "read the job before sending it again" in response.json()["message"]
 
 
 async def test_an_answer_to_a_question_no_longer_pending_is_409(
@@ -217,7 +217,7 @@ async def test_an_answer_to_a_question_no_longer_pending_is_409(
     second = await eventually(next_question, until=lambda q: q not in (None, first))
     stale = await api.alice.post(f"/v1/jobs/{job_id}/input", json={**revise, "question_id": first})
     assert stale.status_code == 409
-    assert "no longer pending" in stale.json()["detail"]
+    assert "no longer pending" in stale.json()["message"]
     job = (await api.alice.get(f"/v1/jobs/{job_id}")).json()
     assert (job["waiting_for"]["id"], job["waiting_for"]["context"]["draft"]) == (
         second,

@@ -98,7 +98,7 @@ async def test_cancel_running_job(api: Api, fake_openai: FakeOpenAI) -> None:
     assert job["error"]["type"] == "Cancelled"
     again = await api.alice.post(f"/v1/jobs/{job_id}/cancel")
     assert again.status_code == 409
-    assert again.json()["detail"] == f"job {job_id!r} is already cancelled"
+    assert again.json()["message"] == f"job {job_id!r} is already cancelled"
 
 
 async def _requests(fake: FakeOpenAI) -> int:
@@ -116,7 +116,7 @@ async def test_idempotency_key_replays_or_conflicts(api: Api) -> None:
     other_body = {"type": "summarize", "input": {"text": "Something else entirely."}}
     clash = await api.alice.post("/v1/jobs", json=other_body, headers=headers)
     assert clash.status_code == 409
-    assert "Idempotency-Key" in clash.json()["detail"]
+    assert "Idempotency-Key" in clash.json()["message"]
     bobs = await api.bob.post("/v1/jobs", json=SUMMARIZE, headers=headers)
     assert bobs.status_code == 202
     assert bobs.json()["id"] != first.json()["id"]

@@ -14,6 +14,7 @@ from tests.api.jobs_client import wait_for
 from tests.conftest import Api, key_of
 from tests.support.fake_openai import FakeOpenAI, Reply
 from tests.support.polling import eventually
+from tests.support.webhook import Webhook
 
 AIJOBS = str(Path(sys.executable).parent / "aijobs")
 
@@ -184,3 +185,33 @@ async def test_a_budget_from_the_command_line_and_the_usage_report(
     )
     assert refused.code == 1
     assert "has no known price" in refused.err
+
+
+async def test_submit_retries_an_unconfirmed_start_with_one_key(tmp_path: Path) -> None:
+    """The README's retry rule, followed by the CLI: a 503 is asked again with the same
+    Idempotency-Key (after the answer's Retry-After), so the job starts at most once."""
+    unavailable = {"code": "temporal_unavailable", "message": "try again", "request_id": "r"}
+    created = {"id": "job-1", "type": "summarize", "status": "running", "links": {}}
+    with Webhook().running() as api:
+        as_json = {"Content-Type": "application/json"}
+        api.replies.extend(
+            [
+                (503, {"Retry-After": "0", **as_json}, json.dumps(unavailable).encode()),
+                (202, as_json, json.dumps(created).encode()),
+            ]
+        )
+        env = os.environ | {"AIJOBS_URL": api.base, "AIJOBS_API_KEY": "k"}
+        process = await asyncio.create_subprocess_exec(
+            AIJOBS,
+            *("submit", "summarize", "--input", '{"text": "x"}'),
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await asyncio.wait_for(process.communicate(), timeout=60)
+    assert process.returncode == 0, err.decode()
+    assert out.decode().strip() == "job-1"
+    keys = [r.headers["idempotency-key"] for r in api.received]
+    assert len(keys) == 2
+    assert keys[0] == keys[1]
+    assert keys[0].startswith("cli-")

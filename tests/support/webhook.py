@@ -22,6 +22,8 @@ class Webhook:
     def __init__(self) -> None:
         self.received: list[Received] = []
         self.statuses: deque[int] = deque()
+        # Whole answers to POSTs, taken before `statuses`: (status, headers, body).
+        self.replies: deque[tuple[int, dict[str, str], bytes]] = deque()
         # path -> (status, headers, body) for GET requests.
         self.pages: dict[str, tuple[int, dict[str, str], bytes]] = {}
         self._server: ThreadingHTTPServer | None = None
@@ -48,10 +50,17 @@ class Webhook:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 webhook.received.append(Received(headers, body))
-                status = webhook.statuses.popleft() if webhook.statuses else 200
+                if webhook.replies:
+                    status, reply_headers, reply = webhook.replies.popleft()
+                else:
+                    status = webhook.statuses.popleft() if webhook.statuses else 200
+                    reply_headers, reply = {}, b""
                 self.send_response(status)
-                self.send_header("Content-Length", "0")
+                for name, value in reply_headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(reply)))
                 self.end_headers()
+                self.wfile.write(reply)
 
             def do_GET(self) -> None:
                 status, headers, body = webhook.pages.get(self.path, (404, {}, b"not found"))
