@@ -19,4 +19,4 @@ RUN pip install --no-cache-dir . && useradd --create-home aijobs
 
 USER aijobs
 EXPOSE 8000
-CMD ["uvicorn", "api.main:app", "--host", "0.0.0.0", "--port", "8000"]
+CMD ["uvicorn", "api.main:app", "--host", "0.0.0.0", "--port", "8000", "--timeout-graceful-shutdown", "5"]

@@ -26,7 +26,7 @@ worker: $(STAMP)
 	$(BIN)/python worker.py
 
 api: $(STAMP)
-	$(BIN)/uvicorn api.main:app --host 127.0.0.1 --port 8000
+	$(BIN)/uvicorn api.main:app --host 127.0.0.1 --port 8000 --timeout-graceful-shutdown 5
 
 # Brings AIJOBS_DATABASE_URL's schema to this code's migration (make run does it itself).
 migrate: $(STAMP)

@@ -39,6 +39,8 @@ RESTART_BACKOFF_MAX_S = 30.0
 # A process that ran this long before dying is restarted after the first backoff again.
 HEALTHY_AFTER_S = 30.0
 STOP_DEADLINE_S = 10.0
+# What the API gives open requests (event streams above all) once asked to stop.
+API_STOP_GRACE_S = 1
 # Exit codes of a process that refused to start (the worker's 2, uvicorn's 3 after a failed
 # start-up): its configuration is wrong, and starting it again cannot help.
 REFUSED_TO_START = frozenset({2, 3})
@@ -242,6 +244,9 @@ def main() -> int:
         api_command = [
             *(sys.executable, "-m", "uvicorn", "api.main:app"),
             *("--host", "127.0.0.1", "--port", str(settings.api_port), "--no-access-log"),
+            # Event streams never end on their own: a second after Ctrl-C they are cut (clients
+            # resume by Last-Event-ID), instead of holding the stop until SIGKILL.
+            *("--timeout-graceful-shutdown", str(API_STOP_GRACE_S)),
         ]
         stack.add(Child("api", api_command, env, restart=True))
         stack.wait_until(lambda: _healthy(f"{api_url}/readyz"), "API")

@@ -4,6 +4,7 @@ restart, and a worker killed mid-job is restarted so the job finishes."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
@@ -88,11 +89,15 @@ async def start_stack(data_dir: Path, ports: dict[str, int], log: Path) -> subpr
     return stack
 
 
-def interrupt(process: subprocess.Popen[bytes], log: Path) -> float:
-    """Ctrl-C as a terminal sends it (to the launcher's whole process group); the seconds the
-    stack took to stop."""
+def interrupt(process: subprocess.Popen[bytes], log: Path, *, group: bool = True) -> float:
+    """Ctrl-C as a terminal sends it (to the launcher's whole process group), or to the
+    launcher alone (one signal per child, from the launcher); the seconds the stack took to
+    stop."""
     started = time.monotonic()
-    os.killpg(process.pid, signal.SIGINT)
+    if group:
+        os.killpg(process.pid, signal.SIGINT)
+    else:
+        os.kill(process.pid, signal.SIGINT)
     assert process.wait(timeout=60) == 0, log.read_text()
     return time.monotonic() - started
 
@@ -247,3 +252,67 @@ def test_a_child_that_refuses_to_start_is_not_restarted() -> None:
     child.process.wait(timeout=30)
     assert refusing.supervise() == "worker refused to start (exit 2; its reason is above)"
     stack.stop()
+
+
+async def test_ctrl_c_is_quick_with_watchers_and_jobs_in_flight(tmp_path: Path) -> None:
+    """20 SSE clients on 10 jobs waiting for review, and 10 jobs just started: Ctrl-C stops
+    the whole stack in under 5 s, and after a restart every job is still there."""
+    ports = new_ports()
+    url = f"http://localhost:{ports['api']}"
+    log = tmp_path / "stack.log"
+    stack = await start_stack(tmp_path, ports, log)
+    key = (tmp_path / "dev-api-key").read_text().strip()
+    headers = {"Authorization": f"Bearer {key}"}
+    watchers: list[asyncio.Task[None]] = []
+    connected: set[int] = set()
+    try:
+        async with httpx.AsyncClient(base_url=url, headers=headers, timeout=30) as http:
+            waiting = []
+            for n in range(10):
+                body = {"type": "draft_review", "input": {"brief": f"Brief {n}."}}
+                waiting.append((await http.post("/v1/jobs", json=body)).json()["id"])
+
+            async def watch(n: int, job_id: str) -> None:
+                async with (
+                    httpx.AsyncClient(base_url=url, headers=headers, timeout=60) as own,
+                    own.stream("GET", f"/v1/jobs/{job_id}/events") as stream,
+                ):
+                    async for line in stream.aiter_lines():
+                        if line.startswith("event:"):
+                            connected.add(n)
+
+            watchers = [
+                asyncio.create_task(watch(n, job_id)) for n, job_id in enumerate(waiting + waiting)
+            ]
+
+            async def all_connected() -> int:
+                return len(connected)
+
+            await eventually(all_connected, until=lambda n: n == 20, what="20 watchers")
+            started = []
+            for n in range(10):
+                text = f"Job {n} in flight. It has words."
+                body = {"type": "summarize", "input": {"text": text}}
+                started.append((await http.post("/v1/jobs", json=body)).json()["id"])
+    finally:
+        # To the launcher alone: each child gets one SIGINT, so nothing counts on a second
+        # signal forcing it out.
+        stopped_in = interrupt(stack, log, group=False)
+        for task in watchers:
+            task.cancel()
+        await asyncio.gather(*watchers, return_exceptions=True)
+    assert stopped_in < 5, log.read_text()[-3000:]
+
+    restarted = await start_stack(tmp_path, ports, log)
+    try:
+        async with httpx.AsyncClient(base_url=url, headers=headers, timeout=30) as http:
+            for job_id in waiting + started:
+                assert (await http.get(f"/v1/jobs/{job_id}")).status_code == 200
+
+            async def completed() -> int:
+                jobs = [(await http.get(f"/v1/jobs/{job_id}")).json() for job_id in started]
+                return sum(job["status"] == "completed" for job in jobs)
+
+            await eventually(completed, until=lambda n: n == 10, what="10 jobs completed")
+    finally:
+        interrupt(restarted, log)
