@@ -81,7 +81,8 @@ def _loc(error: dict[str, object]) -> list[object]:
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     if not isinstance(exc, RequestValidationError):
         raise exc
-    errors = list(exc.errors())
+    # The caller's own values are not echoed back: a 200 KB text would come back whole.
+    errors = [{k: v for k, v in e.items() if k != "input"} for e in exc.errors()]
     first = errors[0] if errors else {}
     where = ".".join(str(p) for p in first.get("loc", ()))
     message = f"{where}: {first.get('msg', 'invalid')}" if first else "invalid request"

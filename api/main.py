@@ -14,6 +14,7 @@ from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from api.error_handlers import install_error_handlers
 from api.event_hub import EventHub
 from api.middleware import BodySizeLimit, CodecCors, RequestContext
+from api.openapi import install_openapi
 from api.rate_limit import enforce_rate_limit
 from api.routes import codec, events, health, job_types, jobs, metrics, usage
 from api.temporal_connection import TemporalConnection
@@ -104,6 +105,7 @@ def create_app(
         swagger_ui_parameters={"validatorUrl": None},
     )
     install_error_handlers(app)
+    install_openapi(app)
     app.include_router(health.router)
     app.include_router(metrics.router)
     # Operators' codec keys, not owners' API keys, and no owner rate limit.

@@ -17,7 +17,7 @@ JobStatus = Literal[
 class JobCreate(BaseModel):
     """Start a job: its type, and an input that the type's own model validates."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     type: str = Field(min_length=1, max_length=100, examples=["summarize"])
     input: dict[str, Any] = Field(examples=[{"text": "A long text...", "max_words": 100}])

@@ -21,7 +21,10 @@ from core.config import Settings
 REDACTED = "[redacted]"
 # Shorter values are not secrets worth the false positives (a key of "1" in a test).
 _MIN_SECRET_CHARS = 6
-_URL_PASSWORD = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.-]*://[^/\s:@]+:)[^/\s@]+(?=@)")
+# Bounded repeats, so a long run of letters costs linear time, not quadratic.
+_URL_PASSWORD = re.compile(
+    r"(?P<head>\b[a-zA-Z][a-zA-Z0-9+.-]{0,31}://[^/\s:@]{1,256}:)[^/\s@]{1,1024}(?=@)"
+)
 _BEARER = re.compile(r"(?i)(?P<head>bearer\s+)[A-Za-z0-9._~+/=-]{8,}")
 
 
@@ -35,7 +38,8 @@ class Redactor:
         for secret in self._secrets:
             if secret in value:
                 value = value.replace(secret, REDACTED)
-        value = _URL_PASSWORD.sub(rf"\g<head>{REDACTED}", value)
+        if "://" in value and "@" in value:
+            value = _URL_PASSWORD.sub(rf"\g<head>{REDACTED}", value)
         return _BEARER.sub(rf"\g<head>{REDACTED}", value)
 
     def any(self, value: Any) -> Any:

@@ -16,10 +16,11 @@ import time
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from temporalio.api.common.v1 import Payload
 
 from api.deps import SettingsDep
+from api.responses import BODY, errors
 from core.config import ApiKey, Settings, owner_of
 from core.encryption import EncryptionCodec, PayloadNotDecryptable
 from core.errors import InvalidInput, NotAuthenticated
@@ -31,14 +32,21 @@ SESSION_S = 12 * 3600
 _MAX_PAYLOADS = 1000
 
 
+_BASE64 = r"^[A-Za-z0-9+/]*={0,2}$"
+
+
 class CodecPayload(BaseModel):
     """A Temporal Payload in protobuf's JSON form: bytes as base64."""
 
-    metadata: dict[str, str] = Field(default_factory=dict)
-    data: str = ""
+    model_config = ConfigDict(extra="forbid")
+
+    metadata: dict[str, Annotated[str, Field(pattern=_BASE64)]] = Field(default_factory=dict)
+    data: str = Field("", pattern=_BASE64)
 
 
 class CodecPayloads(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     payloads: list[CodecPayload] = Field(default_factory=list, max_length=_MAX_PAYLOADS)
 
 
@@ -112,7 +120,7 @@ def _payloads(body: CodecPayloads) -> list[Payload]:
             )
             for p in body.payloads
         ]
-    except binascii.Error:
+    except ValueError:  # binascii.Error, or a character base64 never uses
         raise InvalidInput(
             ("body", "payloads"), "metadata values and data must be base64"
         ) from None
@@ -130,9 +138,7 @@ def _answer(payloads: list[Payload]) -> CodecPayloads:
     )
 
 
-_AUTH_RESPONSES: dict[int | str, dict[str, object]] = {
-    401: {"description": "No codec key, or a wrong one."},
-}
+_AUTH_RESPONSES = errors(*BODY, 401, 500)
 
 
 @router.post("/encode", responses=_AUTH_RESPONSES)
@@ -156,7 +162,7 @@ async def decode(body: CodecPayloads, settings: SettingsDep, _: Operator) -> Cod
         raise InvalidInput(("body", "payloads"), str(err)) from None
 
 
-@router.get("/session", responses=_AUTH_RESPONSES)
+@router.get("/session", responses=errors(401, 500))
 async def session(request: Request, response: Response, settings: SettingsDep) -> CodecSession:
     """Open in a browser and answer the password prompt with a codec key (any user name): the
     Web UI may then decode for 12 hours, with "Include cross-origin credentials" ticked in its

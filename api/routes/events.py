@@ -8,12 +8,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Path, Query
 from fastapi.sse import EventSourceResponse, ServerSentEvent
+from pydantic.json_schema import SkipJsonSchema
 
 from api.deps import CurrentOwner, EventHubDep, SettingsDep, StoresDep, TemporalClient
 from api.job_events import job_events
 from api.job_service import JobService
 from api.metrics import SSE_CLIENTS
-from api.schemas import ErrorBody
+from api.responses import V1, errors
 from core.errors import InvalidInput, JobNotFound
 from core.events import EVENT_TYPES
 from store.database import outage_as_unavailable
@@ -21,6 +22,8 @@ from store.database import outage_as_unavailable
 router = APIRouter(prefix="/v1/jobs", tags=["events"])
 
 JobId = Annotated[str, Path(min_length=1, max_length=255)]
+_ONE_TYPE = "(?:" + "|".join(EVENT_TYPES) + ")"
+_TYPES_PATTERN = rf"^(?:\s*{_ONE_TYPE}\s*(?:,\s*{_ONE_TYPE}\s*)*)?$"
 
 
 @dataclass
@@ -36,7 +39,12 @@ async def _subscription(
     settings: SettingsDep,
     stores: StoresDep,
     types: Annotated[
-        str | None, Query(max_length=500, description="Comma-separated event types to keep.")
+        str | SkipJsonSchema[None],
+        Query(
+            max_length=500,
+            pattern=_TYPES_PATTERN,
+            description=f"Comma-separated event types to keep, of: {', '.join(EVENT_TYPES)}.",
+        ),
     ] = None,
 ) -> _Subscription:
     """Checked before the stream starts, so errors are real 4xx answers, not a broken stream."""
@@ -62,8 +70,7 @@ async def _subscription(
     response_class=EventSourceResponse,
     responses={
         200: {"description": "`text/event-stream`: `id` is the offset, `event` the type."},
-        401: {"model": ErrorBody},
-        404: {"model": ErrorBody},
+        **errors(*V1, 404),
     },
 )
 async def stream_job_events(
@@ -72,9 +79,10 @@ async def stream_job_events(
     hub: EventHubDep,
     stores: StoresDep,
     from_offset: Annotated[
-        int | None, Query(alias="from", ge=0, description="Resume after this event id.")
+        int | SkipJsonSchema[None],
+        Query(alias="from", ge=0, description="Resume after this event id."),
     ] = None,
-    last_event_id: Annotated[int | None, Header(ge=0)] = None,
+    last_event_id: Annotated[int | SkipJsonSchema[None], Header(ge=0)] = None,
 ) -> AsyncIterator[ServerSentEvent]:
     """Live events of one job. A closed job replays what its log retains, then ends."""
     after = last_event_id if last_event_id is not None else from_offset

@@ -10,7 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from temporalio.service import RPCError
 
-from api.schemas import ErrorBody
+from api.responses import errors
 from api.temporal_connection import TemporalConnection
 from core.errors import DatabaseUnavailable, TemporalUnavailable
 from store import Stores
@@ -25,7 +25,7 @@ async def healthz() -> dict[str, str]:
 
 @router.get(
     "/readyz",
-    responses={503: {"model": ErrorBody, "description": "Temporal or the database is away."}},
+    responses=errors(503),
 )
 async def readyz(request: Request) -> dict[str, str]:
     """Ready when the database and Temporal both answer; a 503 (with Retry-After) says which

@@ -5,10 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from api.deps import CurrentOwner
+from api.responses import V1, errors
 from api.schemas import JobTypeInfo
 from core.jobs import JOB_TYPES
 
-router = APIRouter(prefix="/v1/job-types", tags=["job types"])
+router = APIRouter(prefix="/v1/job-types", tags=["job types"], responses=errors(*V1))
 
 
 @router.get("", response_model=list[JobTypeInfo])

@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
+from pydantic.json_schema import SkipJsonSchema
 
 from api.deps import CurrentOwner, SettingsDep, StoresDep, TemporalClient
 from api.job_bounds import check_bounds, with_defaults
 from api.job_service import JobService, job_id_for
 from api.quotas import check_start_quotas
+from api.responses import BODY, V1, errors
 from api.schemas import (
     CancelAccepted,
-    ErrorBody,
     InputAccepted,
     InputSubmit,
     Job,
@@ -28,19 +29,10 @@ from api.stored_documents import read_stored_documents
 from core.errors import InvalidInput
 from core.jobs import JOB_TYPES
 
-router = APIRouter(
-    prefix="/v1/jobs",
-    tags=["jobs"],
-    responses={
-        401: {"model": ErrorBody, "description": "No valid API key."},
-        503: {"model": ErrorBody, "description": "Temporal is unreachable."},
-    },
-)
+router = APIRouter(prefix="/v1/jobs", tags=["jobs"], responses=errors(*V1))
 
 JobId = Annotated[str, Path(min_length=1, max_length=255, description="The job id.")]
-_NOT_FOUND: dict[int | str, dict[str, Any]] = {
-    404: {"model": ErrorBody, "description": "No such job for this caller."}
-}
+_JOB_TYPE_PATTERN = "^(?:" + "|".join(JOB_TYPES) + ")$"
 
 
 @router.post(
@@ -49,10 +41,7 @@ _NOT_FOUND: dict[int | str, dict[str, Any]] = {
     response_model=JobCreated,
     responses={
         200: {"model": JobCreated, "description": "Replayed: this Idempotency-Key's job."},
-        409: {"model": ErrorBody, "description": "Idempotency-Key reused with another body."},
-        402: {"model": ErrorBody, "description": "The owner's monthly budget is spent."},
-        413: {"model": ErrorBody, "description": "Body over the size limit."},
-        429: {"model": ErrorBody, "description": "Too many requests, or too many jobs running."},
+        **errors(*BODY, 402, 409),
     },
 )
 async def create_job(
@@ -64,7 +53,7 @@ async def create_job(
     stores: StoresDep,
     response: Response,
     idempotency_key: Annotated[
-        str | None,
+        str | SkipJsonSchema[None],
         Header(
             min_length=1,
             max_length=200,
@@ -84,7 +73,8 @@ async def create_job(
             ("body", "type"), f"unknown job type {body.type!r}; valid types: {valid}"
         )
     try:
-        job_input = job_type.input_model.model_validate(body.input)
+        # Strict, as the schema says: `false` is not a number, "3" is not an integer.
+        job_input = job_type.input_model.model_validate(body.input, strict=True)
     except ValidationError as err:
         raise RequestValidationError(
             [
@@ -107,10 +97,15 @@ async def list_jobs(
     owner: CurrentOwner,
     client: TemporalClient,
     settings: SettingsDep,
-    type: Annotated[str | None, Query(max_length=100, description="Only this job type.")] = None,
-    status: Annotated[JobStatus | None, Query(description="Only jobs in this status.")] = None,
+    type: Annotated[
+        str | SkipJsonSchema[None],
+        Query(pattern=_JOB_TYPE_PATTERN, description="Only this job type."),
+    ] = None,
+    status: Annotated[
+        JobStatus | SkipJsonSchema[None], Query(description="Only jobs in this status.")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    page_token: Annotated[str | None, Query(max_length=4096)] = None,
+    page_token: Annotated[str | SkipJsonSchema[None], Query(max_length=4096)] = None,
 ) -> JobPage:
     """The caller's jobs: running ones first, then closed ones, most recently closed first."""
     if type is not None and type not in JOB_TYPES:
@@ -119,7 +114,7 @@ async def list_jobs(
     return await JobService(client, settings, owner).list(type, status, limit, page_token)
 
 
-@router.get("/{job_id}", response_model=Job, responses=_NOT_FOUND)
+@router.get("/{job_id}", response_model=Job, responses=errors(404))
 async def get_job(
     job_id: JobId, owner: CurrentOwner, client: TemporalClient, settings: SettingsDep
 ) -> Job:
@@ -129,11 +124,7 @@ async def get_job(
 @router.post(
     "/{job_id}/input",
     response_model=InputAccepted,
-    responses={
-        **_NOT_FOUND,
-        409: {"model": ErrorBody, "description": "The job is not waiting for this input."},
-        504: {"model": ErrorBody, "description": "No worker took the answer in time."},
-    },
+    responses=errors(*BODY, 404, 409, 504),
 )
 async def submit_input(
     job_id: JobId,
@@ -159,7 +150,7 @@ async def submit_input(
     "/{job_id}/cancel",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=CancelAccepted,
-    responses={**_NOT_FOUND, 409: {"model": ErrorBody, "description": "The job is closed."}},
+    responses=errors(404, 409),
 )
 async def cancel_job(
     job_id: JobId, owner: CurrentOwner, client: TemporalClient, settings: SettingsDep

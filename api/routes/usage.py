@@ -6,14 +6,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
+from pydantic.json_schema import SkipJsonSchema
 
 from api.deps import CurrentOwner, StoresDep
 from api.quotas import month_start
+from api.responses import V1, errors
 from api.schemas import UsageLine, UsageReport
 from core.errors import InvalidInput
 from store.database import outage_as_unavailable
 
-router = APIRouter(prefix="/v1/usage", tags=["usage"])
+router = APIRouter(prefix="/v1/usage", tags=["usage"], responses=errors(*V1))
 
 MAX_RANGE = timedelta(days=366)
 
@@ -23,11 +25,12 @@ async def usage(
     owner: CurrentOwner,
     stores: StoresDep,
     start: Annotated[
-        datetime | None,
+        datetime | SkipJsonSchema[None],
         Query(alias="from", description="Start (inclusive); the start of this month if unset."),
     ] = None,
     end: Annotated[
-        datetime | None, Query(alias="to", description="End (exclusive); now if unset.")
+        datetime | SkipJsonSchema[None],
+        Query(alias="to", description="End (exclusive); now if unset."),
     ] = None,
     group_by: Annotated[Literal["day", "model", "type"], Query()] = "day",
 ) -> UsageReport:
