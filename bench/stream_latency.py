@@ -19,10 +19,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -46,7 +44,7 @@ from core.temporal import SEARCH_ATTRIBUTES  # noqa: E402
 from store.database import create_engine  # noqa: E402
 from tests.support.database import embedded_database  # noqa: E402
 from tests.support.fake_openai import FakeOpenAI, Reply, default_reply  # noqa: E402
-from tests.support.processes import start_worker, stop, worker_env  # noqa: E402
+from tests.support.processes import start_api, start_worker, stop, worker_env  # noqa: E402
 from tests.support.sse import events  # noqa: E402
 from tests.support.temporal import binary  # noqa: E402
 
@@ -180,27 +178,6 @@ async def run_jobs(
     finally:
         await engine.dispose()
     return time.perf_counter() - started, delivered
-
-
-def start_api(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
-    with log.open("ab") as out:
-        return subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "api.main:app",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--no-access-log",
-            ],
-            cwd=ROOT,
-            env={**os.environ, **env},
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
 
 
 async def wait_ready(http: httpx.AsyncClient) -> None:

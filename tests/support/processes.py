@@ -40,6 +40,20 @@ def start_worker(env: dict[str, str], log_path: Path, cwd: Path = ROOT) -> subpr
         )
 
 
+def start_api(env: dict[str, str], port: int, log_path: Path) -> subprocess.Popen[bytes]:
+    """`uvicorn api.main:app` on 127.0.0.1:`port` with the given settings."""
+    full_env = {**os.environ, **env, "PYTHONUNBUFFERED": "1"}
+    command = [sys.executable, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1"]
+    with log_path.open("ab") as log:
+        return subprocess.Popen(
+            [*command, "--port", str(port), "--no-access-log"],
+            cwd=ROOT,
+            env=full_env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+
+
 def kill(process: subprocess.Popen[bytes]) -> None:
     """SIGKILL: no shutdown hooks, no goodbye to the server, like a machine losing power."""
     process.send_signal(signal.SIGKILL)
