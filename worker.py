@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import openai
 import structlog
+import uvloop
 from temporalio.client import Client
 from temporalio.worker import Worker
 
@@ -239,7 +240,9 @@ async def main() -> int:
                 reason=f"AIJOBS_WORKER_METRICS_PORT={settings.worker_metrics_port}: {err}",
             )
             return 2
-    engine = create_engine(settings.database_url.get_secret_value(), settings.database_pool_size)
+    engine = create_engine(
+        settings.database_url.get_secret_value(), settings.database_pool_size, pre_ping=False
+    )
     try:
         await check_ready(engine)
         client = await connect(settings, runtime)
@@ -268,4 +271,5 @@ async def main() -> int:
 
 # The guard matters: the workflow sandbox re-imports modules, and must not start a second loop.
 if __name__ == "__main__":
-    sys.exit(asyncio.run(main()))
+    # uvloop: the same asyncio, with sockets (Temporal, PostgreSQL, the model) far cheaper.
+    sys.exit(uvloop.run(main()))

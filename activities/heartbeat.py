@@ -32,9 +32,11 @@ async def heartbeating() -> AsyncIterator[None]:
     token = _note.set(holder)
 
     async def beat() -> None:
+        # The first beat waits too: a call that ends sooner (most) costs Temporal no
+        # heartbeat at all, and the timeout still runs from the activity's start.
         while True:
-            activity.heartbeat(*holder)
             await asyncio.sleep(HEARTBEAT_EVERY_S)
+            activity.heartbeat(*holder)
 
     task = asyncio.create_task(beat())
     try:
