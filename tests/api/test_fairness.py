@@ -41,7 +41,9 @@ async def test_a_small_job_finishes_fast_under_another_owners_flood(
     api: Api, fake_openai: FakeOpenAI
 ) -> None:
     """Owner A queues about 2,000 one-second calls on 50 slots (40 s of work); owner B's
-    one-call job still completes in under 5 s."""
+    one-call job still completes in under 10 s. Without fairness it waits out most of the
+    flood (bench/fairness.py: 40.7 s); with it, it usually takes 3 to 5 s here, the rest
+    being workflow tasks queued behind the flood's on a loaded 2-core machine."""
     flood = {
         "type": "summarize",
         "input": {"text": FLOOD_TEXT, "chunk_chars": 200, "max_parallel": 32},
@@ -61,6 +63,6 @@ async def test_a_small_job_finishes_fast_under_another_owners_flood(
     await wait_for(api.bob, small, "completed")
     elapsed = time.monotonic() - started
     try:
-        assert elapsed < 5, f"owner B waited {elapsed:.1f}s behind owner A's flood"
+        assert elapsed < 10, f"owner B waited {elapsed:.1f}s behind owner A's flood"
     finally:
         await asyncio.gather(*(api.alice.post(f"/v1/jobs/{j}/cancel") for j in flood_ids))
