@@ -147,13 +147,18 @@ async def api(
 ) -> AsyncIterator[Api]:
     settings.max_body_bytes = 20_000
     keys = {owner.split("-")[0]: key_of(settings, owner) for owner in settings.api_keys}
+    # Idle connections are dropped before uvicorn's 5 s keep-alive closes them: a request
+    # sent on a connection the server is closing fails with ReadError.
+    pool = httpx.Limits(keepalive_expiry=2.0)
     async with (
         build_worker(settings, dev_env.client, stores),
         serve_api(settings, dev_env.client) as url,
         httpx.AsyncClient(
-            base_url=url, headers={"Authorization": f"Bearer {keys['alice']}"}
+            base_url=url, headers={"Authorization": f"Bearer {keys['alice']}"}, limits=pool
         ) as alice,
-        httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {keys['bob']}"}) as bob,
-        httpx.AsyncClient(base_url=url) as anonymous,
+        httpx.AsyncClient(
+            base_url=url, headers={"Authorization": f"Bearer {keys['bob']}"}, limits=pool
+        ) as bob,
+        httpx.AsyncClient(base_url=url, limits=pool) as anonymous,
     ):
         yield Api(url, alice, bob, anonymous, sorted(settings.api_keys))
