@@ -42,6 +42,7 @@ from temporalio.client import Client
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.stack import dev_stack  # noqa: E402
 from tests.support.fake_openai import FakeOpenAI, Reply  # noqa: E402
 from tests.support.temporal import binary, free_port  # noqa: E402
 
@@ -131,12 +132,7 @@ async def raw_temporal(model_url: str, jobs: int, data: Path) -> float:
 
 
 async def aijobs(model_url: str, jobs: int, data: Path) -> float:
-    ports = {"api": free_port(), "temporal": free_port(), "ui": free_port()}
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIJOBS_", "TEMPORAL_"))} | {
-        "AIJOBS_DATA_DIR": str(data / "aijobs"),
-        "AIJOBS_API_PORT": str(ports["api"]),
-        "AIJOBS_DEV_TEMPORAL_PORT": str(ports["temporal"]),
-        "AIJOBS_DEV_UI_PORT": str(ports["ui"]),
+    settings = {
         "OPENAI_BASE_URL": model_url,
         "OPENAI_API_KEY": "sk-bench",
         "AIJOBS_MODEL": "fake-model",
@@ -146,37 +142,17 @@ async def aijobs(model_url: str, jobs: int, data: Path) -> float:
         "AIJOBS_MAX_CONCURRENT_ACTIVITIES": "1000",
         "AIJOBS_API_KEYS": "bench=bench-key",
     }
-    log = (data / "aijobs.log").open("ab")
-    stack = subprocess.Popen(  # noqa: ASYNC220 (starts at once; readiness is polled)
-        [sys.executable, str(ROOT / "scripts" / "dev_stack.py")],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        process_group=0,
-    )
-    url = f"http://127.0.0.1:{ports['api']}"
-    try:
-        async with httpx.AsyncClient(
+    async with (
+        dev_stack(data / "aijobs", settings) as (_, url),
+        httpx.AsyncClient(
             base_url=url, headers={"Authorization": "Bearer bench-key"}, timeout=120
-        ) as http:
-
-            async def ready() -> bool:
-                try:
-                    return (await http.get("/readyz")).status_code == 200
-                except httpx.TransportError:
-                    return False
-
-            await _until(ready, timeout_s=120)
-            started = time.perf_counter()
-            ids = await asyncio.gather(*(_start_summary(http, n) for n in range(jobs)))
-            print(f"    (all {jobs} started after {time.perf_counter() - started:.2f} s)")
-            await asyncio.gather(*(_completed(http, job_id) for job_id in ids))
-            return time.perf_counter() - started
-    finally:
-        os.killpg(stack.pid, signal.SIGINT)
-        stack.wait(timeout=60)
-        log.close()
+        ) as http,
+    ):
+        started = time.perf_counter()
+        ids = await asyncio.gather(*(_start_summary(http, n) for n in range(jobs)))
+        print(f"    (all {jobs} started after {time.perf_counter() - started:.2f} s)")
+        await asyncio.gather(*(_completed(http, job_id) for job_id in ids))
+        return time.perf_counter() - started
 
 
 async def _start_summary(http: httpx.AsyncClient, n: int) -> str:

@@ -34,6 +34,7 @@ from temporalio.testing import WorkflowEnvironment
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.stack import wait_ready  # noqa: E402
 from core.temporal import DEV_SERVER_FAIRNESS_FLAGS, SEARCH_ATTRIBUTES  # noqa: E402
 from tests.support.database import embedded_database  # noqa: E402
 from tests.support.processes import start_api, start_worker, stop, worker_env  # noqa: E402
@@ -84,19 +85,6 @@ async def measure(urls: list[str], concurrency: int, seconds: float) -> Run:
     return run
 
 
-async def ready(url: str) -> None:
-    deadline = time.monotonic() + 30
-    async with httpx.AsyncClient(base_url=url) as http:
-        while time.monotonic() < deadline:
-            try:
-                if (await http.get("/readyz")).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.2)
-    raise RuntimeError(f"the API at {url} did not become ready")
-
-
 async def owner_jobs(temporal: Client) -> int:
     return (await temporal.count_workflows("JobOwner = 'bench'")).count
 
@@ -132,7 +120,7 @@ async def main(args: argparse.Namespace) -> None:
             apis = [start_api(settings, port, Path(tmp) / f"api-{port}.log") for port in ports]
             urls = [f"http://127.0.0.1:{port}" for port in ports]
             for url in urls:
-                await ready(url)
+                await wait_ready(url)
             print(
                 f"{'APIs':>4} {'clients':>7} {'starts/s':>9} {'p50 ms':>7} {'p99 ms':>7}"
                 "  refusals   jobs=starts"

@@ -39,6 +39,7 @@ from temporalio.testing import WorkflowEnvironment
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.stack import wait_ready  # noqa: E402
 from core.logging import configure_logging  # noqa: E402
 from core.temporal import SEARCH_ATTRIBUTES  # noqa: E402
 from store.database import create_engine  # noqa: E402
@@ -180,18 +181,6 @@ async def run_jobs(
     return time.perf_counter() - started, delivered
 
 
-async def wait_ready(http: httpx.AsyncClient) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if (await http.get("/readyz")).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        await asyncio.sleep(0.2)
-    raise RuntimeError("the API did not become ready")
-
-
 def replies(tokens: int, job_tokens: int, job_seconds: float) -> Callable[[dict[str, Any]], Reply]:
     def reply(request: dict[str, Any]) -> Reply:
         answer = default_reply(request)
@@ -245,7 +234,7 @@ async def main(args: argparse.Namespace) -> None:
                 timeout=120,
                 limits=httpx.Limits(max_connections=args.jobs + 10),
             ) as http:
-                await wait_ready(http)
+                await wait_ready(f"http://127.0.0.1:{port}")
                 latencies = await token_latency(http, fake, args.tokens)
                 runs: dict[int, tuple[float, int, Usage, Usage, dict[str, int]]] = {}
                 for clients in (0, 1, args.clients_per_job):
