@@ -39,6 +39,9 @@ def create_app(
 
     telemetry_invalid = None
     if settings is None:
+        # Imported by uvicorn before it logs that it started: from here on, its lines too are
+        # JSON (the lifespan sets the configured level).
+        configure_logging("INFO")
         try:
             configure_tracing("api")
         except TelemetryInvalid as err:

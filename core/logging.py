@@ -126,3 +126,7 @@ def configure_logging(
     )
     for name in noisy:
         logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
+    # uvicorn gives its loggers handlers of their own (plain text): route them through ours.
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logging.getLogger(name).handlers.clear()
+        logging.getLogger(name).propagate = True
