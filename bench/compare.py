@@ -17,7 +17,8 @@ submission to the last result:
   API), jobs started through the API as `summarize` jobs planned to four chunks and one
   combine call, each watched on its event stream (SSE), its result read once.
 
-Printed: each row's makespan and its ratio to plain asyncio.
+Printed: each row's makespan and its ratio to plain asyncio, and for the two Temporal rows
+the history events per model call, by event type, over every job of the run.
 """
 
 from __future__ import annotations
@@ -31,12 +32,14 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 import openai
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,6 +49,7 @@ from bench.stack import dev_stack  # noqa: E402
 from tests.support.fake_openai import FakeOpenAI, Reply  # noqa: E402
 from tests.support.temporal import binary, free_port  # noqa: E402
 
+QUIET = ("--log-level", "error")
 REDIS_URL = "redis://127.0.0.1:6379/15"
 PARTS = 4
 
@@ -102,8 +106,8 @@ async def celery_redis(model_url: str, jobs: int) -> float:
 
 
 async def raw_temporal(model_url: str, jobs: int, data: Path) -> float:
-    port = free_port()
-    server = _dev_server(port, data / "raw-temporal.db")
+    port, metrics_port = free_port(), free_port()
+    server = _dev_server(port, metrics_port, data / "raw-temporal.db")
     queue = f"raw-{uuid.uuid4().hex}"
     worker = None
     try:
@@ -123,7 +127,11 @@ async def raw_temporal(model_url: str, jobs: int, data: Path) -> float:
             )
         )
         await asyncio.gather(*(h.result() for h in handles))
-        return time.perf_counter() - started
+        seconds = time.perf_counter() - started
+        print_cpu(server.pid, worker.pid)
+        await print_rpcs(f"http://127.0.0.1:{metrics_port}/metrics", jobs)
+        await print_history(client, [h.id for h in handles])
+        return seconds
     finally:
         for process in (worker, server):
             if process is not None:
@@ -141,9 +149,10 @@ async def aijobs(model_url: str, jobs: int, data: Path) -> float:
         "AIJOBS_OWNER_MAX_RUNNING": "100000",
         "AIJOBS_MAX_CONCURRENT_ACTIVITIES": "1000",
         "AIJOBS_API_KEYS": "bench=bench-key",
+        "AIJOBS_DEV_TEMPORAL_PORT": str(free_port()),
     }
     async with (
-        dev_stack(data / "aijobs", settings) as (_, url),
+        dev_stack(data / "aijobs", settings) as (stack, url),
         httpx.AsyncClient(
             base_url=url, headers={"Authorization": "Bearer bench-key"}, timeout=120
         ) as http,
@@ -152,7 +161,98 @@ async def aijobs(model_url: str, jobs: int, data: Path) -> float:
         ids = await asyncio.gather(*(_start_summary(http, n) for n in range(jobs)))
         print(f"    (all {jobs} started after {time.perf_counter() - started:.2f} s)")
         await asyncio.gather(*(_completed(http, job_id) for job_id in ids))
-        return time.perf_counter() - started
+        seconds = time.perf_counter() - started
+        print_cpu(stack.pid)
+        await print_rpcs(_metrics_url(data / "aijobs" / "stack.log"), jobs)
+        client = await _connect(f"127.0.0.1:{settings['AIJOBS_DEV_TEMPORAL_PORT']}")
+        await print_history(client, ids)
+        return seconds
+
+
+async def print_rpcs(metrics_url: str, jobs: int) -> None:
+    """Requests the Temporal server's frontend has served, per model call and by operation,
+    from its own Prometheus counters (long polls included: each is one round trip)."""
+    async with httpx.AsyncClient() as http:
+        text = (await http.get(metrics_url)).text
+    operations: Counter[str] = Counter()
+    for line in text.splitlines():
+        if line.startswith("service_requests{") and 'service_name="frontend"' in line:
+            labels, value = line.rsplit(" ", 1)
+            operation = labels.split('operation="', 1)[1].split('"', 1)[0]
+            operations[operation] += int(float(value))
+    calls = jobs * (PARTS + 1)
+    top = ", ".join(f"{name} {count / jobs:.1f}" for name, count in operations.most_common(8))
+    print(f"    frontend RPCs: {operations.total() / calls:.1f} per model call; per job: {top}")
+
+
+def _metrics_url(stack_log: Path) -> str:
+    """The dev server prints where its metrics are; `make run` passes that through."""
+    for line in stack_log.read_text(errors="replace").splitlines():
+        if line.startswith("Temporal Metrics:"):
+            return line.split(":", 1)[1].strip()
+    raise RuntimeError(f"no 'Temporal Metrics:' line in {stack_log}")
+
+
+def print_cpu(*roots: int) -> None:
+    """CPU seconds the processes under `roots` have used so far, by what they run (Linux)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    children: dict[int, list[int]] = {}
+    stats: dict[int, tuple[str, float]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            command = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        children.setdefault(int(fields[1]), []).append(int(entry.name))
+        stats[int(entry.name)] = (_role(command), (int(fields[11]) + int(fields[12])) / ticks)
+    used: dict[str, float] = {}
+    todo = list(roots)
+    while todo:
+        pid = todo.pop()
+        todo.extend(children.get(pid, []))
+        if pid in stats:
+            used[stats[pid][0]] = used.get(stats[pid][0], 0.0) + stats[pid][1]
+    shown = ", ".join(
+        f"{name} {cpu:.1f}" for name, cpu in sorted(used.items(), key=lambda u: -u[1]) if cpu >= 0.1
+    )
+    print(f"    CPU seconds: {shown}")
+
+
+def _role(command: list[bytes]) -> str:
+    text = b" ".join(command).decode(errors="replace")
+    for needle, role in [
+        ("worker.py", "worker"),
+        ("peers.raw_temporal", "worker"),
+        ("uvicorn", "API"),
+        ("temporal", "Temporal"),
+        ("postgres", "PostgreSQL"),
+        ("dev_stack", "launcher"),
+    ]:
+        if needle in text:
+            return role
+    return "other"
+
+
+async def print_history(client: Client, workflow_ids: list[str]) -> None:
+    """History events per model call over `workflow_ids`, and the most frequent types."""
+    types: Counter[str] = Counter()
+    retries = 0
+    for workflow_id in workflow_ids:
+        async for event in client.get_workflow_handle(workflow_id).fetch_history_events():
+            types[EventType.Name(event.event_type).removeprefix("EVENT_TYPE_")] += 1
+            if event.HasField("activity_task_started_event_attributes"):
+                retries += event.activity_task_started_event_attributes.attempt - 1
+    calls = len(workflow_ids) * (PARTS + 1)
+    print(
+        f"    history: {types.total() / calls:.1f} events per model call;"
+        f" {retries} activity retries in all"
+    )
+    for name, count in types.most_common():
+        print(f"      {count / len(workflow_ids):5.1f} per job  {name}")
 
 
 async def _start_summary(http: httpx.AsyncClient, n: int) -> str:
@@ -190,10 +290,10 @@ async def _completed(http: httpx.AsyncClient, job_id: str) -> None:
         raise RuntimeError(f"{job_id} made {job['result']['usage']['llm_calls']} calls")
 
 
-def _dev_server(port: int, db: Path) -> subprocess.Popen[bytes]:
+def _dev_server(port: int, metrics_port: int, db: Path) -> subprocess.Popen[bytes]:
     command = [binary("temporal"), "server", "start-dev", "--headless", "--port", str(port)]
     return subprocess.Popen(
-        [*command, "--db-filename", str(db), "--log-level", "error"],
+        [*command, "--metrics-port", str(metrics_port), "--db-filename", str(db), *QUIET],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
