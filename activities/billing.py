@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import replace
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 import structlog
@@ -21,6 +22,14 @@ RECORD_ATTEMPTS = 3
 RECORD_BACKOFF_S = 0.5
 
 
+@dataclass(frozen=True)
+class Bill:
+    """An answer's usage as the job sees it (with its cost) and its line for the ledger."""
+
+    usage: TokenUsage
+    charge: Charge
+
+
 class Billing:
     """Called right after the provider answered, before anything else can fail: an attempt
     that fails later (and is retried, and billed again) is still counted, once."""
@@ -29,24 +38,42 @@ class Billing:
         self._ledger = ledger
         self._prices = prices
 
-    async def charge(
-        self, owner: str | None, requested: str, answered: str, usage: TokenUsage
-    ) -> TokenUsage:
-        """`usage` with its cost; the ledger gets the attempt. Overrides are looked up by the
-        model the job asked for, the price table also by the one that answered."""
+    def bill(
+        self,
+        owner: str | None,
+        requested: str,
+        answered: str,
+        usage: TokenUsage,
+        part: str | None = None,
+    ) -> Bill:
+        """`usage` with its cost, and the attempt's ledger line (`part`: the call's name in
+        a batch). Overrides are looked up by the model the job asked for, the price table
+        also by the one that answered."""
         cost = self._price(requested, answered, usage)
-        await self._record(self._charge(owner, answered, usage, cost))
-        return usage.model_copy(update={"cost_usd": None if cost is None else float(cost)})
+        priced = usage.model_copy(update={"cost_usd": None if cost is None else float(cost)})
+        return Bill(priced, self._charge(owner, answered, usage, cost, part))
 
-    async def saved(
-        self, owner: str | None, requested: str, answered: str, original: TokenUsage
-    ) -> TokenUsage:
+    def bill_saving(
+        self,
+        owner: str | None,
+        requested: str,
+        answered: str,
+        original: TokenUsage,
+        part: str | None = None,
+    ) -> Bill:
         """A cache hit: no tokens, no cost; the ledger and the usage record what it saved."""
         saved = self._price(requested, answered, original) or Decimal(0)
         free = TokenUsage(cache_hits=1, saved_cost_usd=float(saved))
-        charge = self._charge(owner, answered, free, Decimal(0))
-        await self._record(replace(charge, cache_hit=True, saved_cost_usd=saved))
-        return free
+        charge = self._charge(owner, answered, free, Decimal(0), part)
+        return Bill(free, replace(charge, cache_hit=True, saved_cost_usd=saved))
+
+    async def charge(
+        self, owner: str | None, requested: str, answered: str, usage: TokenUsage
+    ) -> TokenUsage:
+        """Bill an answer and record its line on its own."""
+        bill = self.bill(owner, requested, answered, usage)
+        await self.record(bill.charge, lambda: self._ledger.record(bill.charge))
+        return bill.usage
 
     def _price(self, requested: str, answered: str, usage: TokenUsage) -> Decimal | None:
         cost = self._prices.cost(requested, usage.input_tokens, usage.output_tokens)
@@ -55,10 +82,13 @@ class Billing:
         return cost
 
     @staticmethod
-    def _charge(owner: str | None, model: str, usage: TokenUsage, cost: Decimal | None) -> Charge:
+    def _charge(
+        owner: str | None, model: str, usage: TokenUsage, cost: Decimal | None, part: str | None
+    ) -> Charge:
         info = activity.info()
+        key = f"{info.workflow_run_id}/{info.activity_id}/{info.attempt}"
         return Charge(
-            key=f"{info.workflow_run_id}/{info.activity_id}/{info.attempt}",
+            key=key if part is None else f"{key}/{part}",
             owner=owner,
             job_id=info.workflow_id or "",
             job_type=JOB_TYPE_OF_WORKFLOW.get(info.workflow_type or "", info.workflow_type or ""),
@@ -68,12 +98,14 @@ class Billing:
             cost_usd=cost,
         )
 
-    async def _record(self, charge: Charge) -> None:
-        """A few quick tries. Failing the call here would make Temporal pay for it again, so a
-        ledger that stays down loses the line (logged loudly), not the answer."""
+    @staticmethod
+    async def record(charge: Charge, write: Callable[[], Awaitable[object]]) -> None:
+        """Run `write`, which records `charge`, with a few quick tries. Failing the call here
+        would make Temporal pay for it again, so a ledger that stays down loses the line
+        (logged loudly), not the answer."""
         for attempt in range(1, RECORD_ATTEMPTS + 1):
             try:
-                await self._ledger.record(charge)
+                await write()
                 return
             except Exception as err:
                 if attempt == RECORD_ATTEMPTS:

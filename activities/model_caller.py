@@ -18,7 +18,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities import model_metrics
-from activities.billing import Billing
+from activities.billing import Bill, Billing
 from activities.chat_completions import Completion, create_completion
 from activities.circuit_breaker import CircuitBreaker
 from activities.heartbeat import heartbeating
@@ -55,6 +55,10 @@ class ModelCall:
     # The workflow has another model to try: a model whose circuit is open fails at once.
     fail_fast: bool = False
     response_format: dict[str, Any] | None = None
+    # Within a batch activity: the call's name in its run, keying its journal entry and
+    # ledger line; `may_be_answered` says an earlier activity may have journaled it.
+    part: str | None = None
+    may_be_answered: bool = False
 
     def cache_policy(self) -> CachePolicy:
         if self.cache is not None:
@@ -117,7 +121,10 @@ class ModelCaller:
             if activity.info().attempt > 1:
                 model_metrics.retried(call.model)
             try:
-                answer = await self._answer(call, on_text)
+                # Beating from the start: a step queued on the database or the model's limit
+                # under load is alive, not lost.
+                async with heartbeating():
+                    answer = await self._answer(call, on_text)
             except ApplicationError as err:
                 model_metrics.failed(call.model, err.type or "ApplicationError")
                 raise
@@ -139,8 +146,12 @@ class ModelCaller:
 
     async def _answer(self, call: ModelCall, on_text: Callable[[str], None] | None) -> Answer:
         info = activity.info()
-        journal_key = f"{info.workflow_id}/{info.workflow_run_id}/{info.activity_id}"
-        if (kept := await self._try(self._answers.journaled(journal_key))) is not None:
+        step_id = info.activity_id if call.part is None else call.part
+        journal_key = f"{info.workflow_id}/{info.workflow_run_id}/{step_id}"
+        # Only a retry (or a batch after a fallback) can find the answer kept: a first
+        # attempt saves the read.
+        look = info.attempt > 1 or call.may_be_answered
+        if look and (kept := await self._try(self._answers.journaled(journal_key))):
             completion = _completion(kept)
             _replay_text(completion, on_text)
             log.info("llm.from_journal", model=completion.model)
@@ -154,21 +165,36 @@ class ModelCaller:
         if policy == "use" and (hit := await self._try(self._answers.cached(cache_key))):
             original = _completion(hit)
             _replay_text(original, on_text)
-            usage = await self._billing.saved(
-                call.owner, call.model, original.model, original.usage
+            bill = self._billing.bill_saving(
+                call.owner, call.model, original.model, original.usage, call.part
             )
-            completion = Completion(original.content, original.model, usage, original.tool_calls)
-            await self._try(self._answers.journal(journal_key, _stored(completion)))
+            completion = Completion(
+                original.content, original.model, bill.usage, original.tool_calls
+            )
+            await self._keep(journal_key, completion, bill, cache=None)
             return Answer(completion, "cache")
         completion = await self._call(call, on_text)
-        completion.usage = await self._billing.charge(
-            call.owner, call.model, completion.model, completion.usage
+        bill = self._billing.bill(
+            call.owner, call.model, completion.model, completion.usage, call.part
         )
-        # Before the activity reports it: a retry of this step will not pay again.
-        await self._try(self._answers.journal(journal_key, _stored(completion)))
-        if policy in ("use", "refresh"):
-            await self._try(self._answers.cache(cache_key, _stored(completion), self._ttl))
+        completion.usage = bill.usage
+        cache = (cache_key, self._ttl) if policy in ("use", "refresh") else None
+        await self._keep(journal_key, completion, bill, cache)
         return Answer(completion, "model")
+
+    async def _keep(
+        self,
+        journal_key: str,
+        completion: Completion,
+        bill: Bill,
+        cache: tuple[str, timedelta] | None,
+    ) -> None:
+        """Before the activity reports it, in one transaction: the ledger line, and the
+        journal entry so a retry of this step does not pay again."""
+        stored = _stored(completion)
+        await self._billing.record(
+            bill.charge, lambda: self._answers.keep(journal_key, stored, bill.charge, cache)
+        )
 
     async def _call(self, call: ModelCall, on_text: Callable[[str], None] | None) -> Completion:
         if call.fail_fast and self._breaker.is_open(call.model):
@@ -190,7 +216,7 @@ class ModelCaller:
         self, call: ModelCall, on_text: Callable[[str], None] | None
     ) -> Completion:
         client = self._client
-        async with heartbeating(), remember_failure():
+        async with remember_failure():
             return await self._gate.call(
                 call.model,
                 estimate_tokens(call.messages, call.max_output_tokens),

@@ -8,9 +8,10 @@ from decimal import Decimal
 from typing import Literal
 
 from sqlalchemy import ColumnElement, func, select
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import Insert, insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from store.reads import autocommit
 from store.tables import ledger
 
 GroupBy = Literal["day", "model", "type"]
@@ -54,24 +55,26 @@ def _group_key(group_by: GroupBy) -> ColumnElement[str]:
     return func.to_char(func.timezone("UTC", ledger.c.created_at), "YYYY-MM-DD")
 
 
+def recording(charge: Charge) -> Insert:
+    """The statement that records `charge` once, for callers that write it in their own
+    transaction."""
+    return insert(ledger).values(**charge.__dict__).on_conflict_do_nothing(index_elements=["key"])
+
+
 class Ledger:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        self._reads = autocommit(engine)
 
     async def record(self, charge: Charge) -> bool:
         """Store the charge; False when this attempt was recorded before."""
         async with self._engine.begin() as conn:
-            inserted = await conn.execute(
-                insert(ledger)
-                .values(**charge.__dict__)
-                .on_conflict_do_nothing(index_elements=["key"])
-                .returning(ledger.c.key)
-            )
+            inserted = await conn.execute(recording(charge).returning(ledger.c.key))
             return inserted.first() is not None
 
     async def spent(self, owner: str, since: datetime) -> Decimal:
         """Dollars `owner`'s priced calls cost since `since`."""
-        async with self._engine.connect() as conn:
+        async with self._reads.connect() as conn:
             total = (
                 await conn.execute(
                     select(func.coalesce(func.sum(ledger.c.cost_usd), 0)).where(
@@ -85,7 +88,7 @@ class Ledger:
         self, owner: str, start: datetime, end: datetime, group_by: GroupBy
     ) -> list[UsageGroup]:
         key = _group_key(group_by).label("key")
-        async with self._engine.connect() as conn:
+        async with self._reads.connect() as conn:
             rows = (
                 await conn.execute(
                     select(
@@ -123,7 +126,7 @@ class Ledger:
         ]
 
     async def for_job(self, job_id: str) -> list[Charge]:
-        async with self._engine.connect() as conn:
+        async with self._reads.connect() as conn:
             rows = (
                 await conn.execute(
                     select(ledger).where(ledger.c.job_id == job_id).order_by(ledger.c.created_at)

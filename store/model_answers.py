@@ -7,9 +7,11 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, select
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import Insert, insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from store.ledger import Charge, recording
+from store.reads import autocommit
 from store.tables import model_cache, model_journal
 from store.text import storable
 
@@ -20,9 +22,10 @@ JOURNAL_KEEP = timedelta(days=2)
 class ModelAnswers:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        self._reads = autocommit(engine)
 
     async def journaled(self, key: str) -> dict[str, Any] | None:
-        async with self._engine.connect() as conn:
+        async with self._reads.connect() as conn:
             answer = (
                 await conn.execute(select(model_journal.c.answer).where(model_journal.c.key == key))
             ).scalar_one_or_none()
@@ -31,14 +34,25 @@ class ModelAnswers:
     async def journal(self, key: str, answer: dict[str, Any]) -> None:
         """Keep the first answer a step got; a later write for the same step changes nothing."""
         async with self._engine.begin() as conn:
-            await conn.execute(
-                insert(model_journal)
-                .values(key=key, answer=storable(answer))
-                .on_conflict_do_nothing(index_elements=["key"])
-            )
+            await conn.execute(_journaling(key, answer))
+
+    async def keep(
+        self,
+        key: str,
+        answer: dict[str, Any],
+        charge: Charge,
+        cache: tuple[str, timedelta] | None = None,
+    ) -> None:
+        """What an answer from the model leaves behind, in one transaction: its ledger line,
+        the step's journal entry and, given `cache` (key, TTL), the cached answer."""
+        async with self._engine.begin() as conn:
+            await conn.execute(recording(charge))
+            await conn.execute(_journaling(key, answer))
+            if cache is not None:
+                await conn.execute(_caching(cache[0], answer, cache[1]))
 
     async def cached(self, key: str) -> dict[str, Any] | None:
-        async with self._engine.connect() as conn:
+        async with self._reads.connect() as conn:
             answer = (
                 await conn.execute(
                     select(model_cache.c.answer).where(
@@ -50,15 +64,8 @@ class ModelAnswers:
 
     async def cache(self, key: str, answer: dict[str, Any], ttl: timedelta) -> None:
         """Store (or refresh) the answer for `ttl`."""
-        expires = func.now() + ttl
         async with self._engine.begin() as conn:
-            await conn.execute(
-                insert(model_cache)
-                .values(key=key, answer=storable(answer), expires_at=expires)
-                .on_conflict_do_update(
-                    index_elements=["key"], set_={"answer": storable(answer), "expires_at": expires}
-                )
-            )
+            await conn.execute(_caching(key, answer, ttl))
 
     async def prune(self) -> int:
         async with self._engine.begin() as conn:
@@ -69,3 +76,22 @@ class ModelAnswers:
                 delete(model_journal).where(model_journal.c.created_at < func.now() - JOURNAL_KEEP)
             )
         return int(expired.rowcount)
+
+
+def _journaling(key: str, answer: dict[str, Any]) -> Insert:
+    return (
+        insert(model_journal)
+        .values(key=key, answer=storable(answer))
+        .on_conflict_do_nothing(index_elements=["key"])
+    )
+
+
+def _caching(key: str, answer: dict[str, Any], ttl: timedelta) -> Insert:
+    expires = func.now() + ttl
+    return (
+        insert(model_cache)
+        .values(key=key, answer=storable(answer), expires_at=expires)
+        .on_conflict_do_update(
+            index_elements=["key"], set_={"answer": storable(answer), "expires_at": expires}
+        )
+    )
