@@ -112,7 +112,7 @@ def build_activities(settings: Settings, stores: Stores) -> list[Callable[..., A
             cache_scope=settings.cache_scope,
         )
     )
-    llm = LLMActivities(caller, default_model, tokens)
+    llm = LLMActivities(caller, default_model, tokens, stores.events)
     agent = AgentLLMActivities(caller, default_model, stores.conversations, tokens)
     events = JobEventActivities(
         stores.events,
@@ -134,6 +134,7 @@ def build_activities(settings: Settings, stores: Stores) -> list[Callable[..., A
     notify = NotifyActivities(settings.notify_webhook, http)
     return [
         llm.complete_chat,
+        llm.complete_chats,
         llm.complete_structured,
         agent.complete_agent_step,
         tools.run_tool,

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Callable
@@ -16,8 +17,21 @@ from activities import offline_model
 from activities.model_caller import ModelCall, ModelCaller
 from activities.structured_output import check, offline_instance
 from activities.token_stream import TokenStreams
-from core.contracts.llm import COMPLETE_CHAT, ChatRequest, ChatResult, TokenUsage
+from core.contracts.llm import (
+    BUDGET_EXCEEDED,
+    COMPLETE_CHAT,
+    COMPLETE_CHATS,
+    BatchedChat,
+    ChatBatch,
+    ChatBatchResult,
+    ChatRequest,
+    ChatResult,
+    TokenUsage,
+)
 from core.contracts.structured import COMPLETE_STRUCTURED, StructuredRequest, StructuredResult
+from core.events import StepCompletedEvent
+from store import JobEventLog
+from store.job_events import NewEvent
 
 log = structlog.get_logger(__name__)
 
@@ -26,29 +40,76 @@ class LLMActivities:
     """Holds one OpenAI client per worker process; `None` means only the offline model exists."""
 
     def __init__(
-        self, caller: ModelCaller | None, default_model: str, tokens: TokenStreams
+        self,
+        caller: ModelCaller | None,
+        default_model: str,
+        tokens: TokenStreams,
+        events: JobEventLog | None = None,
     ) -> None:
+        """`events` (the job event log) is needed only by `complete_chats`."""
         self._caller = caller
         self._default_model = default_model
         self._tokens = tokens
+        self._events = events
 
     @activity.defn(name=COMPLETE_CHAT)
     async def complete_chat(self, request: ChatRequest) -> ChatResult:
         """Ask the model once; failures are classified so Temporal retries only what can heal."""
+        async with self._tokens.open(request.step) as on_text:
+            return await self._ask(request, on_text)
+
+    @activity.defn(name=COMPLETE_CHATS)
+    async def complete_chats(self, batch: ChatBatch) -> ChatBatchResult:
+        """Ask independent calls at most `parallel` at a time; each answered call is written
+        to its job's events as it lands. Every answer is journaled by its part, so when one
+        call fails the others still finish, and the retry asks only the failed ones."""
+        limit = asyncio.Semaphore(batch.parallel)
+        spent = [batch.spent_usd]
+        landed = _EventWriter(self._events, activity.info().workflow_id or "")
+
+        async def ask(call: BatchedChat) -> ChatResult:
+            async with limit:
+                limit_usd = batch.max_cost_usd
+                if limit_usd is not None and spent[0] >= limit_usd:
+                    raise ApplicationError(
+                        f"max_cost_usd (${limit_usd:g}) reached: ${spent[0]:.6f} spent",
+                        type=BUDGET_EXCEEDED,
+                        non_retryable=True,
+                    )
+                result = await self._ask(call.request, None, call.part, batch.may_be_answered)
+                spent[0] += result.usage.cost_usd or 0.0
+            await landed.write(_step_completed(call.part, result))
+            return result
+
+        outcomes = await asyncio.gather(
+            *(ask(call) for call in batch.calls), return_exceptions=True
+        )
+        failures = [o for o in outcomes if isinstance(o, BaseException)]
+        if failures:
+            # A permanent failure decides how the batch ends; a retry re-asks only the
+            # failed parts, whatever the others' outcome.
+            permanent = [f for f in failures if getattr(f, "non_retryable", False)]
+            raise (permanent or failures)[0]
+        return ChatBatchResult(results=[o for o in outcomes if isinstance(o, ChatResult)])
+
+    async def _ask(
+        self,
+        request: ChatRequest,
+        on_text: Callable[[str], None] | None,
+        part: str | None = None,
+        may_be_answered: bool = False,
+    ) -> ChatResult:
         model = request.model or self._default_model
         started = time.monotonic()
-        async with self._tokens.open(request.step) as on_text:
-            if self._caller is None or model == offline_model.OFFLINE_MODEL:
-                result = self._answer_offline(request, on_text)
-            else:
-                answer = await self._caller.answer(_model_call(model, request), on_text)
-                done = answer.completion
-                result = ChatResult(
-                    text=done.content or "",
-                    model=done.model,
-                    usage=done.usage,
-                    source=answer.source,
-                )
+        if self._caller is None or model == offline_model.OFFLINE_MODEL:
+            result = self._answer_offline(request, on_text)
+        else:
+            call = replace(_model_call(model, request), part=part, may_be_answered=may_be_answered)
+            answer = await self._caller.answer(call, on_text)
+            done = answer.completion
+            result = ChatResult(
+                text=done.content or "", model=done.model, usage=done.usage, source=answer.source
+            )
         log.info(
             "llm.completed",
             model=result.model,
@@ -122,6 +183,45 @@ class LLMActivities:
                 llm_calls=1,
             ),
         )
+
+
+def _step_completed(part: str, result: ChatResult) -> NewEvent:
+    event = StepCompletedEvent(
+        step=part,
+        input_tokens=result.usage.input_tokens,
+        output_tokens=result.usage.output_tokens,
+        source=result.source,
+    )
+    # Keyed by run and part: a retried batch writes each part's event once.
+    key = f"{activity.info().workflow_run_id}/{part}/completed"
+    return NewEvent(key, event.type, event.model_dump(mode="json"))
+
+
+class _EventWriter:
+    """Events of one job written as they come, one append at a time: what lands while an
+    append runs goes in the next, so calls landing together cost one transaction."""
+
+    def __init__(self, events: JobEventLog | None, job_id: str) -> None:
+        if events is None:
+            raise RuntimeError("complete_chats needs the job event log")
+        self._events = events
+        self._job_id = job_id
+        self._pending: list[NewEvent] = []
+        self._writing = asyncio.Lock()
+
+    async def write(self, event: NewEvent) -> None:
+        """Return once `event` is in the log (written here or by an append before)."""
+        self._pending.append(event)
+        async with self._writing:
+            if not self._pending:
+                return
+            batch, self._pending = self._pending, []
+            try:
+                await self._events.append(self._job_id, batch)
+            except BaseException:
+                # Still to be written: the next writer (or the activity's retry) tries again.
+                self._pending[:0] = batch
+                raise
 
 
 def _model_call(model: str, request: ChatRequest | StructuredRequest) -> ModelCall:

@@ -45,7 +45,7 @@ from core.contracts.human import (
     AnswerRecord,
     Submission,
 )
-from core.contracts.options import JobOptions
+from core.contracts.options import DESIGN, JobOptions
 from core.contracts.plan import JobInput
 from core.contracts.tools import Document
 from core.errors import (
@@ -117,8 +117,10 @@ class JobService:
             await self._stores.events.register(job_id, self._owner)
         run_input = {
             **start_input.model_dump(mode="json"),
-            # The workflow's run input is the job's input plus its options.
+            # The workflow's run input is the job's input plus its options, and the design
+            # this code's workflows follow.
             "options": options.model_dump(mode="json"),
+            "design": DESIGN,
         }
         job, created = await self._start_workflow(job_type, job_id, run_input, digest)
         if created:

@@ -48,12 +48,20 @@ class EventLog:
     history per batch, never a signal or an Update per event, and no payload beyond the
     batch's input (which history does not keep)."""
 
-    def __init__(self, stream: WorkflowStream | None = None, base_offset: int = 0) -> None:
-        """`stream` serves only runs begun before the event log; a new job type needs none."""
+    def __init__(
+        self,
+        stream: WorkflowStream | None = None,
+        base_offset: int = 0,
+        *,
+        to_database: bool | None = None,
+    ) -> None:
+        """`stream` serves only runs begun before the event log; a new job type needs none.
+        `to_database` True skips the patch check (and its marker): a run of a newer design
+        (core.contracts.options.DESIGN) knows it began with the event log."""
         self._stream = stream
         self._base = base_offset
         self._marks: deque[tuple[int, datetime]] = deque()
-        self._to_database = workflow.patched(EVENTS_IN_DATABASE)
+        self._to_database = to_database or workflow.patched(EVENTS_IN_DATABASE)
         self._pending: list[KeyedEvent] = []
         self._appending = False
         self._published = 0
@@ -167,7 +175,8 @@ class EventLog:
 FINAL_PROGRESS_MEMO_PATCH = "final-progress-memo"
 
 
-def record_final_progress(progress: BaseModel) -> None:
-    """Keep the final progress on the run itself, readable after it closes."""
-    if workflow.patched(FINAL_PROGRESS_MEMO_PATCH):
+def record_final_progress(progress: BaseModel, *, unpatched: bool = False) -> None:
+    """Keep the final progress on the run itself, readable after it closes. `unpatched`: a
+    run of a newer design, which needs no patch marker to know it."""
+    if unpatched or workflow.patched(FINAL_PROGRESS_MEMO_PATCH):
         workflow.upsert_memo({PROGRESS_MEMO: progress.model_dump(mode="json")})

@@ -15,8 +15,13 @@ from workflows.events import EventLog
 
 with workflow.unsafe.imports_passed_through():
     from core.contracts.llm import (
+        BUDGET_EXCEEDED,
         COMPLETE_CHAT,
+        COMPLETE_CHATS,
         PERMANENT_MODEL_ERRORS,
+        BatchedChat,
+        ChatBatch,
+        ChatBatchResult,
         ChatRequest,
         ChatResult,
         TokenUsage,
@@ -148,12 +153,54 @@ async def ask_model(
     return await with_fallbacks(request.model, fallbacks, request.step, events, call)
 
 
+async def ask_model_batch(
+    calls: list[BatchedChat],
+    parallel: int,
+    options: JobOptions,
+    spent_usd: float,
+    summary: str,
+    events: EventLog | None = None,
+) -> list[ChatResult]:
+    """Run independent calls (all on one model) as one `complete_chats` activity, falling
+    back along the job's fallback models as a single call does; the parts answered before a
+    fallback are neither asked nor paid for again. `spent_usd`: the job's spend so far."""
+    owner = job_owner()
+    tries = 0
+
+    async def call(
+        model: str | None, fail_fast: bool, retry: RetryPolicy, note: str
+    ) -> list[ChatResult]:
+        nonlocal tries
+        tries += 1
+        update = {"owner": owner, "model": model, "fail_fast": fail_fast}
+        batch = ChatBatch(
+            calls=[
+                c.model_copy(update={"request": c.request.model_copy(update=update)}) for c in calls
+            ],
+            parallel=parallel,
+            max_cost_usd=options.max_cost_usd,
+            spent_usd=spent_usd,
+            may_be_answered=tries > 1,
+        )
+        result: ChatBatchResult = await workflow.execute_activity(
+            COMPLETE_CHATS,
+            batch,
+            result_type=ChatBatchResult,
+            start_to_close_timeout=LLM_START_TO_CLOSE,
+            schedule_to_close_timeout=LLM_SCHEDULE_TO_CLOSE,
+            heartbeat_timeout=LLM_HEARTBEAT,
+            retry_policy=retry,
+            summary=summary + note,
+        )
+        return result.results
+
+    fallbacks = options.fallback_models
+    return await with_fallbacks(calls[0].request.model, fallbacks, None, events, call)
+
+
 def job_owner() -> str | None:
     """Whose job this is (the JobOwner search attribute the API set), for the cost ledger."""
     return workflow.info().typed_search_attributes.get(JOB_OWNER)
-
-
-BUDGET_EXCEEDED = "BudgetExceeded"
 
 
 def over_budget(options: JobOptions, usage: TokenUsage) -> str | None:

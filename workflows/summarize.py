@@ -9,11 +9,11 @@ from temporalio import workflow
 from temporalio.contrib.workflow_streams import WorkflowStream
 
 from workflows.events import EventLog, record_final_progress
-from workflows.llm_step import ask_model, check_budget
+from workflows.llm_step import ask_model, ask_model_batch, check_budget
 
 with workflow.unsafe.imports_passed_through():
     from core.chunking import combine_fan_in, group_for_combine, plan_combine, split_text
-    from core.contracts.llm import ChatMessage, ChatRequest, ChatResult
+    from core.contracts.llm import BatchedChat, ChatMessage, ChatRequest, ChatResult
     from core.contracts.summarize import (
         Stage,
         SummarizeInput,
@@ -28,6 +28,11 @@ with workflow.unsafe.imports_passed_through():
 PLANNED_COMBINE = "planned-combine-tree"
 # Patch id: runs begun before over-long sentences were packed by words keep their chunks.
 PACKED_CHUNKS = "packed-chunks"
+# Design 1 (core.contracts.options.DESIGN): the patches above are decided by the input, and
+# the calls of a level run as batches, one activity each.
+BATCHED = 1
+# Calls per batch activity: its input and result stay far below Temporal's payload limit.
+BATCH_CALLS = 32
 
 
 @workflow.defn(name="SummarizeWorkflow")
@@ -37,8 +42,9 @@ class SummarizeWorkflow:
     @workflow.init
     def __init__(self, input: SummarizeRun) -> None:
         self._input = input
+        self._batched = input.design >= BATCHED
         self._progress = SummarizeProgress()
-        self.events = EventLog(WorkflowStream())
+        self.events = EventLog(to_database=True) if self._batched else EventLog(WorkflowStream())
         # The model label for the UI; learned from the first answer when the input names none.
         self._model_label = input.model
         self._models_used: set[str] = set()
@@ -52,9 +58,10 @@ class SummarizeWorkflow:
         return await self.events.report(lambda: self._summarize(input))
 
     async def _summarize(self, input: SummarizeRun) -> SummarizeResult:
-        chunks = split_text(input.text, input.chunk_chars, packed=workflow.patched(PACKED_CHUNKS))
+        packed = self._batched or workflow.patched(PACKED_CHUNKS)
+        chunks = split_text(input.text, input.chunk_chars, packed=packed)
         plan: list[list[int]] | None = None
-        if workflow.patched(PLANNED_COMBINE):
+        if self._batched or workflow.patched(PLANNED_COMBINE):
             plan = plan_combine(len(chunks), combine_fan_in(input.chunk_chars, input.max_words))
         # With a plan, the total is known now and never changes: progress only moves forward.
         planned = sum(len(level) for level in plan or [])
@@ -62,18 +69,23 @@ class SummarizeWorkflow:
         workflow.logger.info("summarize.split", extra={"chunks": len(chunks)})
 
         limit = asyncio.Semaphore(input.max_parallel)
-        partials = await _all_or_nothing(
-            [
-                self._call(
-                    limit,
-                    _chunk_prompt(chunk, index, len(chunks), input),
-                    f"chunk-{index + 1}",
-                    f"summarize chunk {index + 1}/{len(chunks)}",
-                    final=len(chunks) == 1,
-                )
-                for index, chunk in enumerate(chunks)
-            ]
-        )
+        prompts = [_chunk_prompt(chunk, i, len(chunks), input) for i, chunk in enumerate(chunks)]
+        steps = [f"chunk-{i + 1}" for i in range(len(chunks))]
+        if self._batched and len(chunks) > 1:
+            partials = await self._batches(list(zip(steps, prompts, strict=True)), "chunks")
+        else:
+            partials = await _all_or_nothing(
+                [
+                    self._call(
+                        limit,
+                        prompt,
+                        step,
+                        f"summarize chunk {index + 1}/{len(chunks)}",
+                        final=len(chunks) == 1,
+                    )
+                    for index, (step, prompt) in enumerate(zip(steps, prompts, strict=True))
+                ]
+            )
         summary = partials[0].text
         if len(partials) > 1:
             self._enter("combining", total=self._progress.total)
@@ -84,7 +96,7 @@ class SummarizeWorkflow:
                 summary = await self._combine_planned(parts, plan, limit)
 
         self._enter("done", total=self._progress.total)
-        record_final_progress(self._progress)
+        record_final_progress(self._progress, unpatched=self._batched)
         return SummarizeResult(
             summary=summary,
             chunk_count=len(chunks),
@@ -120,30 +132,72 @@ class SummarizeWorkflow:
         self, groups: list[list[str]], level: int, limit: asyncio.Semaphore
     ) -> list[str]:
         """One combine call per group, in parallel under the fan-out limit."""
+        prompts = [_combine_prompt(group, self._input) for group in groups]
+        steps = [f"combine-{level}-{index + 1}" for index in range(len(groups))]
+        if self._batched and len(groups) > 1:
+            batched = await self._batches(
+                list(zip(steps, prompts, strict=True)), f"combine level {level} groups"
+            )
+            return [r.text for r in batched]
         results = await _all_or_nothing(
             [
                 self._call(
                     limit,
-                    _combine_prompt(group, self._input),
-                    f"combine-{level}-{index + 1}",
+                    prompt,
+                    step,
                     f"combine level {level} · group {index + 1}/{len(groups)}",
                     final=len(groups) == 1,
                 )
-                for index, group in enumerate(groups)
+                for index, (step, prompt) in enumerate(zip(steps, prompts, strict=True))
             ]
         )
         return [r.text for r in results]
+
+    async def _batches(self, calls: list[tuple[str, ChatRequest]], what: str) -> list[ChatResult]:
+        """Independent calls as batch activities of at most BATCH_CALLS, one after another,
+        each running `max_parallel` calls at a time. The activity writes each call's
+        `step_completed` event as it lands; progress moves here once per batch."""
+        options = self._input.options
+        results: list[ChatResult] = []
+        for first in range(0, len(calls), BATCH_CALLS):
+            batch = calls[first : first + BATCH_CALLS]
+            # Checked as each batch starts; the batch itself stops starting calls at the limit.
+            check_budget(options, self._progress.usage)
+            label = f"summarize {what} {first + 1}-{first + len(batch)}/{len(calls)}"
+            model = self._model_label
+            answers = await ask_model_batch(
+                [BatchedChat(part=step, request=self._prepared(req)) for step, req in batch],
+                parallel=self._input.max_parallel,
+                options=options,
+                spent_usd=self._progress.usage.cost_usd or 0.0,
+                summary=f"{label} · {model}" if model else label,
+                events=self.events,
+            )
+            for answer in answers:
+                self._count(answer)
+            self._show()
+            results.extend(answers)
+        return results
+
+    def _prepared(self, request: ChatRequest, step: str | None = None) -> ChatRequest:
+        # A faithful summary wants no sampling; at temperature 0 the answer is also cacheable.
+        update: dict[str, object] = {"temperature": 0.0, "cache": self._input.options.cache}
+        if step is not None:
+            update["step"] = step
+        return request.model_copy(update=update)
+
+    def _count(self, result: ChatResult) -> None:
+        self._models_used.add(result.model)
+        self._model_label = self._model_label or result.model
+        self._progress.completed += 1
+        self._progress.usage = self._progress.usage + result.usage
 
     async def _call(
         self, limit: asyncio.Semaphore, request: ChatRequest, step: str, label: str, *, final: bool
     ) -> ChatResult:
         """One model call under the fan-out limit. Only the call that writes the final summary
         streams its tokens: partials run side by side, and their text would interleave."""
-        # A faithful summary wants no sampling; at temperature 0 the answer is also cacheable.
-        update: dict[str, object] = {"temperature": 0.0, "cache": self._input.options.cache}
-        if final:
-            update["step"] = step
-        request = request.model_copy(update=update)
+        request = self._prepared(request, step if final else None)
         async with limit:
             # Checked as each call starts: the calls already in flight may finish.
             check_budget(self._input.options, self._progress.usage)
@@ -154,10 +208,7 @@ class SummarizeWorkflow:
                 self._input.options.fallback_models,
                 self.events,
             )
-        self._models_used.add(result.model)
-        self._model_label = self._model_label or result.model
-        self._progress.completed += 1
-        self._progress.usage = self._progress.usage + result.usage
+        self._count(result)
         self.events.publish(
             StepCompletedEvent(
                 step=step,

@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field
 
 # Activity type names: part of the public contract, recorded in every history.
 COMPLETE_CHAT = "complete_chat"
+COMPLETE_CHATS = "complete_chats"
 COMPLETE_AGENT_STEP = "complete_agent_step"
 
 
@@ -16,6 +17,9 @@ MODEL_UNAVAILABLE = "ModelUnavailable"
 PERMANENT_MODEL_ERRORS = frozenset(
     {"ModelNotFound", "InvalidRequest", "UnprocessableRequest", MODEL_UNAVAILABLE}
 )
+
+# A job's max_cost_usd is reached: no further model call starts.
+BUDGET_EXCEEDED = "BudgetExceeded"
 
 CachePolicy = Literal["use", "refresh", "off"]
 AnswerSource = Literal["model", "cache", "journal"]
@@ -85,6 +89,33 @@ class ChatResult(BaseModel):
     usage: TokenUsage
     # Where the answer came from: the model, the cross-run cache, or this step's journal.
     source: AnswerSource = "model"
+
+
+class BatchedChat(BaseModel):
+    """One call of a batch. `part` names it within the run: its journal entry and its
+    `step_completed` event, so a retry or a fallback asks only the parts still unanswered."""
+
+    part: str = Field(min_length=1)
+    request: ChatRequest
+
+
+class ChatBatch(BaseModel):
+    """Independent model calls run by one activity, at most `parallel` at a time: three
+    history events for the lot instead of three per call."""
+
+    calls: list[BatchedChat] = Field(min_length=1)
+    parallel: int = Field(ge=1)
+    # The job's max_cost_usd and what it spent before this batch: no call of the batch starts
+    # once the two spends together reach the limit.
+    max_cost_usd: float | None = None
+    spent_usd: float = 0.0
+    # An earlier activity of this run may have answered some parts (this batch follows a
+    # fallback): look them up first. A first try has nothing to look up.
+    may_be_answered: bool = False
+
+
+class ChatBatchResult(BaseModel):
+    results: list[ChatResult]
 
 
 class ProposedCall(BaseModel):

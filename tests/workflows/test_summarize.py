@@ -15,9 +15,10 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, Worker
 
 from core.config import Settings
-from core.contracts.options import JobOptions
+from core.contracts.options import DESIGN, JobOptions
 from core.contracts.summarize import SummarizeInput, SummarizeProgress, SummarizeRun
 from core.temporal import JOB_OWNER
+from store import Stores
 from tests.support.fake_openai import FakeOpenAI, Reply, default_reply
 from tests.support.polling import eventually
 from tests.support.temporal import history_text
@@ -36,7 +37,7 @@ async def start(
 ) -> WorkflowHandle[SummarizeWorkflow, Any]:
     return await env.client.start_workflow(
         SummarizeWorkflow.run,
-        SummarizeRun(**fields),
+        SummarizeRun(**{"design": DESIGN, **fields}),
         id=f"summarize-{uuid.uuid4().hex}",
         task_queue=settings.task_queue,
     )
@@ -159,25 +160,33 @@ async def test_bad_request_fails_at_once_with_readable_type(
     assert len(fake_openai.requests) == 1
 
 
-async def test_progress_query_reports_calls_in_flight(
-    ts_env: WorkflowEnvironment, settings: Settings, fake_openai: FakeOpenAI, worker: Worker
+async def test_each_call_of_a_batch_is_an_event_as_it_lands(
+    ts_env: WorkflowEnvironment,
+    settings: Settings,
+    fake_openai: FakeOpenAI,
+    worker: Worker,
+    stores: Stores,
 ) -> None:
-    """While chunk calls are held, progress says `summarizing` with completed and total counts;
-    the total already counts the planned combine call."""
+    """The chunk calls run as one batch activity. While two are held, the one that answered
+    is already a `step_completed` event; the progress query moves when the batch ends, its
+    total counting the planned combine call from the start."""
     gate = threading.Event()
     fake_openai.script(Reply.ok("first is quick"))
     fake_openai.responder = lambda request: Reply.held(gate, "held summary")
     handle = await start(ts_env, settings, text=TEXT, chunk_chars=200)
 
-    async def progress() -> SummarizeProgress:
-        return await handle.query(SummarizeWorkflow.progress)
+    async def steps_done() -> list[str]:
+        events = await stores.events.read(handle.id, after=-1)
+        return [e.data["step"] for e in events if e.type == "step_completed"]
 
-    seen = await eventually(progress, until=lambda p: p.completed == 1, what="one call done")
-    assert (seen.stage, seen.total) == ("summarizing", 3 + 1)
+    assert len(await eventually(steps_done, until=lambda s: len(s) == 1, what="one call")) == 1
+    seen = await handle.query(SummarizeWorkflow.progress)
+    assert (seen.stage, seen.completed, seen.total) == ("summarizing", 0, 3 + 1)
     gate.set()
     await handle.result()
-    done = await progress()
+    done = await handle.query(SummarizeWorkflow.progress)
     assert (done.stage, done.completed, done.total) == ("done", 4, 4)
+    assert sorted(await steps_done()) == ["chunk-1", "chunk-2", "chunk-3", "combine-1-1"]
 
 
 async def test_cancel_stops_the_job_and_its_calls(
@@ -213,7 +222,8 @@ def test_input_rejects_blank_text_and_unknown_fields() -> None:
 async def test_ui_timeline_labels_every_call(
     ts_env: WorkflowEnvironment, settings: Settings, fake_openai: FakeOpenAI, worker: Worker
 ) -> None:
-    """Each model call carries a summary for the Temporal UI timeline, naming step and model."""
+    """Each model activity carries a summary for the Temporal UI timeline, naming its steps
+    (the chunk calls are one batch) and the model."""
     handle = await start(ts_env, settings, text=TEXT, chunk_chars=200, model="fake-model")
     await handle.result()
     history = await handle.fetch_history()
@@ -225,9 +235,7 @@ async def test_ui_timeline_labels_every_call(
     )
     assert labels == [
         "combine level 1 · group 1/1 · fake-model",
-        "summarize chunk 1/3 · fake-model",
-        "summarize chunk 2/3 · fake-model",
-        "summarize chunk 3/3 · fake-model",
+        "summarize chunks 1-3/3 · fake-model",
     ]
 
 
