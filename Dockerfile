@@ -15,7 +15,9 @@ COPY cli ./cli
 COPY store ./store
 COPY worker.py ./
 # Workers and the API keep their state in PostgreSQL, so the image needs no data directory.
-RUN pip install --no-cache-dir . && useradd --create-home aijobs
+# Bytecode compiled at build time: the workflow sandbox imports the workflow modules for
+# every run, and PYTHONDONTWRITEBYTECODE would otherwise make each import a compile.
+RUN pip install --no-cache-dir . && python -m compileall -q workflows && useradd --create-home aijobs
 
 USER aijobs
 EXPOSE 8000

@@ -7,11 +7,13 @@ AIJOBS_DATABASE_URL, share the work, and any of them can run any step of any job
 from __future__ import annotations
 
 import asyncio
+import compileall
 import os
 import signal
 import sys
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -50,6 +52,9 @@ from workflows.extract import ExtractWorkflow
 from workflows.summarize import SummarizeWorkflow
 
 log = structlog.get_logger("worker")
+
+# Imported afresh by the sandbox for every workflow run.
+WORKFLOW_SOURCES = Path(__file__).resolve().parent / "workflows"
 
 WORKFLOWS: tuple[type[Any], ...] = (
     SummarizeWorkflow,
@@ -154,6 +159,7 @@ def build_worker(
 ) -> Worker:
     """The worker with every registered job type; shared by `main` and the tests."""
     redaction.install(settings)
+    _cache_workflow_bytecode()
     return Worker(
         client,
         task_queue=settings.task_queue,
@@ -163,6 +169,15 @@ def build_worker(
         # On SIGTERM, calls in flight get this long before Temporal retries them elsewhere.
         graceful_shutdown_timeout=timedelta(seconds=settings.shutdown_grace_s),
     )
+
+
+def _cache_workflow_bytecode() -> None:
+    """The sandbox imports the workflow modules afresh for every workflow it runs. With
+    PYTHONDONTWRITEBYTECODE set (common in images, and the image's own) each import was a
+    compile: a fifth of the worker's CPU under load. The flag only stops the interpreter
+    writing bytecode; compiled here once, every later import reads it. Where the code is
+    read-only, nothing is written and imports compile as before."""
+    compileall.compile_dir(WORKFLOW_SOURCES, quiet=2)
 
 
 def _check_registry() -> None:
