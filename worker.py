@@ -256,9 +256,7 @@ async def main() -> int:
                 reason=f"AIJOBS_WORKER_METRICS_PORT={settings.worker_metrics_port}: {err}",
             )
             return 2
-    engine = create_engine(
-        settings.database_url.get_secret_value(), settings.database_pool_size, pre_ping=False
-    )
+    engine = create_engine(settings.database_url.get_secret_value(), settings.database_pool_size)
     try:
         await check_ready(engine)
         client = await connect(settings, runtime)

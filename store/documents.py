@@ -9,6 +9,7 @@ from sqlalchemy.dialects.postgresql import REGCONFIG, insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.contracts.tools import Document, DocumentRef, document_id
+from store.reads import autocommit
 from store.tables import documents as documents_table
 
 _CONFIG = "english"
@@ -18,6 +19,7 @@ _WORD = re.compile(r"\w+")
 class DocumentStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        self._reads = autocommit(engine)
 
     async def put(self, owner: str, documents: list[Document]) -> list[DocumentRef]:
         """Store each document once per owner; storing it again (a retry, a re-upload) is a
@@ -45,7 +47,7 @@ class DocumentStore:
         stmt = select(documents_table.c.id, documents_table.c.name, documents_table.c.body).where(
             documents_table.c.owner == owner, documents_table.c.id.in_(ids)
         )
-        async with self._engine.connect() as conn:
+        async with self._reads.connect() as conn:
             rows = (await conn.execute(stmt)).all()
         return {str(row.id): Document(name=row.name, text=row.body) for row in rows}
 
@@ -72,6 +74,6 @@ class DocumentStore:
             .order_by(func.ts_rank(documents_table.c.search, tsquery).desc(), documents_table.c.id)
             .limit(limit)
         )
-        async with self._engine.connect() as conn:
+        async with self._reads.connect() as conn:
             rows = (await conn.execute(stmt)).all()
         return [(str(row.name), str(row.passage)) for row in rows]

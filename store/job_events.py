@@ -11,6 +11,7 @@ from sqlalchemy import bindparam, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from store.reads import autocommit
 from store.tables import job_event_heads as heads
 from store.tables import job_events as events
 from store.text import storable
@@ -78,6 +79,7 @@ class JobEventLog:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        self._reads = autocommit(engine)
 
     async def register(self, job_id: str, owner: str) -> None:
         """Record who owns `job_id` before it starts, so watching it needs no Temporal call."""
@@ -144,7 +146,7 @@ class JobEventLog:
         return len(fresh)
 
     async def head(self, job_id: str) -> LogHead | None:
-        async with self._engine.connect() as conn:
+        async with self._reads.connect() as conn:
             row = (
                 await conn.execute(
                     select(heads.c.owner, heads.c.next_offset, heads.c.trimmed_through).where(
@@ -158,7 +160,7 @@ class JobEventLog:
 
     async def read(self, job_id: str, after: int, limit: int = 500) -> list[StoredEvent]:
         """Up to `limit` events with offsets above `after`, in order."""
-        async with self._engine.connect() as conn:
+        async with self._reads.connect() as conn:
             rows = (
                 await conn.execute(
                     select(events.c.offset, events.c.type, events.c.data)

@@ -11,6 +11,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from core.config import ModelLimit
+from store.reads import autocommit
 from store.tables import model_blocks, model_calls
 
 # Calls older than this count for nothing; retention removes them.
@@ -32,6 +33,7 @@ class Admission:
 class ModelCallLog:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        self._reads = autocommit(engine)
 
     async def admit(
         self, model: str, estimate: int, limit: ModelLimit | None, window: timedelta
@@ -80,7 +82,7 @@ class ModelCallLog:
     async def _paused(self, model: str) -> Admission:
         """A model without limits only waits out a provider's pause: one read, no lock, so
         its calls never queue behind each other."""
-        async with self._engine.connect() as conn:
+        async with self._reads.connect() as conn:
             row = (
                 await conn.execute(
                     select(model_blocks.c.until - func.clock_timestamp()).where(

@@ -6,6 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from store.reads import autocommit
 from store.tables import outbox as outbox_table
 from store.text import storable
 
@@ -15,6 +16,7 @@ class Outbox:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        self._reads = autocommit(engine)
 
     async def add(self, key: str, job_id: str, round_number: int, text: str) -> bool:
         """Store the entry; False when this key was stored before (a retry)."""
@@ -29,7 +31,7 @@ class Outbox:
 
     async def entries(self, job_id: str) -> list[tuple[str, int, str]]:
         """(key, round, text) for one job, oldest first."""
-        async with self._engine.connect() as conn:
+        async with self._reads.connect() as conn:
             rows = (
                 await conn.execute(
                     select(

@@ -11,6 +11,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from store.reads import autocommit
 from store.tables import rate_limit_windows as windows
 
 _NOW = text("extract(epoch FROM clock_timestamp())")
@@ -25,6 +26,7 @@ class PostgresLimitStorage(Storage, SlidingWindowCounterSupport):
     def __init__(self, engine: AsyncEngine) -> None:
         super().__init__()
         self._engine = engine
+        self._reads = autocommit(engine)
 
     @property
     def base_exceptions(self) -> type[Exception] | tuple[type[Exception], ...]:
@@ -57,7 +59,7 @@ class PostgresLimitStorage(Storage, SlidingWindowCounterSupport):
         return True
 
     async def get_sliding_window(self, key: str, expiry: int) -> tuple[int, float, int, float]:
-        async with self._engine.connect() as conn:
+        async with self._reads.connect() as conn:
             return await self._window(conn, key, expiry, await _now(conn))
 
     async def clear_sliding_window(self, key: str, expiry: int) -> None:
@@ -100,7 +102,7 @@ class PostgresLimitStorage(Storage, SlidingWindowCounterSupport):
         raise NotImplementedError("only the sliding window counter is kept in PostgreSQL")
 
     async def check(self) -> bool:
-        async with self._engine.connect() as conn:
+        async with self._reads.connect() as conn:
             await conn.execute(select(1))
         return True
 

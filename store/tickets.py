@@ -9,12 +9,14 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.contracts.tools import CreateTicketArgs
+from store.reads import autocommit
 from store.tables import tickets as tickets_table
 
 
 class TicketStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        self._reads = autocommit(engine)
 
     async def create(
         self, key: str, owner: str, job_id: str, args: CreateTicketArgs
@@ -41,7 +43,7 @@ class TicketStore:
 
     async def for_job(self, job_id: str) -> list[tuple[str, str]]:
         """(ticket id, title) of one job's tickets, oldest first."""
-        async with self._engine.connect() as conn:
+        async with self._reads.connect() as conn:
             rows = (
                 await conn.execute(
                     select(tickets_table.c.ticket_id, tickets_table.c.title)
