@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from api.job_service import JobService
@@ -12,6 +15,39 @@ from store.database import outage_as_unavailable
 
 # A running-jobs refusal suggests trying again after this long.
 RUNNING_RETRY_AFTER_S = 10
+# An owner's running count is asked of Temporal's visibility at most this often per process.
+RUNNING_REFRESH_S = 1.0
+
+
+class RunningCounts:
+    """Each owner's running jobs, counted by Temporal's visibility at most once per
+    RUNNING_REFRESH_S in this process, plus the jobs started here since that count was asked.
+
+    Visibility lags a start by about a second anyway, so a burst is counted no worse than
+    asking on every start, and no longer costs the server a count query per request (it was
+    one of the start path's round trips). A job that just ended may still be counted for up
+    to RUNNING_REFRESH_S."""
+
+    def __init__(self) -> None:
+        self._counts: dict[str, tuple[float, asyncio.Future[int]]] = {}
+        self._started: dict[str, int] = {}
+
+    async def running(self, owner: str, count: Callable[[], Awaitable[int]]) -> int:
+        now = time.monotonic()
+        asked = self._counts.get(owner)
+        if asked is None or now - asked[0] >= RUNNING_REFRESH_S or _failed(asked[1]):
+            # One count in flight per owner: the requests of a burst share it.
+            asked = (now, asyncio.ensure_future(count()))
+            self._counts[owner] = asked
+            self._started[owner] = 0
+        return await asyncio.shield(asked[1]) + self._started.get(owner, 0)
+
+    def started(self, owner: str) -> None:
+        self._started[owner] = self._started.get(owner, 0) + 1
+
+
+def _failed(count: asyncio.Future[int]) -> bool:
+    return count.done() and (count.cancelled() or count.exception() is not None)
 
 
 def month_start(now: datetime) -> datetime:
@@ -19,7 +55,7 @@ def month_start(now: datetime) -> datetime:
 
 
 async def check_start_quotas(
-    owner: str, settings: Settings, jobs: JobService, ledger: Ledger
+    owner: str, settings: Settings, jobs: JobService, ledger: Ledger, counts: RunningCounts
 ) -> None:
     """BudgetExhausted (402) past the monthly budget, LimitReached (429) past the running cap."""
     budget = settings.owner_monthly_budget_usd.get(owner)
@@ -32,7 +68,7 @@ async def check_start_quotas(
                 f"this month's model calls cost ${spent:.4f}, reaching the monthly budget of "
                 f"${budget} (AIJOBS_OWNER_MONTHLY_BUDGET_USD); new jobs may start next month"
             )
-    running = await jobs.running_count()
+    running = await counts.running(owner, jobs.running_count)
     limit = settings.owner_max_running
     if running >= limit:
         raise LimitReached(

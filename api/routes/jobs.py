@@ -13,7 +13,7 @@ from pydantic.json_schema import SkipJsonSchema
 from api.deps import CurrentOwner, SettingsDep, StoresDep, TemporalClient
 from api.job_bounds import check_bounds, with_defaults
 from api.job_service import JobService, job_id_for
-from api.quotas import check_start_quotas
+from api.quotas import RunningCounts, check_start_quotas
 from api.responses import BODY, V1, errors
 from api.schemas import (
     CancelAccepted,
@@ -85,8 +85,11 @@ async def create_job(
     job_input = await read_stored_documents(owner, job_input, stores.documents)
     check_bounds(job_input, with_defaults(job_input, body.options, settings), settings)
     jobs = JobService(client, settings, owner, stores)
-    await check_start_quotas(owner, settings, jobs, stores.ledger)
+    counts: RunningCounts = request.app.state.running_counts
+    await check_start_quotas(owner, settings, jobs, stores.ledger, counts)
     job, created = await jobs.start(job_type, job_input, key, body.options)
+    if created:
+        counts.started(owner)
     response.status_code = status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK
     response.headers["Location"] = job.links.self
     return job
