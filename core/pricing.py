@@ -18,6 +18,8 @@ class ModelPrices:
     def __init__(self, overrides: dict[str, tuple[Decimal, Decimal]] | None = None) -> None:
         """`overrides`: model name -> (input, output) dollars per million tokens."""
         self._overrides = overrides or {}
+        # A miss searches the whole table (a few ms): models it does not know are remembered.
+        self._unknown: set[str] = set()
 
     def cost(self, model: str, input_tokens: int, output_tokens: int) -> Decimal | None:
         if model in FREE_MODELS:
@@ -25,11 +27,14 @@ class ModelPrices:
         if model in self._overrides:
             per_input, per_output = self._overrides[model]
             return (per_input * input_tokens + per_output * output_tokens) / PER_MILLION
+        if model in self._unknown:
+            return None
         try:
             price = calc_price(
                 Usage(input_tokens=input_tokens, output_tokens=output_tokens), model_ref=model
             )
         except LookupError:
+            self._unknown.add(model)
             return None
         return price.total_price
 

@@ -136,13 +136,14 @@ class JobEventLog:
                     ]
                 )
             )
+            # The wake-up rides on the head's update; delivered at commit to every listening
+            # API process.
             await conn.execute(
                 update(heads)
                 .where(heads.c.job_id == job_id)
                 .values(next_offset=next_offset + len(fresh))
+                .returning(func.pg_notify(CHANNEL, job_id))
             )
-            # Delivered at commit, to every listening API process.
-            await conn.execute(select(func.pg_notify(CHANNEL, job_id)))
         return len(fresh)
 
     async def head(self, job_id: str) -> LogHead | None:
