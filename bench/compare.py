@@ -147,7 +147,6 @@ async def aijobs(model_url: str, jobs: int, data: Path) -> float:
         "AIJOBS_LOG_LEVEL": "WARNING",
         "AIJOBS_OWNER_RATE_LIMIT": "1000000/minute",
         "AIJOBS_OWNER_MAX_RUNNING": "100000",
-        "AIJOBS_MAX_CONCURRENT_ACTIVITIES": "1000",
         "AIJOBS_API_KEYS": "bench=bench-key",
         "AIJOBS_DEV_TEMPORAL_PORT": str(free_port()),
     }

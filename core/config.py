@@ -164,6 +164,8 @@ class Settings(BaseSettings):
     api_port: int = Field(default=8000, ge=1, le=65535, alias="AIJOBS_API_PORT")
     dev_temporal_port: int = Field(default=7233, ge=1, le=65535, alias="AIJOBS_DEV_TEMPORAL_PORT")
     dev_ui_port: int = Field(default=8233, ge=1, le=65535, alias="AIJOBS_DEV_UI_PORT")
+    # Worker processes `make run` starts; 0: one per CPU core (a worker is bound to one core).
+    dev_workers: int = Field(default=0, ge=0, le=64, alias="AIJOBS_DEV_WORKERS")
 
     @field_validator("api_keys", "codec_keys", mode="before")
     @classmethod

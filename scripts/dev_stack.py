@@ -239,7 +239,15 @@ def main() -> int:
             )
             env["AIJOBS_ENCRYPTION_KEYS"] = f"dev={key}"
 
-        stack.add(Child("worker", [sys.executable, "worker.py"], env, restart=True))
+        workers = settings.dev_workers or os.cpu_count() or 1
+        for number in range(1, workers + 1):
+            worker_env = dict(env)
+            if settings.worker_metrics_port:
+                # One port each: the first worker on the one given, the next ones after it.
+                port_of = settings.worker_metrics_port + number - 1
+                worker_env["AIJOBS_WORKER_METRICS_PORT"] = str(port_of)
+            name = "worker" if workers == 1 else f"worker-{number}"
+            stack.add(Child(name, [sys.executable, "worker.py"], worker_env, restart=True))
         api_url = f"http://localhost:{settings.api_port}"
         api_command = [
             *(sys.executable, "-m", "uvicorn", "api.main:app"),

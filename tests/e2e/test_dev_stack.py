@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -39,6 +40,9 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+RESTARTED = re.compile(r"worker(?:-\d+)? exited with -9; restarting it in 1s")
 
 
 def launch(data_dir: Path, ports: dict[str, int], log: Path) -> subprocess.Popen[bytes]:
@@ -163,8 +167,9 @@ async def test_make_run_stack_serves_a_job_and_survives_restart(tmp_path: Path) 
 
 
 async def test_make_run_restarts_a_killed_worker_and_the_job_completes(tmp_path: Path) -> None:
-    """SIGKILL the worker while a job waits for its review: the launcher says so and starts a
-    new one, the API and Temporal stay up, and the answer completes the job."""
+    """SIGKILL every worker (one per core by default) while a job waits for its review: the
+    launcher says so and starts new ones, the API and Temporal stay up, and the answer
+    completes the job."""
     ports = new_ports()
     url = f"http://localhost:{ports['api']}"
     log = tmp_path / "stack.log"
@@ -183,15 +188,17 @@ async def test_make_run_restarts_a_killed_worker_and_the_job_completes(tmp_path:
                 return str((await http.get(f"/v1/jobs/{job_id}")).json()["status"])
 
             await eventually(status, until=lambda s: s == "waiting_for_input", what="waiting")
-            [worker] = children(stack.pid, "worker.py")
-            os.kill(worker, signal.SIGKILL)
+            killed = children(stack.pid, "worker.py")
+            assert len(killed) == (os.cpu_count() or 1)
+            for worker in killed:
+                os.kill(worker, signal.SIGKILL)
 
             async def output() -> str:
                 return log.read_text()
 
             await eventually(
                 output,
-                until=lambda text: "worker exited with -9; restarting it in 1s" in text,
+                until=lambda text: len(RESTARTED.findall(text)) == len(killed),
                 what="restart announced",
             )
 
@@ -212,7 +219,9 @@ async def test_make_run_restarts_a_killed_worker_and_the_job_completes(tmp_path:
             job = (await http.get(f"/v1/jobs/{job_id}")).json()
             assert job["result"]["outcome"] == "published"
             assert job["result"]["publish"]["destination"] == "outbox"
-            assert children(stack.pid, "worker.py") not in ([], [worker])
+            restarted = children(stack.pid, "worker.py")
+            assert len(restarted) == len(killed)
+            assert not set(restarted) & set(killed)
     finally:
         interrupt(stack, log)
     text = log.read_text()
