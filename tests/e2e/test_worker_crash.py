@@ -8,12 +8,11 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from temporalio.api.history.v1 import HistoryEvent
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from core.contracts.llm import ChatRequest
+from core.contracts.options import DESIGN
 from core.contracts.summarize import SummarizeRun
+from store import Stores
 from tests.support.fake_openai import FakeOpenAI, Reply, default_reply
 from tests.support.polling import eventually
 from tests.support.processes import kill, start_worker, stop, worker_env
@@ -23,22 +22,11 @@ CHUNKS = 6
 TEXT = "\n\n".join(f"Section {i} " + "text " * 35 for i in range(CHUNKS))
 
 
-async def completed_chunk_texts(env: WorkflowEnvironment, workflow_id: str) -> list[str]:
-    """The chunk texts whose activities Temporal recorded as completed."""
-    history = await env.client.get_workflow_handle(workflow_id).fetch_history()
-    scheduled: dict[int, HistoryEvent] = {}
-    texts: list[str] = []
-    for event in history.events:
-        if event.HasField("activity_task_scheduled_event_attributes"):
-            scheduled[event.event_id] = event
-        if event.HasField("activity_task_completed_event_attributes"):
-            attrs = event.activity_task_completed_event_attributes
-            origin = scheduled[attrs.scheduled_event_id].activity_task_scheduled_event_attributes
-            [request] = pydantic_data_converter.payload_converter.from_payloads(
-                origin.input.payloads, [ChatRequest]
-            )
-            texts.append(request.messages[-1].content)
-    return texts
+async def chunks_logged(stores: Stores, workflow_id: str) -> list[str]:
+    """The chunk calls whose answers are kept: the batch writes a call's step_completed event
+    after its journal entry and ledger line."""
+    events = await stores.events.read(workflow_id, after=-1)
+    return [e.data["step"] for e in events if e.type == "step_completed"]
 
 
 async def test_killed_worker_loses_nothing_and_repays_nothing(
@@ -47,9 +35,11 @@ async def test_killed_worker_loses_nothing_and_repays_nothing(
     task_queue: str,
     tmp_path: Path,
     database_url: str,
+    stores: Stores,
 ) -> None:
-    """Two chunk calls finish, three hang, SIGKILL; a new worker completes the job, asking the
-    model again only for chunks that had not completed."""
+    """The six chunk calls are one batch activity. Two finish, three hang, SIGKILL; a new
+    worker retries the batch, which asks the model again only for the chunks that had not
+    completed."""
     gate = threading.Event()
     answered = 0
     lock = threading.Lock()
@@ -76,17 +66,19 @@ async def test_killed_worker_loses_nothing_and_repays_nothing(
     workflow_id = f"crash-{uuid.uuid4().hex}"
     handle = await dev_env.client.start_workflow(
         SummarizeWorkflow.run,
-        SummarizeRun(text=TEXT, chunk_chars=200, max_parallel=3),
+        SummarizeRun(text=TEXT, chunk_chars=200, max_parallel=3, design=DESIGN),
         id=workflow_id,
         task_queue=task_queue,
     )
     try:
-        done_before_kill = await eventually(
-            lambda: completed_chunk_texts(dev_env, workflow_id),
-            until=lambda texts: len(texts) == 2,
+        await eventually(
+            lambda: chunks_logged(stores, workflow_id),
+            until=lambda steps: len(steps) == 2,
             timeout_s=60,
-            what="two chunk activities completed",
+            what="two chunk calls completed",
         )
+        done_before_kill = [r.user_text for r in fake_openai.completed]
+        assert len(done_before_kill) == 2
         await eventually(
             lambda: _in_flight(fake_openai), until=lambda n: n == 3, what="three calls in flight"
         )

@@ -3,7 +3,8 @@
 NAME is `summarize_v1` (multi-chunk, hierarchical combine, one rate-limited retry),
 `draft_review_v1` (a revision across continue-as-new, then approval and publish; one file per
 run), `agent_v1` (tool calls, a rejected malformed call, an approved side effect),
-`summarize_v2` (the same job on the event-log code) or `extract_v1` (a repaired answer). Jobs
+`summarize_v2` (the same job on the event-log code), `summarize_v3` (the same job on design 1:
+batched calls, no patch markers) or `extract_v1` (a repaired answer). Jobs
 run on the dev server against the fake model, and the histories are written beside the
 replay test. Re-record only on purpose: the old files are what keep in-flight runs safe
 from non-deterministic changes.
@@ -39,12 +40,14 @@ from workflows.summarize import SummarizeWorkflow
 HISTORIES = Path(__file__).resolve().parents[1] / "workflows" / "histories"
 
 
-async def summarize(client: Client, task_queue: str, fake: FakeOpenAI) -> WorkflowHandle[Any, Any]:
+async def summarize(
+    client: Client, task_queue: str, fake: FakeOpenAI, design: int = 0
+) -> WorkflowHandle[Any, Any]:
     fake.script(Reply.error(429, "slow down", retry_after="1"))
     text = "\n\n".join(f"Part {i} " + "word " * 28 for i in range(5))
     handle = await client.start_workflow(
         SummarizeWorkflow.run,
-        SummarizeRun(text=text, chunk_chars=200, max_words=20, max_parallel=2),
+        SummarizeRun(text=text, chunk_chars=200, max_words=20, max_parallel=2, design=design),
         id=f"summarize-{uuid.uuid4().hex[:8]}",
         task_queue=task_queue,
     )
@@ -129,6 +132,8 @@ SCENARIOS = {
     # Recorded after job events moved to the database (local activities), with fallbacks.
     "summarize_v2": summarize,
     "extract_v1": extract,
+    # Design 1: a level's calls in one batch activity, and no patch markers.
+    "summarize_v3": partial(summarize, design=1),
 }
 
 

@@ -34,6 +34,7 @@ def test_histories_are_recorded() -> None:
         "extract_v1.json",
         "summarize_v1.json",
         "summarize_v2.json",
+        "summarize_v3.json",
     ]
 
 
