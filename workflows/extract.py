@@ -35,7 +35,10 @@ class ExtractWorkflow:
         self._input = input
         self._progress = ExtractProgress(total=len(input.documents))
         self._models: set[str] = set()
-        self.events = EventLog()
+        # Design 1 (core.contracts.options.DESIGN) knows, without patch markers, that it
+        # began with the event log and the final-progress memo.
+        self._unpatched = input.design >= 1
+        self.events = EventLog(to_database=self._unpatched or None)
 
     @workflow.query(name="progress")
     def progress(self) -> ExtractProgress:
@@ -53,7 +56,7 @@ class ExtractWorkflow:
         )
         self._progress.stage = "done"
         self._show()
-        record_final_progress(self._progress)
+        record_final_progress(self._progress, unpatched=self._unpatched)
         return ExtractResult(
             items=list(items), models=sorted(self._models), usage=self._progress.usage
         )

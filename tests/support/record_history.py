@@ -4,7 +4,8 @@ NAME is `summarize_v1` (multi-chunk, hierarchical combine, one rate-limited retr
 `draft_review_v1` (a revision across continue-as-new, then approval and publish; one file per
 run), `agent_v1` (tool calls, a rejected malformed call, an approved side effect),
 `summarize_v2` (the same job on the event-log code), `summarize_v3` (the same job on design 1:
-batched calls, no patch markers) or `extract_v1` (a repaired answer). Jobs
+batched calls, no patch markers), `extract_v1` (a repaired answer) or `extract_v2` (the same
+on design 1). Jobs
 run on the dev server against the fake model, and the histories are written beside the
 replay test. Re-record only on purpose: the old files are what keep in-flight runs safe
 from non-deterministic changes.
@@ -16,6 +17,7 @@ import asyncio
 import sys
 import tempfile
 import uuid
+from collections.abc import Awaitable, Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -97,7 +99,9 @@ async def agent(client: Client, task_queue: str, fake: FakeOpenAI) -> WorkflowHa
     return handle
 
 
-async def extract(client: Client, task_queue: str, fake: FakeOpenAI) -> WorkflowHandle[Any, Any]:
+async def extract(
+    client: Client, task_queue: str, fake: FakeOpenAI, design: int = 0
+) -> WorkflowHandle[Any, Any]:
     fake.script(
         Reply.ok('{"vendor": "Acme"}'),
         Reply.ok('{"vendor": "Acme", "total": 12.5}'),
@@ -117,6 +121,7 @@ async def extract(client: Client, task_queue: str, fake: FakeOpenAI) -> Workflow
                 ExtractDocument(name="b.txt", text="Globex bills 80."),
             ],
             max_parallel=1,
+            design=design,
         ),
         id=f"extract-{uuid.uuid4().hex[:8]}",
         task_queue=task_queue,
@@ -125,7 +130,9 @@ async def extract(client: Client, task_queue: str, fake: FakeOpenAI) -> Workflow
     return handle
 
 
-SCENARIOS = {
+Scenario = Callable[[Client, str, FakeOpenAI], Awaitable[WorkflowHandle[Any, Any]]]
+
+SCENARIOS: dict[str, Scenario] = {
     "summarize_v1": summarize,
     "draft_review_v1": draft_review,
     "agent_v1": agent,
@@ -134,6 +141,7 @@ SCENARIOS = {
     "extract_v1": extract,
     # Design 1: a level's calls in one batch activity, and no patch markers.
     "summarize_v3": partial(summarize, design=1),
+    "extract_v2": partial(extract, design=1),
 }
 
 

@@ -32,6 +32,7 @@ def test_histories_are_recorded() -> None:
         "draft_review_v1_run1.json",
         "draft_review_v1_run2.json",
         "extract_v1.json",
+        "extract_v2.json",
         "summarize_v1.json",
         "summarize_v2.json",
         "summarize_v3.json",
