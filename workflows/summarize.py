@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable
+from typing import TypeVar
 
 from temporalio import workflow
 from temporalio.contrib.workflow_streams import WorkflowStream
@@ -24,6 +25,8 @@ with workflow.unsafe.imports_passed_through():
     from core.events import StageEvent, StepCompletedEvent
 
 
+Done = TypeVar("Done")
+
 # Patch id: runs begun before the combine tree was planned up front keep their grouping.
 PLANNED_COMBINE = "planned-combine-tree"
 # Patch id: runs begun before over-long sentences were packed by words keep their chunks.
@@ -33,6 +36,10 @@ PACKED_CHUNKS = "packed-chunks"
 BATCHED = 1
 # Calls per batch activity: its input and result stay far below Temporal's payload limit.
 BATCH_CALLS = 32
+# A batch holds one worker slot and at most this many calls in flight: a slot stands for a
+# few calls (AIJOBS_MAX_CONCURRENT_ACTIVITIES bounds calls within this factor), and owners'
+# fair shares of slots stay fair shares of calls. A job's max_parallel runs as lanes.
+CALLS_PER_SLOT = 4
 
 
 @workflow.defn(name="SummarizeWorkflow")
@@ -154,20 +161,40 @@ class SummarizeWorkflow:
         return [r.text for r in results]
 
     async def _batches(self, calls: list[tuple[str, ChatRequest]], what: str) -> list[ChatResult]:
-        """Independent calls as batch activities of at most BATCH_CALLS, one after another,
-        each running `max_parallel` calls at a time. The activity writes each call's
-        `step_completed` event as it lands; progress moves here once per batch."""
+        """Independent calls as batch activities: `max_parallel` calls at a time in lanes of
+        CALLS_PER_SLOT, each lane running its share as batches of at most BATCH_CALLS, one
+        after another. The activity writes each call's `step_completed` event as it lands;
+        progress moves here once per batch."""
+        in_flight = min(self._input.max_parallel, len(calls))
+        lanes = -(-in_flight // CALLS_PER_SLOT)
+        share, parallel = -(-len(calls) // lanes), -(-in_flight // lanes)
+        done = await _all_or_nothing(
+            [
+                self._lane(calls, first, min(first + share, len(calls)), parallel, what)
+                for first in range(0, len(calls), share)
+            ]
+        )
+        return [result for lane in done for result in lane]
+
+    async def _lane(
+        self,
+        calls: list[tuple[str, ChatRequest]],
+        start: int,
+        end: int,
+        parallel: int,
+        what: str,
+    ) -> list[ChatResult]:
         options = self._input.options
         results: list[ChatResult] = []
-        for first in range(0, len(calls), BATCH_CALLS):
-            batch = calls[first : first + BATCH_CALLS]
+        for first in range(start, end, BATCH_CALLS):
+            batch = calls[first : min(first + BATCH_CALLS, end)]
             # Checked as each batch starts; the batch itself stops starting calls at the limit.
             check_budget(options, self._progress.usage)
             label = f"summarize {what} {first + 1}-{first + len(batch)}/{len(calls)}"
             model = self._model_label
             answers = await ask_model_batch(
                 [BatchedChat(part=step, request=self._prepared(req)) for step, req in batch],
-                parallel=self._input.max_parallel,
+                parallel=parallel,
                 options=options,
                 spent_usd=self._progress.usage.cost_usd or 0.0,
                 summary=f"{label} · {model}" if model else label,
@@ -235,7 +262,7 @@ class SummarizeWorkflow:
         )
 
 
-async def _all_or_nothing(calls: list[Awaitable[ChatResult]]) -> list[ChatResult]:
+async def _all_or_nothing(calls: list[Awaitable[Done]]) -> list[Done]:
     """Await every call; on the first failure cancel the rest so no model is paid for nothing."""
     tasks = [asyncio.ensure_future(call) for call in calls]
     try:

@@ -120,6 +120,35 @@ async def test_fan_out_is_bounded(
     assert fake_openai.peak_in_flight == 2
 
 
+async def test_a_wide_fan_out_runs_as_lanes_of_a_few_calls_per_slot(
+    ts_env: WorkflowEnvironment, settings: Settings, fake_openai: FakeOpenAI, worker: Worker
+) -> None:
+    """Twelve chunks at max_parallel 6: two batch activities side by side (lanes of six
+    chunks), each with three calls in flight, so a worker slot never stands for more than
+    CALLS_PER_SLOT (4) calls and the job never has more than six."""
+
+    def slow(request: dict[str, Any]) -> Reply:
+        reply = default_reply(request)
+        reply.delay_s = 0.2
+        return reply
+
+    fake_openai.responder = slow
+    text = "\n\n".join(f"Lane paragraph {i} " + "word " * 30 for i in range(12))
+    handle = await start(ts_env, settings, text=text, chunk_chars=200, max_parallel=6)
+    result = await handle.result()
+    assert result.chunk_count == 12
+    assert 4 < fake_openai.peak_in_flight <= 6
+    history = await handle.fetch_history()
+    converter = pydantic_data_converter.payload_converter
+    labels = [
+        converter.from_payloads([e.user_metadata.summary])[0]
+        for e in history.events
+        if e.HasField("activity_task_scheduled_event_attributes")
+    ]
+    lanes = [label.split(" · ")[0] for label in labels[:2]]
+    assert lanes == ["summarize chunks 1-6/12", "summarize chunks 7-12/12"]
+
+
 async def test_transient_failures_are_retried_until_success(
     ts_env: WorkflowEnvironment, settings: Settings, fake_openai: FakeOpenAI, worker: Worker
 ) -> None:
