@@ -161,7 +161,7 @@ async def aijobs(model_url: str, jobs: int, data: Path) -> float:
         print(f"    (all {jobs} started after {time.perf_counter() - started:.2f} s)")
         await asyncio.gather(*(_completed(http, job_id) for job_id in ids))
         seconds = time.perf_counter() - started
-        print_cpu(stack.pid)
+        print_cpu(stack.pid, also=str(data / "aijobs" / "postgres"))
         await print_rpcs(_metrics_url(data / "aijobs" / "stack.log"), jobs)
         client = await _connect(f"127.0.0.1:{settings['AIJOBS_DEV_TEMPORAL_PORT']}")
         await print_history(client, ids)
@@ -192,8 +192,10 @@ def _metrics_url(stack_log: Path) -> str:
     raise RuntimeError(f"no 'Temporal Metrics:' line in {stack_log}")
 
 
-def print_cpu(*roots: int) -> None:
-    """CPU seconds the processes under `roots` have used so far, by what they run (Linux)."""
+def print_cpu(*roots: int, also: str | None = None) -> None:
+    """CPU seconds the processes under `roots` (and under any process whose command line
+    holds `also`: the embedded PostgreSQL detaches from its launcher) have used so far, by
+    what they run (Linux)."""
     ticks = os.sysconf("SC_CLK_TCK")
     children: dict[int, list[int]] = {}
     stats: dict[int, tuple[str, float]] = {}
@@ -208,8 +210,10 @@ def print_cpu(*roots: int) -> None:
         fields = stat[stat.rindex(")") + 2 :].split()
         children.setdefault(int(fields[1]), []).append(int(entry.name))
         stats[int(entry.name)] = (_role(command), (int(fields[11]) + int(fields[12])) / ticks)
+        if also is not None and also.encode() in b" ".join(command):
+            roots = (*roots, int(entry.name))
     used: dict[str, float] = {}
-    todo = list(roots)
+    todo = list(set(roots))
     while todo:
         pid = todo.pop()
         todo.extend(children.get(pid, []))
