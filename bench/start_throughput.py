@@ -8,6 +8,8 @@ dev server (in memory), the embedded PostgreSQL, one worker (so jobs run and fin
 would), one or two API processes (uvicorn), and this process with the clients. Each client
 starts `summarize` jobs on the offline model back to back, without an Idempotency-Key, and
 follows the README's retry rule: a 503 or 429 is sent again with the key the answer named.
+First, the floor: the same number of clients calling the Temporal client's `start_workflow`
+straight at the server (a workflow no worker runs), with nothing of aijobs in between.
 Reported per run: accepted starts per second, p50/p99 latency of accepted starts (retries
 included), answers other than 202 by status, and jobs Temporal holds for the owner compared
 with starts accepted (they must be equal: no start lost, none doubled).
@@ -85,6 +87,33 @@ async def measure(urls: list[str], concurrency: int, seconds: float) -> Run:
     return run
 
 
+async def measure_floor(temporal: Client, concurrency: int, seconds: float) -> Run:
+    """StartWorkflowExecution alone, back to back from `concurrency` clients."""
+    run = Run()
+    until = time.monotonic() + seconds
+
+    async def starter() -> None:
+        while time.monotonic() < until:
+            started = time.perf_counter()
+            await temporal.start_workflow(
+                "StartFloor", id=f"floor-{uuid.uuid4().hex}", task_queue="start-floor"
+            )
+            run.latencies.append(time.perf_counter() - started)
+            run.accepted += 1
+
+    await asyncio.gather(*(starter() for _ in range(concurrency)))
+    return run
+
+
+def report(label: str, concurrency: int, seconds: float, run: Run, tail: str) -> None:
+    print(
+        f"{label:>4} {concurrency:>7} {run.accepted / seconds:>9.1f} "
+        f"{quantile(run.latencies, 0.5) * 1000:>7.0f} "
+        f"{quantile(run.latencies, 0.99) * 1000:>7.0f}  {tail}",
+        flush=True,
+    )
+
+
 async def owner_jobs(temporal: Client) -> int:
     return (await temporal.count_workflows("JobOwner = 'bench'")).count
 
@@ -125,6 +154,9 @@ async def main(args: argparse.Namespace) -> None:
                 f"{'APIs':>4} {'clients':>7} {'starts/s':>9} {'p50 ms':>7} {'p99 ms':>7}"
                 "  refusals   jobs=starts"
             )
+            for concurrency in args.concurrency:
+                floor = await measure_floor(env.client, concurrency, args.seconds)
+                report("raw", concurrency, args.seconds, floor, "(the SDK client alone)")
             for processes in (1, 2):
                 for concurrency in args.concurrency:
                     before = await owner_jobs(env.client)
@@ -137,13 +169,8 @@ async def main(args: argparse.Namespace) -> None:
                             break
                         await asyncio.sleep(0.5)
                     refused = dict(run.refusals) or "-"
-                    print(
-                        f"{processes:>4} {concurrency:>7} {run.accepted / args.seconds:>9.1f} "
-                        f"{quantile(run.latencies, 0.5) * 1000:>7.0f} "
-                        f"{quantile(run.latencies, 0.99) * 1000:>7.0f}  {refused!s:<9}"
-                        f"  {held == run.accepted} ({held}/{run.accepted})",
-                        flush=True,
-                    )
+                    tail = f"{refused!s:<9}  {held == run.accepted} ({held}/{run.accepted})"
+                    report(str(processes), concurrency, args.seconds, run, tail)
         finally:
             for api in apis:
                 stop(api)
