@@ -100,9 +100,15 @@ class _Denied(Exception):
 class AgentWorkflow(HumanInput):
     @workflow.init
     def __init__(self, input: AgentRun) -> None:
+        # Design 1 needs no patch marker for the event log, the final progress or the waits.
+        # (WorkflowStream insists on being built right here, in __init__.)
         prior = input.stream_state
-        self.events = EventLog(WorkflowStream(prior), prior.base_offset if prior else 0)
-        self._init_human_input(self.events)
+        self.events = (
+            EventLog(to_database=True)
+            if input.design >= 1
+            else EventLog(WorkflowStream(prior), prior.base_offset if prior else 0)
+        )
+        self._init_human_input(self.events, unpatched=input.design >= 1)
         self._input = input
         self._state = input.carried
         self._progress = AgentProgress()
@@ -377,7 +383,7 @@ class AgentWorkflow(HumanInput):
         state = self._state
         self._progress.stage = "done"
         workflow.set_current_details(f"**done** · {outcome}" + (f": {reason}" if reason else ""))
-        record_final_progress(self._progress)
+        record_final_progress(self._progress, unpatched=self._unpatched)
         return AgentResult(
             outcome=outcome,
             reason=reason,

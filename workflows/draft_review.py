@@ -62,9 +62,15 @@ class DraftReviewWorkflow(HumanInput):
 
     @workflow.init
     def __init__(self, input: DraftReviewRun) -> None:
+        # Design 1 needs no patch marker for the event log, the final progress or the waits.
+        # (WorkflowStream insists on being built right here, in __init__.)
         prior = input.stream_state
-        self.events = EventLog(WorkflowStream(prior), prior.base_offset if prior else 0)
-        self._init_human_input(self.events)
+        self.events = (
+            EventLog(to_database=True)
+            if input.design >= 1
+            else EventLog(WorkflowStream(prior), prior.base_offset if prior else 0)
+        )
+        self._init_human_input(self.events, unpatched=input.design >= 1)
         self._state = input.carried
         self._progress = DraftReviewProgress(
             round=len(self._state.rounds) + 1, usage=self._state.usage
@@ -159,7 +165,7 @@ class DraftReviewWorkflow(HumanInput):
             stage="done", round=len(self._state.rounds), usage=self._state.usage
         )
         workflow.set_current_details(f"**done** · {outcome}")
-        record_final_progress(self._progress)
+        record_final_progress(self._progress, unpatched=self._unpatched)
         return DraftReviewResult(
             outcome=outcome,
             final_text=text,

@@ -54,8 +54,10 @@ NOTIFY_RETRY = RetryPolicy(
 class HumanInput:
     """Mixin for workflows that wait for people. Call `_init_human_input()` in `__init__`."""
 
-    def _init_human_input(self, events: EventLog | None = None) -> None:
+    def _init_human_input(self, events: EventLog | None = None, *, unpatched: bool = False) -> None:
+        """`unpatched`: a run of design 1, which takes the patched paths without a marker."""
         self._events = events
+        self._unpatched = unpatched
         self._notifying: workflow.ActivityHandle[Any] | None = None
         self._waiting: WaitingFor | None = None
         self._waiting_model: type[BaseModel] | None = None
@@ -122,7 +124,7 @@ class HumanInput:
                 record = await self._wait(within)
         except asyncio.CancelledError:
             # A cancelled job is no longer waiting: `JobWaitingFor IS NOT NULL` must not list it.
-            if workflow.patched(CLEAR_WAIT_ON_CANCEL):
+            if self._unpatched or workflow.patched(CLEAR_WAIT_ON_CANCEL):
                 self._stop_waiting()
             raise
         if record is None and on_timeout.action == "default":
@@ -176,7 +178,7 @@ class HumanInput:
             reason="no answer before the deadline; waiting once more",
         )
         summary = f"escalate: nobody answered {waiting.name}"
-        if not workflow.patched(ESCALATE_IN_BACKGROUND):
+        if not (self._unpatched or workflow.patched(ESCALATE_IN_BACKGROUND)):
             await workflow.execute_activity(
                 NOTIFY_PERSON,
                 request,

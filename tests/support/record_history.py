@@ -3,7 +3,8 @@
 NAME is `summarize_v1` (multi-chunk, hierarchical combine, one rate-limited retry),
 `draft_review_v1` (a revision across continue-as-new, then approval and publish; one file per
 run), `agent_v1` (tool calls, a rejected malformed call, an approved side effect),
-`summarize_v2` (the same job on the event-log code), `summarize_v3` (the same job on design 1:
+`summarize_v2` (the same job on the event-log code), `agent_v2` and `draft_review_v2` (the
+same jobs on design 1, without patch markers), `summarize_v3` (the same job on design 1:
 batched calls, no patch markers), `extract_v1` (a repaired answer) or `extract_v2` (the same
 on design 1). Jobs
 run on the dev server against the fake model, and the histories are written beside the
@@ -58,11 +59,13 @@ async def summarize(
 
 
 async def draft_review(
-    client: Client, task_queue: str, fake: FakeOpenAI
+    client: Client, task_queue: str, fake: FakeOpenAI, design: int = 0
 ) -> WorkflowHandle[Any, Any]:
     handle = await client.start_workflow(
         DraftReviewWorkflow.run,
-        DraftReviewRun(brief="Announce the new office hours.", review_timeout_s=3600),
+        DraftReviewRun(
+            brief="Announce the new office hours.", review_timeout_s=3600, design=design
+        ),
         id=f"draft-review-{uuid.uuid4().hex[:8]}",
         task_queue=task_queue,
         id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
@@ -78,7 +81,9 @@ async def draft_review(
     return handle
 
 
-async def agent(client: Client, task_queue: str, fake: FakeOpenAI) -> WorkflowHandle[Any, Any]:
+async def agent(
+    client: Client, task_queue: str, fake: FakeOpenAI, design: int = 0
+) -> WorkflowHandle[Any, Any]:
     fake.script(
         Reply.calls(("calculator", {"expression": "6 * 7"}), ("calculator", "{bad json")),
         Reply.calls(("create_ticket", {"title": "Answer", "body": "42"})),
@@ -86,7 +91,9 @@ async def agent(client: Client, task_queue: str, fake: FakeOpenAI) -> WorkflowHa
     )
     handle = await client.start_workflow(
         AgentWorkflow.run,
-        AgentRun(goal="Compute 6*7 and file it.", tools=["calculator", "create_ticket"]),
+        AgentRun(
+            goal="Compute 6*7 and file it.", tools=["calculator", "create_ticket"], design=design
+        ),
         id=f"agent-{uuid.uuid4().hex[:8]}",
         task_queue=task_queue,
     )
@@ -142,6 +149,8 @@ SCENARIOS: dict[str, Scenario] = {
     # Design 1: a level's calls in one batch activity, and no patch markers.
     "summarize_v3": partial(summarize, design=1),
     "extract_v2": partial(extract, design=1),
+    "agent_v2": partial(agent, design=1),
+    "draft_review_v2": partial(draft_review, design=1),
 }
 
 

@@ -15,6 +15,7 @@ from temporalio.worker import Worker
 from core.config import Settings
 from core.contracts.agent import SUMMARY_CHARS, AgentResult
 from core.contracts.human import Submission, WaitingFor
+from core.contracts.options import DESIGN
 from store import ConversationStore, Stores
 from tests.support.fake_openai import FakeOpenAI, Reply
 from tests.support.polling import eventually
@@ -29,7 +30,7 @@ async def start(env: WorkflowEnvironment, settings: Settings, **fields: Any) -> 
     defaults: dict[str, Any] = {"goal": "What is 6 times 7?", "tools": ["calculator"]}
     return await env.client.start_workflow(
         AgentWorkflow.run,
-        AgentRun(**(defaults | fields)),
+        AgentRun(**(defaults | {"design": DESIGN} | fields)),
         id=f"agent-{uuid.uuid4().hex}",
         task_queue=settings.task_queue,
     )

@@ -20,6 +20,7 @@ from temporalio.worker import Worker
 from core.config import Settings
 from core.contracts.draft_review import DraftReviewResult
 from core.contracts.human import Submission, WaitingFor
+from core.contracts.options import DESIGN
 from core.contracts.publish import PublishReceipt
 from store import Stores
 from tests.support.fake_openai import FakeOpenAI, Reply
@@ -31,10 +32,13 @@ from workflows.draft_review import DraftReviewRun, DraftReviewWorkflow
 Handle = WorkflowHandle[DraftReviewWorkflow, DraftReviewResult]
 
 
+DEFAULTS: dict[str, Any] = {"brief": "Announce the new office hours.", "design": DESIGN}
+
+
 async def start(env: WorkflowEnvironment, settings: Settings, **fields: Any) -> Handle:
     return await env.client.start_workflow(
         DraftReviewWorkflow.run,
-        DraftReviewRun(**({"brief": "Announce the new office hours."} | fields)),
+        DraftReviewRun(**(DEFAULTS | fields)),
         id=f"review-{uuid.uuid4().hex}",
         task_queue=settings.task_queue,
     )

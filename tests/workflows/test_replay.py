@@ -29,8 +29,11 @@ def test_histories_are_recorded() -> None:
     """The replay check below has something to check."""
     assert [p.name for p in HISTORIES] == [
         "agent_v1.json",
+        "agent_v2.json",
         "draft_review_v1_run1.json",
         "draft_review_v1_run2.json",
+        "draft_review_v2_run1.json",
+        "draft_review_v2_run2.json",
         "extract_v1.json",
         "extract_v2.json",
         "summarize_v1.json",
