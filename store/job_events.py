@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, text, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import bindparam, func, select, text
+from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from store.reads import autocommit
@@ -16,7 +16,8 @@ from store.tables import job_event_heads as heads
 from store.tables import job_events as events
 from store.text import storable
 
-# The NOTIFY channel an append wakes readers on; the payload is the job id.
+# The NOTIFY channel an append wakes readers on (named in append_job_events too); the payload
+# is the job id.
 CHANNEL = "job_events"
 TOKEN_TYPE = "token"  # noqa: S105 (the event type, not a secret)
 
@@ -79,7 +80,8 @@ class JobEventLog:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
-        self._reads = autocommit(engine)
+        # Reads and the append function: single statements, no BEGIN and COMMIT around them.
+        self._autocommit = autocommit(engine)
 
     async def register(self, job_id: str, owner: str) -> None:
         """Record who owns `job_id` before it starts, so watching it needs no Temporal call."""
@@ -94,60 +96,20 @@ class JobEventLog:
             )
 
     async def append(self, job_id: str, batch: Sequence[NewEvent]) -> int:
-        """Append the events whose keys are new, in order; returns how many were added."""
+        """Append the events whose keys are new, in order; returns how many were added.
+
+        One statement (the `append_job_events` function, migration 0007), so one round trip
+        and no transaction around it: lock the head, skip known keys, insert at gap-free
+        offsets, move the head, and NOTIFY (delivered at commit)."""
         if not batch:
             return 0
-        async with self._engine.begin() as conn:
-            # Creating or touching the head row locks it until commit.
-            next_offset = (
-                await conn.execute(
-                    insert(heads)
-                    .values(job_id=job_id)
-                    .on_conflict_do_update(
-                        index_elements=["job_id"], set_={"updated_at": func.now()}
-                    )
-                    .returning(heads.c.next_offset)
-                )
-            ).scalar_one()
-            known = set(
-                (
-                    await conn.execute(
-                        select(events.c.key).where(
-                            events.c.job_id == job_id,
-                            events.c.key.in_([event.key for event in batch]),
-                        )
-                    )
-                ).scalars()
-            )
-            fresh = [event for event in batch if event.key not in known]
-            if not fresh:
-                return 0
-            await conn.execute(
-                insert(events).values(
-                    [
-                        {
-                            "job_id": job_id,
-                            "offset": next_offset + i,
-                            "key": event.key,
-                            "type": event.type,
-                            "data": storable(event.data),
-                        }
-                        for i, event in enumerate(fresh)
-                    ]
-                )
-            )
-            # The wake-up rides on the head's update; delivered at commit to every listening
-            # API process.
-            await conn.execute(
-                update(heads)
-                .where(heads.c.job_id == job_id)
-                .values(next_offset=next_offset + len(fresh))
-                .returning(func.pg_notify(CHANNEL, job_id))
-            )
-        return len(fresh)
+        events = [{"key": e.key, "type": e.type, "data": storable(e.data)} for e in batch]
+        call = func.append_job_events(job_id, bindparam("events", events, type_=JSONB))
+        async with self._autocommit.connect() as conn:
+            return int((await conn.execute(select(call))).scalar_one())
 
     async def head(self, job_id: str) -> LogHead | None:
-        async with self._reads.connect() as conn:
+        async with self._autocommit.connect() as conn:
             row = (
                 await conn.execute(
                     select(heads.c.owner, heads.c.next_offset, heads.c.trimmed_through).where(
@@ -161,7 +123,7 @@ class JobEventLog:
 
     async def read(self, job_id: str, after: int, limit: int = 500) -> list[StoredEvent]:
         """Up to `limit` events with offsets above `after`, in order."""
-        async with self._reads.connect() as conn:
+        async with self._autocommit.connect() as conn:
             rows = (
                 await conn.execute(
                     select(events.c.offset, events.c.type, events.c.data)

@@ -34,6 +34,16 @@ async def test_a_retried_append_adds_nothing(stores: Stores) -> None:
     assert [e.data["n"] for e in await stores.events.read(job, after=-1)] == [0, 1, 2, 0]
 
 
+async def test_the_same_batch_appended_at_once_is_stored_once(stores: Stores) -> None:
+    """Ten writers racing with the same keys (an attempt and its retry): the writer that gets
+    the job's lock second sees the first one's commit, so one copy of each event, no gaps."""
+    job = f"job-{uuid.uuid4().hex}"
+    added = await asyncio.gather(*(stores.events.append(job, _events("x", 4)) for _ in range(10)))
+    assert sorted(added) == [0] * 9 + [4]
+    read = await stores.events.read(job, after=-1)
+    assert [(e.offset, e.data["n"]) for e in read] == [(0, 0), (1, 1), (2, 2), (3, 3)]
+
+
 async def test_read_resumes_after_an_offset(stores: Stores) -> None:
     """A reader that has offset 4 gets 5 onwards, in pages of the size it asks for."""
     job = f"job-{uuid.uuid4().hex}"
