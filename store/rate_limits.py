@@ -7,7 +7,6 @@ import math
 
 from limits.aio.storage import SlidingWindowCounterSupport, Storage
 from sqlalchemy import delete, func, select, text
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -26,7 +25,8 @@ class PostgresLimitStorage(Storage, SlidingWindowCounterSupport):
     def __init__(self, engine: AsyncEngine) -> None:
         super().__init__()
         self._engine = engine
-        self._reads = autocommit(engine)
+        # Reads and the hit function: single statements, no BEGIN and COMMIT around them.
+        self._autocommit = autocommit(engine)
 
     @property
     def base_exceptions(self) -> type[Exception] | tuple[type[Exception], ...]:
@@ -35,31 +35,14 @@ class PostgresLimitStorage(Storage, SlidingWindowCounterSupport):
     async def acquire_sliding_window_entry(
         self, key: str, limit: int, expiry: int, amount: int = 1
     ) -> bool:
-        async with self._engine.begin() as conn:
-            # One key's hits are counted one at a time, whichever replica takes them.
-            await conn.execute(select(func.pg_advisory_xact_lock(func.hashtext(key))))
-            now = await _now(conn)
-            previous, previous_ttl, current, _ = await self._window(conn, key, expiry, now)
-            if previous * previous_ttl / expiry + current + amount > limit:
-                return False
-            index = math.floor(now / expiry)
-            await conn.execute(
-                insert(windows)
-                .values(
-                    key=key,
-                    window_index=index,
-                    hits=amount,
-                    expires_at=func.to_timestamp((index + 2) * expiry),
-                )
-                .on_conflict_do_update(
-                    index_elements=["key", "window_index"],
-                    set_={"hits": windows.c.hits + amount},
-                )
-            )
-        return True
+        """One statement (`acquire_rate_window`, migration 0008): one key's hits are counted
+        one at a time, whichever replica takes them."""
+        call = func.acquire_rate_window(key, limit, expiry, amount)
+        async with self._autocommit.connect() as conn:
+            return bool((await conn.execute(select(call))).scalar_one())
 
     async def get_sliding_window(self, key: str, expiry: int) -> tuple[int, float, int, float]:
-        async with self._reads.connect() as conn:
+        async with self._autocommit.connect() as conn:
             return await self._window(conn, key, expiry, await _now(conn))
 
     async def clear_sliding_window(self, key: str, expiry: int) -> None:
@@ -102,7 +85,7 @@ class PostgresLimitStorage(Storage, SlidingWindowCounterSupport):
         raise NotImplementedError("only the sliding window counter is kept in PostgreSQL")
 
     async def check(self) -> bool:
-        async with self._reads.connect() as conn:
+        async with self._autocommit.connect() as conn:
             await conn.execute(select(1))
         return True
 
