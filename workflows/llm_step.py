@@ -136,19 +136,9 @@ async def ask_model(
     the step in the Temporal UI timeline."""
 
     async def call(model: str | None, fail_fast: bool, retry: RetryPolicy, note: str) -> ChatResult:
-        result: ChatResult = await workflow.execute_activity(
-            COMPLETE_CHAT,
-            request.model_copy(
-                update={"owner": job_owner(), "model": model, "fail_fast": fail_fast}
-            ),
-            result_type=ChatResult,
-            start_to_close_timeout=LLM_START_TO_CLOSE,
-            schedule_to_close_timeout=LLM_SCHEDULE_TO_CLOSE,
-            heartbeat_timeout=LLM_HEARTBEAT,
-            retry_policy=retry,
-            summary=summary + note,
-        )
-        return result
+        update = {"owner": job_owner(), "model": model, "fail_fast": fail_fast}
+        asked = request.model_copy(update=update)
+        return await run_llm_activity(COMPLETE_CHAT, asked, ChatResult, retry, summary + note)
 
     return await with_fallbacks(request.model, fallbacks, request.step, events, call)
 
@@ -182,17 +172,8 @@ async def ask_model_batch(
             spent_usd=spent_usd,
             may_be_answered=tries > 1,
         )
-        result: ChatBatchResult = await workflow.execute_activity(
-            COMPLETE_CHATS,
-            batch,
-            result_type=ChatBatchResult,
-            start_to_close_timeout=LLM_START_TO_CLOSE,
-            schedule_to_close_timeout=LLM_SCHEDULE_TO_CLOSE,
-            heartbeat_timeout=LLM_HEARTBEAT,
-            retry_policy=retry,
-            summary=summary + note,
-        )
-        return result.results
+        done = await run_llm_activity(COMPLETE_CHATS, batch, ChatBatchResult, retry, summary + note)
+        return done.results
 
     fallbacks = options.fallback_models
     return await with_fallbacks(calls[0].request.model, fallbacks, None, events, call)
