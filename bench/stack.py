@@ -7,7 +7,6 @@ import asyncio
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -15,9 +14,8 @@ from pathlib import Path
 
 import httpx
 
+from tests.support.processes import start_dev_stack
 from tests.support.temporal import free_port
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 async def wait_ready(url: str, timeout_s: float = 120) -> None:
@@ -52,7 +50,7 @@ async def dev_stack(
         "AIJOBS_DEV_UI_PORT": str(ports["ui"]),
         **settings,
     }
-    stack = _launch(data_dir, env)
+    stack = start_dev_stack(env, data_dir / "stack.log")
     url = f"http://127.0.0.1:{ports['api']}"
     try:
         await wait_ready(url)
@@ -60,17 +58,3 @@ async def dev_stack(
     finally:
         os.killpg(stack.pid, signal.SIGINT)
         stack.wait(timeout=60)
-
-
-def _launch(data_dir: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    data_dir.mkdir(parents=True, exist_ok=True)
-    with (data_dir / "stack.log").open("ab") as log:
-        return subprocess.Popen(
-            [sys.executable, str(ROOT / "scripts" / "dev_stack.py")],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            # Its own process group, as a terminal gives a foreground job: Ctrl-C reaches all.
-            process_group=0,
-        )

@@ -19,7 +19,7 @@ from temporalio.client import Client
 
 from scripts.dev_stack import Child, Stack
 from tests.support.polling import eventually
-from tests.support.processes import ROOT
+from tests.support.processes import start_dev_stack
 
 # Settings the launcher must not inherit from whoever runs the tests.
 INHERITED = (
@@ -56,16 +56,7 @@ def launch(data_dir: Path, ports: dict[str, int], log: Path) -> subprocess.Popen
         "AIJOBS_DEV_UI_PORT": str(ports["ui"]),
         "AIJOBS_TASK_QUEUE": f"dev-stack-{ports['api']}",
     }
-    with log.open("ab") as out:
-        return subprocess.Popen(
-            [sys.executable, str(ROOT / "scripts" / "dev_stack.py")],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            # Its own process group, as a shell gives a foreground job.
-            process_group=0,
-        )
+    return start_dev_stack(env, log)
 
 
 async def ready(url: str) -> bool:

@@ -54,6 +54,21 @@ def start_api(env: dict[str, str], port: int, log_path: Path) -> subprocess.Pope
         )
 
 
+def start_dev_stack(env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
+    """`make run`'s launcher with exactly `env`, in its own process group as a terminal's
+    foreground job is, so one signal to the group reaches every process (as Ctrl-C does)."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("ab") as log:
+        return subprocess.Popen(
+            [sys.executable, str(ROOT / "scripts" / "dev_stack.py")],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            process_group=0,
+        )
+
+
 def kill(process: subprocess.Popen[bytes]) -> None:
     """SIGKILL: no shutdown hooks, no goodbye to the server, like a machine losing power."""
     process.send_signal(signal.SIGKILL)
