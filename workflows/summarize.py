@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from temporalio import workflow
@@ -78,21 +78,9 @@ class SummarizeWorkflow:
         limit = asyncio.Semaphore(input.max_parallel)
         prompts = [_chunk_prompt(chunk, i, len(chunks), input) for i, chunk in enumerate(chunks)]
         steps = [f"chunk-{i + 1}" for i in range(len(chunks))]
-        if self._batched and len(chunks) > 1:
-            partials = await self._batches(list(zip(steps, prompts, strict=True)), "chunks")
-        else:
-            partials = await _all_or_nothing(
-                [
-                    self._call(
-                        limit,
-                        prompt,
-                        step,
-                        f"summarize chunk {index + 1}/{len(chunks)}",
-                        final=len(chunks) == 1,
-                    )
-                    for index, (step, prompt) in enumerate(zip(steps, prompts, strict=True))
-                ]
-            )
+        partials = await self._level(
+            steps, prompts, limit, "chunks", lambda n, count: f"summarize chunk {n}/{count}"
+        )
         summary = partials[0].text
         if len(partials) > 1:
             self._enter("combining", total=self._progress.total)
@@ -141,24 +129,35 @@ class SummarizeWorkflow:
         """One combine call per group, in parallel under the fan-out limit."""
         prompts = [_combine_prompt(group, self._input) for group in groups]
         steps = [f"combine-{level}-{index + 1}" for index in range(len(groups))]
-        if self._batched and len(groups) > 1:
-            batched = await self._batches(
-                list(zip(steps, prompts, strict=True)), f"combine level {level} groups"
-            )
-            return [r.text for r in batched]
-        results = await _all_or_nothing(
-            [
-                self._call(
-                    limit,
-                    prompt,
-                    step,
-                    f"combine level {level} · group {index + 1}/{len(groups)}",
-                    final=len(groups) == 1,
-                )
-                for index, (step, prompt) in enumerate(zip(steps, prompts, strict=True))
-            ]
+        results = await self._level(
+            steps,
+            prompts,
+            limit,
+            f"combine level {level} groups",
+            lambda n, count: f"combine level {level} · group {n}/{count}",
         )
         return [r.text for r in results]
+
+    async def _level(
+        self,
+        steps: list[str],
+        prompts: list[ChatRequest],
+        limit: asyncio.Semaphore,
+        what: str,
+        label: Callable[[int, int], str],
+    ) -> list[ChatResult]:
+        """One level's independent calls: as batches on design 1 when there are several, else
+        each its own activity under the fan-out limit (a level of one call is the last, and
+        streams). `label(n, count)` names call n in the Temporal UI."""
+        calls = list(zip(steps, prompts, strict=True))
+        if self._batched and len(calls) > 1:
+            return await self._batches(calls, what)
+        return await _all_or_nothing(
+            [
+                self._call(limit, prompt, step, label(n, len(calls)), final=len(calls) == 1)
+                for n, (step, prompt) in enumerate(calls, start=1)
+            ]
+        )
 
     async def _batches(self, calls: list[tuple[str, ChatRequest]], what: str) -> list[ChatResult]:
         """Independent calls as batch activities: `max_parallel` calls at a time in lanes of
