@@ -64,20 +64,21 @@ class LLMActivities:
         to its job's events as it lands. Every answer is journaled by its part, so when one
         call fails the others still finish, and the retry asks only the failed ones."""
         limit = asyncio.Semaphore(batch.parallel)
-        spent = [batch.spent_usd]
+        spent = batch.spent_usd
         landed = _EventWriter(self._events, activity.info().workflow_id or "")
 
         async def ask(call: BatchedChat) -> ChatResult:
+            nonlocal spent
             async with limit:
                 limit_usd = batch.max_cost_usd
-                if limit_usd is not None and spent[0] >= limit_usd:
+                if limit_usd is not None and spent >= limit_usd:
                     raise ApplicationError(
-                        f"max_cost_usd (${limit_usd:g}) reached: ${spent[0]:.6f} spent",
+                        f"max_cost_usd (${limit_usd:g}) reached: ${spent:.6f} spent",
                         type=BUDGET_EXCEEDED,
                         non_retryable=True,
                     )
                 result = await self._ask(call.request, None, call.part, batch.may_be_answered)
-                spent[0] += result.usage.cost_usd or 0.0
+                spent += result.usage.cost_usd or 0.0
             await landed.write(_step_completed(call.part, result))
             return result
 
