@@ -45,24 +45,14 @@ from core.telemetry import TelemetryInvalid, configure_tracing, shutdown_tracing
 from core.temporal import connect, ensure_search_attributes, metrics_runtime
 from store import Stores
 from store.database import check_ready, create_engine
-from workflows.agent import AgentWorkflow
-from workflows.draft_review import DraftReviewWorkflow
 from workflows.event_retention import EventRetentionWorkflow
-from workflows.extract import ExtractWorkflow
-from workflows.summarize import SummarizeWorkflow
+from workflows.registry import RegistryMismatch, matched
 
 log = structlog.get_logger("worker")
 
 # Imported afresh by the sandbox for every workflow run.
 WORKFLOW_SOURCES = Path(__file__).resolve().parent / "workflows"
 
-WORKFLOWS: tuple[type[Any], ...] = (
-    SummarizeWorkflow,
-    DraftReviewWorkflow,
-    AgentWorkflow,
-    ExtractWorkflow,
-    EventRetentionWorkflow,
-)
 # Ctrl-C is a person at a terminal: hand calls in flight back to Temporal after this long.
 INTERACTIVE_STOP = timedelta(seconds=2)
 
@@ -163,7 +153,7 @@ def build_worker(
     return Worker(
         client,
         task_queue=settings.task_queue,
-        workflows=list(WORKFLOWS),
+        workflows=all_workflows(),
         activities=build_activities(settings, stores) if activities is None else activities,
         max_concurrent_activities=settings.max_concurrent_activities,
         # On SIGTERM, calls in flight get this long before Temporal retries them elsewhere.
@@ -180,12 +170,10 @@ def _cache_workflow_bytecode() -> None:
     compileall.compile_dir(WORKFLOW_SOURCES, quiet=2)
 
 
-def _check_registry() -> None:
-    """Every job type the API can start has a workflow here under the same Temporal name."""
-    registered = {getattr(w, "__temporal_workflow_definition").name for w in WORKFLOWS}
-    missing = sorted({j.workflow_type for j in JOB_TYPES.values()} - registered)
-    if missing:
-        raise RuntimeError(f"job types name workflows this worker does not register: {missing}")
+def all_workflows() -> list[type[Any]]:
+    """Every job workflow (one per declared job type, found in workflows/), and retention.
+    RegistryMismatch when a declared job type has no workflow or a job workflow no type."""
+    return [*matched(JOB_TYPES), EventRetentionWorkflow]
 
 
 async def _serve(worker: Worker, settings: Settings) -> None:
@@ -238,7 +226,11 @@ async def main() -> int:
     except TelemetryInvalid as err:
         log.error("worker.cannot_start", reason=str(err))
         return 2
-    _check_registry()
+    try:
+        all_workflows()
+    except RegistryMismatch as err:
+        log.error("worker.cannot_start", reason=str(err))
+        return 2
     if settings.database_url is None:
         log.error(
             "worker.cannot_start",

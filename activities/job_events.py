@@ -43,6 +43,7 @@ class JobEventActivities:
         await self._events.append(
             request.job_id,
             [NewEvent(e.key, str(e.data.get("type", "unknown")), e.data) for e in request.events],
+            request.progress,
         )
 
     @activity.defn(name=TRIM_JOB_EVENTS)

@@ -8,6 +8,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 import structlog
 from temporalio import activity
@@ -77,7 +78,12 @@ class LLMActivities:
                         type=BUDGET_EXCEEDED,
                         non_retryable=True,
                     )
-                result = await self._ask(call.request, None, call.part, batch.may_be_answered)
+                if call.json_schema is None:
+                    result = await self._ask(call.request, None, call.part, batch.may_be_answered)
+                else:
+                    result = await self._ask_structured(
+                        call.request, call.json_schema, call.part, batch.may_be_answered
+                    )
                 spent += result.usage.cost_usd or 0.0
             await landed.write(_step_completed(call.part, result))
             return result
@@ -128,22 +134,41 @@ class LLMActivities:
         it has them, else JSON mode; either way the answer is checked against the schema here
         and any mismatch returned for the workflow to ask a repair (never a retry: the same
         prompt would get the same answer)."""
+        answer = await self._ask_structured(request, request.json_schema)
+        return StructuredResult(
+            data=answer.data,
+            errors=answer.errors,
+            raw=answer.text,
+            model=answer.model,
+            usage=answer.usage,
+            source=answer.source,
+        )
+
+    async def _ask_structured(
+        self,
+        request: ChatRequest | StructuredRequest,
+        schema: dict[str, Any],
+        part: str | None = None,
+        may_be_answered: bool = False,
+    ) -> ChatResult:
         model = request.model or self._default_model
         if self._caller is None or model == offline_model.OFFLINE_MODEL:
             text = next(m.content for m in reversed(request.messages) if m.role == "user")
-            data = offline_instance(request.json_schema, text)
+            data = offline_instance(schema, text)
             words = sum(len(m.content.split()) for m in request.messages)
-            return StructuredResult(
+            return ChatResult(
+                text=json.dumps(data),
                 data=data,
-                raw=json.dumps(data),
                 model=offline_model.OFFLINE_MODEL,
                 usage=TokenUsage(input_tokens=words, output_tokens=1, llm_calls=1),
             )
         call = replace(
             _model_call(model, request),
+            part=part,
+            may_be_answered=may_be_answered,
             response_format={
                 "type": "json_schema",
-                "json_schema": {"name": "output", "schema": request.json_schema, "strict": False},
+                "json_schema": {"name": "output", "schema": schema, "strict": False},
             },
         )
         try:
@@ -155,12 +180,12 @@ class LLMActivities:
             json_mode = replace(call, response_format={"type": "json_object"})
             answer = await self._caller.answer(json_mode, None)
         raw = answer.completion.content or ""
-        data, errors = check(raw, request.json_schema)
+        data, errors = check(raw, schema)
         log.info("llm.structured", model=answer.completion.model, valid=not errors)
-        return StructuredResult(
+        return ChatResult(
+            text=raw,
             data=data,
             errors=errors,
-            raw=raw,
             model=answer.completion.model,
             usage=answer.completion.usage,
             source=answer.source,

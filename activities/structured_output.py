@@ -43,7 +43,9 @@ def offline_instance(schema: dict[str, Any], text: str) -> Any:
     model's structured answer. Deterministic."""
     kind = schema.get("type")
     if schema.get("enum"):
-        return schema["enum"][0]
+        # The first option the text names, as a keyword reader would; else the first.
+        named = [v for v in schema["enum"] if isinstance(v, str) and v.lower() in text.lower()]
+        return (named or schema["enum"])[0]
     if "const" in schema:
         return schema["const"]
     if kind == "object" or "properties" in schema:

@@ -18,7 +18,6 @@ from temporalio.client import (
     WorkflowExecutionDescription,
     WorkflowExecutionStatus,
     WorkflowFailureError,
-    WorkflowHandle,
     WorkflowUpdateFailedError,
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
@@ -45,18 +44,20 @@ from core.contracts.human import (
     AnswerRecord,
     Submission,
 )
-from core.contracts.options import DESIGN, JobOptions
+from core.contracts.job_type import JobType
+from core.contracts.options import JobOptions
 from core.contracts.plan import JobInput
 from core.contracts.tools import Document
 from core.errors import (
     AijobsError,
+    DatabaseUnavailable,
     InvalidInput,
     JobConflict,
     JobNotFound,
     StartUnconfirmed,
     WorkerTimeout,
 )
-from core.jobs import JOB_TYPES, PROGRESS_MEMO, JobType
+from core.jobs import JOB_TYPES, PROGRESS_MEMO
 from core.temporal import JOB_OWNER, JOB_TYPE
 from store import Stores
 from store.database import outage_as_unavailable
@@ -65,8 +66,6 @@ log = structlog.get_logger(__name__)
 
 # The memo key holding a digest of the request, to tell a replay from a reused idempotency key.
 REQUEST_DIGEST = "request_sha256"
-# A progress query must not hold a status read hostage to a slow or absent worker.
-PROGRESS_TIMEOUT = timedelta(seconds=3)
 # A start Temporal did not confirm is asked again, under the same id, this many times at most.
 START_ATTEMPTS = 3
 # Temporal's answers after which a request may or may not have been carried out.
@@ -110,17 +109,13 @@ class JobService:
         options = with_defaults(job_input, options, self._settings)
         job_id = job_id_for(self._owner, idempotency_key)
         start_input = await self._claim_documents(job_input)
-        if self._stores is None:
-            raise RuntimeError("JobService needs the stores to start jobs")
         # Its event log knows the owner before any event, so watching asks Temporal nothing.
         async with outage_as_unavailable():
-            await self._stores.events.register(job_id, self._owner)
+            await self._stores_or_fail().events.register(job_id, self._owner)
+        # The workflow's run input is the job's input plus its options.
         run_input = {
             **start_input.model_dump(mode="json"),
-            # The workflow's run input is the job's input plus its options, and the design
-            # this code's workflows follow.
             "options": options.model_dump(mode="json"),
-            "design": DESIGN,
         }
         job, created = await self._start_workflow(job_type, job_id, run_input, digest)
         if created:
@@ -199,12 +194,11 @@ class JobService:
         """Store a job's documents once and start it with their ids: history then carries
         names and ids, never the texts. An `extract` job's texts are stored too, so its
         items can name ids a later job may send instead."""
-        if self._stores is None:
-            raise RuntimeError("JobService needs the stores to start jobs with documents")
+        stores = self._stores_or_fail()
         if isinstance(job_input, ExtractInput):
             given = [Document(name=d.label, text=d.body) for d in job_input.documents]
             async with outage_as_unavailable():
-                refs = await self._stores.documents.put(self._owner, given)
+                refs = await stores.documents.put(self._owner, given)
             documents = [
                 d.model_copy(update={"id": ref.id})
                 for d, ref in zip(job_input.documents, refs, strict=True)
@@ -213,7 +207,7 @@ class JobService:
         if not isinstance(job_input, AgentInput) or not job_input.documents:
             return job_input
         async with outage_as_unavailable():
-            refs = await self._stores.documents.put(self._owner, job_input.documents)
+            refs = await stores.documents.put(self._owner, job_input.documents)
         return AgentStart(**job_input.model_dump(exclude={"documents"}), document_refs=refs)
 
     async def get(self, job_id: str) -> Job:
@@ -232,7 +226,7 @@ class JobService:
             waiting = await desc.memo_value(WAITING_MEMO, None)
             job.waiting_for = WaitingFor.model_validate(waiting) if waiting else None
         if status in ("running", "waiting_for_input"):
-            job.progress = await self._progress(handle)
+            job.progress = await self._progress(job_id)
         elif status == "completed":
             job.result = await handle.result(rpc_timeout=self._rpc_timeout)
             job.progress = await desc.memo_value(PROGRESS_MEMO, None)
@@ -350,10 +344,6 @@ class JobService:
             return None
         return await self.get(job_id)
 
-    async def ensure_owned(self, job_id: str) -> None:
-        """JobNotFound unless the job exists and belongs to this owner."""
-        await self._describe(job_id)
-
     async def _describe(self, job_id: str) -> WorkflowExecutionDescription:
         try:
             desc = await self._client.get_workflow_handle(job_id).describe(
@@ -367,14 +357,20 @@ class JobService:
             raise JobNotFound(job_id)
         return desc
 
-    async def _progress(self, handle: WorkflowHandle[Any, Any]) -> dict[str, Any] | None:
-        """The workflow's `progress` query, or None when no worker answers in time."""
+    async def _progress(self, job_id: str) -> dict[str, Any] | None:
+        """A running job's progress as its events last reported it: read from the database,
+        so it answers whether or not any worker is there (None before its first event)."""
         try:
-            progress = await handle.query("progress", rpc_timeout=PROGRESS_TIMEOUT)
-        except (RPCError, TimeoutError) as err:
-            log.info("job.progress_unavailable", job_id=handle.id, reason=str(err))
-            return None
-        return progress if isinstance(progress, dict) else None
+            async with outage_as_unavailable():
+                head = await self._stores_or_fail().events.head(job_id)
+        except DatabaseUnavailable:
+            return None  # the status still answers; the progress comes back with the database
+        return head.progress if head else None
+
+    def _stores_or_fail(self) -> Stores:
+        if self._stores is None:
+            raise RuntimeError("JobService needs the stores for this")
+        return self._stores
 
     def _encode_token(self, token: bytes) -> str:
         """Sign Temporal's page token, so a forged one is refused here, not sent to the server."""
@@ -416,10 +412,11 @@ def _refusal(cause: BaseException) -> AijobsError:
 
 
 def _digest(job_type: str, job_input: BaseModel, options: JobOptions) -> str:
-    request: dict[str, Any] = {"type": job_type, "input": job_input.model_dump(mode="json")}
-    # Only when given, so a replay of a job started before options existed still matches.
-    if given := options.model_dump(mode="json", exclude_defaults=True):
-        request["options"] = given
+    request = {
+        "type": job_type,
+        "input": job_input.model_dump(mode="json"),
+        "options": options.model_dump(mode="json", exclude_defaults=True),
+    }
     canonical = json.dumps(request, sort_keys=True)
     return hashlib.sha256(canonical.encode()).hexdigest()
 

@@ -127,6 +127,8 @@ class JobTypeInfo(BaseModel):
     name: str
     description: str
     input_schema: dict[str, Any]
+    # Whether its jobs ask people questions (answered with `POST /v1/jobs/{id}/input`).
+    accepts_input: bool = False
 
 
 class ErrorBody(BaseModel):

@@ -27,13 +27,14 @@ sys.path.insert(0, str(ROOT))
 
 from temporalio.client import Client  # noqa: E402
 
+from core.contracts.agent import AgentRun  # noqa: E402
 from store import ConversationStore  # noqa: E402
 from store.database import create_engine  # noqa: E402
 from tests.support.database import embedded_database  # noqa: E402
 from tests.support.fake_openai import FakeOpenAI, Reply  # noqa: E402
 from tests.support.processes import start_worker, stop, worker_env  # noqa: E402
 from tests.support.temporal import start_dev_server  # noqa: E402
-from workflows.agent import AgentRun, AgentWorkflow  # noqa: E402
+from workflows.agent import AgentWorkflow  # noqa: E402
 
 
 def responder(steps: int, latency_s: float, gate: threading.Event | None) -> Any:

@@ -44,6 +44,8 @@ class LogHead:
     next_offset: int
     # Retention removed events up to here (-1: none), so a reader behind it may miss some.
     trimmed_through: int
+    # The progress the job published with its latest events (None before any).
+    progress: dict[str, Any] | None = None
 
 
 _TRIM = text(
@@ -95,16 +97,23 @@ class JobEventLog:
                 )
             )
 
-    async def append(self, job_id: str, batch: Sequence[NewEvent]) -> int:
+    async def append(
+        self, job_id: str, batch: Sequence[NewEvent], progress: dict[str, Any] | None = None
+    ) -> int:
         """Append the events whose keys are new, in order; returns how many were added.
+        `progress`, when given, becomes the job's progress as the API shows it.
 
-        One statement (the `append_job_events` function, migration 0007), so one round trip
-        and no transaction around it: lock the head, skip known keys, insert at gap-free
-        offsets, move the head, and NOTIFY (delivered at commit)."""
-        if not batch:
+        One statement (the `append_job_events` function, migrations 0007 and 0009), so one
+        round trip and no transaction around it: lock the head, skip known keys, insert at
+        gap-free offsets, move the head, and NOTIFY (delivered at commit)."""
+        if not batch and progress is None:
             return 0
         events = [{"key": e.key, "type": e.type, "data": storable(e.data)} for e in batch]
-        call = func.append_job_events(job_id, bindparam("events", events, type_=JSONB))
+        call = func.append_job_events(
+            job_id,
+            bindparam("events", events, type_=JSONB),
+            bindparam("progress", storable(progress) if progress else None, type_=JSONB),
+        )
         async with self._autocommit.connect() as conn:
             return int((await conn.execute(select(call))).scalar_one())
 
@@ -112,14 +121,17 @@ class JobEventLog:
         async with self._autocommit.connect() as conn:
             row = (
                 await conn.execute(
-                    select(heads.c.owner, heads.c.next_offset, heads.c.trimmed_through).where(
-                        heads.c.job_id == job_id
-                    )
+                    select(
+                        heads.c.owner,
+                        heads.c.next_offset,
+                        heads.c.trimmed_through,
+                        heads.c.progress,
+                    ).where(heads.c.job_id == job_id)
                 )
             ).first()
         if row is None:
             return None
-        return LogHead(row.owner, int(row.next_offset), int(row.trimmed_through))
+        return LogHead(row.owner, int(row.next_offset), int(row.trimmed_through), row.progress)
 
     async def read(self, job_id: str, after: int, limit: int = 500) -> list[StoredEvent]:
         """Up to `limit` events with offsets above `after`, in order."""

@@ -87,6 +87,8 @@ job_event_heads = Table(
     Column("next_offset", BigInteger, nullable=False, server_default="0"),
     Column("trimmed_through", BigInteger, nullable=False, server_default="-1"),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # The job's progress as of its last event that carried one (migration 0009).
+    Column("progress", JSONB, nullable=True),
 )
 
 # Each job's append-only event log. `key` is the writer's natural key for the event, so a

@@ -96,7 +96,7 @@ async def test_unmigrated_database_is_one_line_and_exit_2(
     )
     assert code == 2
     [reason] = refusals(lines)
-    assert "at migration none, but this code needs 0008" in reason
+    assert "at migration none, but this code needs 0009" in reason
     assert "python -m store.migrate" in reason
 
 

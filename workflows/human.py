@@ -1,10 +1,11 @@
 """Asking a person from inside a workflow: a durable wait, answered by Update or by signal.
 
-A workflow class inherits `HumanInput` and calls `await self.ask_human(...)`. The question is
-published (search attribute `JobWaitingFor`, memo `waiting_for`, current details) so the API,
-the Temporal UI and the CLI can all see what is awaited. Answers arrive through the Update
-`submit_answer` (validated before anything is written to history) or the signal `answer`
-(the Temporal UI's signal dialog, `temporal workflow signal`), carrying the same JSON.
+Every job workflow has it through the job SDK (workflows/job.py): `await self.ask_human(...)`.
+The question is published (search attribute `JobWaitingFor`, memo `waiting_for`, current
+details) so the API, the Temporal UI and the CLI can all see what is awaited. Answers arrive
+through the Update `submit_answer` (validated before anything is written to history) or the
+signal `answer` (the Temporal UI's signal dialog, `temporal workflow signal`), carrying the
+same JSON.
 """
 
 from __future__ import annotations
@@ -40,9 +41,6 @@ with workflow.unsafe.imports_passed_through():
 
 Answer = TypeVar("Answer", bound=BaseModel)
 
-# Patch ids: runs that began before each change keep replaying the way they were recorded.
-ESCALATE_IN_BACKGROUND = "escalate-in-background"
-CLEAR_WAIT_ON_CANCEL = "clear-wait-on-cancel"
 # The Temporal UI's current details show this much of a question's context.
 DETAILS_CONTEXT_CHARS = 4000
 # A failing notification is retried this often at most while the second wait lasts.
@@ -52,12 +50,11 @@ NOTIFY_RETRY = RetryPolicy(
 
 
 class HumanInput:
-    """Mixin for workflows that wait for people. Call `_init_human_input()` in `__init__`."""
+    """The part of the job SDK that waits for people."""
 
-    def _init_human_input(self, events: EventLog | None = None, *, unpatched: bool = False) -> None:
-        """`unpatched`: a run of design 1, which takes the patched paths without a marker."""
-        self._events = events
-        self._unpatched = unpatched
+    events: EventLog
+
+    def __init__(self) -> None:
         self._notifying: workflow.ActivityHandle[Any] | None = None
         self._waiting: WaitingFor | None = None
         self._waiting_model: type[BaseModel] | None = None
@@ -120,12 +117,11 @@ class HumanInput:
         try:
             record = await self._wait(within)
             if record is None and on_timeout.action == "escalate":
-                await self._escalate(within)
+                self._escalate(within)
                 record = await self._wait(within)
         except asyncio.CancelledError:
             # A cancelled job is no longer waiting: `JobWaitingFor IS NOT NULL` must not list it.
-            if self._unpatched or workflow.patched(CLEAR_WAIT_ON_CANCEL):
-                self._stop_waiting()
+            self._stop_waiting()
             raise
         if record is None and on_timeout.action == "default":
             record = self._record(name, on_timeout.default or {}, "timeout-policy", "timeout")
@@ -138,10 +134,9 @@ class HumanInput:
                 non_retryable=True,
             )
         self.answers.append(record)
-        if self._events is not None:
-            self._events.publish(
-                InputReceivedEvent(name=name, answered_by=record.answered_by, via=record.via)
-            )
+        self.events.publish(
+            InputReceivedEvent(name=name, answered_by=record.answered_by, via=record.via)
+        )
         return schema.model_validate(record.value), record
 
     def _stop_waiting(self) -> None:
@@ -163,7 +158,7 @@ class HumanInput:
             return None
         return self._received
 
-    async def _escalate(self, within: timedelta) -> None:
+    def _escalate(self, within: timedelta) -> None:
         """Notify someone and extend the deadline once. The notification retries in the
         background: a webhook outage must not fail a job that a person can still answer."""
         waiting = self._waiting
@@ -177,23 +172,13 @@ class HumanInput:
             prompt=waiting.prompt,
             reason="no answer before the deadline; waiting once more",
         )
-        summary = f"escalate: nobody answered {waiting.name}"
-        if not (self._unpatched or workflow.patched(ESCALATE_IN_BACKGROUND)):
-            await workflow.execute_activity(
-                NOTIFY_PERSON,
-                request,
-                start_to_close_timeout=timedelta(seconds=30),
-                retry_policy=RetryPolicy(maximum_attempts=5),
-                summary=summary,
-            )
-            return
         self._notifying = workflow.start_activity(
             NOTIFY_PERSON,
             request,
             start_to_close_timeout=timedelta(seconds=30),
             schedule_to_close_timeout=within,
             retry_policy=NOTIFY_RETRY,
-            summary=summary,
+            summary=f"escalate: nobody answered {waiting.name}",
         )
         self._notifying.add_done_callback(_log_notify_failure)
 
@@ -252,15 +237,14 @@ class HumanInput:
             return
         workflow.upsert_search_attributes([JOB_WAITING_FOR.value_set(waiting.name)])
         workflow.upsert_memo({WAITING_MEMO: waiting.model_dump(mode="json")})
-        if self._events is not None:
-            self._events.publish(
-                WaitingForInputEvent(
-                    question_id=waiting.id,
-                    name=waiting.name,
-                    prompt=waiting.prompt,
-                    deadline=waiting.deadline.isoformat(),
-                )
+        self.events.publish(
+            WaitingForInputEvent(
+                question_id=waiting.id,
+                name=waiting.name,
+                prompt=waiting.prompt,
+                deadline=waiting.deadline.isoformat(),
             )
+        )
         details = (
             f"**waiting for {waiting.name}** (`{waiting.id}`) until "
             f"{waiting.deadline:%Y-%m-%d %H:%M} UTC: {waiting.prompt}"

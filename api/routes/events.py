@@ -57,10 +57,8 @@ async def _subscription(
     jobs = JobService(client, settings, owner)
     async with outage_as_unavailable():
         head = await stores.events.head(job_id)
-    if head is None or head.owner is None:
-        # Started before the API recorded owners: Temporal knows whose it is.
-        await jobs.ensure_owned(job_id)
-    elif head.owner != owner:
+    # The API records the owner before it starts a job.
+    if head is None or head.owner != owner:
         raise JobNotFound(job_id)
     return _Subscription(jobs, topics)
 

@@ -19,6 +19,7 @@ async def list_job_types(_: CurrentOwner) -> list[JobTypeInfo]:
             name=job.name,
             description=job.description,
             input_schema=job.input_model.model_json_schema(),
+            accepts_input=job.accepts_input,
         )
         for job in JOB_TYPES.values()
     ]

@@ -119,9 +119,15 @@ async def list_jobs(
 
 @router.get("/{job_id}", response_model=Job, responses=errors(404))
 async def get_job(
-    job_id: JobId, owner: CurrentOwner, client: TemporalClient, settings: SettingsDep
+    job_id: JobId,
+    owner: CurrentOwner,
+    client: TemporalClient,
+    settings: SettingsDep,
+    stores: StoresDep,
 ) -> Job:
-    return await JobService(client, settings, owner).get(job_id)
+    """The job as it stands; a running job's progress comes from the database, so reading a
+    job never waits for a worker."""
+    return await JobService(client, settings, owner, stores).get(job_id)
 
 
 @router.post(

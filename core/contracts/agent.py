@@ -2,31 +2,18 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from core.contracts.job_type import JobProgress, JobType
 from core.contracts.llm import TokenUsage
 from core.contracts.options import WithOptions
 from core.contracts.plan import JobInput, JobPlan
 from core.contracts.text import StorableText
-from core.contracts.tools import TOOL_SPECS, Document, DocumentRef
+from core.contracts.tools import TOOL_SPECS, AuditEntry, Document, DocumentRef
 
 Outcome = Literal["answered", "budget_exhausted", "denied"]
-# Audit entries and events keep this much of a call's arguments and result; the whole of both
-# stays in the job's stored conversation, found by `call_id`. This bounds what every step adds
-# to history and to the state carried across continue-as-new, whatever the tools exchange.
-SUMMARY_CHARS = 100
-
-
-def summarize_text(text: str, limit: int = SUMMARY_CHARS) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def summarize_arguments(arguments: dict[str, Any] | str) -> str:
-    raw = arguments if isinstance(arguments, str) else json.dumps(arguments, sort_keys=True)
-    return summarize_text(raw)
 
 
 class AgentInput(JobInput):
@@ -75,31 +62,25 @@ class AgentStart(AgentInput, WithOptions):
     document_refs: list[DocumentRef] = Field(default_factory=list)
 
 
-class AuditEntry(BaseModel):
-    """One tool call: what the model proposed and what the backend did with it, in short."""
+class AgentState(BaseModel):
+    """Carried across continue-as-new: counters, short audit entries and the current step's
+    new messages; the conversation itself stays in the claim-check store."""
 
-    step: int
-    tool: str
-    # Where the whole call and its result are kept: the job's conversation, by tool call id.
-    call_id: str | None = None
-    arguments: str
-    status: Literal["ok", "error", "rejected", "denied"]
-    result_summary: str
-    approved_by: str | None = None
-    duration_ms: int = 0
-    # The model that proposed the call (after a fallback, not the job's own).
-    model: str | None = None
-
-    @field_validator("arguments", mode="before")
-    @classmethod
-    def _short(cls, value: object) -> object:
-        # Runs recorded before summaries carried whole argument objects.
-        if isinstance(value, dict | str):
-            return summarize_arguments(value)
-        return value
+    seq: int = 0
+    pending: list[dict[str, Any]] = Field(default_factory=list)
+    steps: list[AuditEntry] = Field(default_factory=list)
+    usage: TokenUsage = Field(default_factory=TokenUsage)
+    llm_steps: int = 0
+    tool_calls: int = 0
 
 
-class AgentProgress(BaseModel):
+class AgentRun(AgentStart):
+    """The workflow's own input: the API's start, plus state carried from earlier runs."""
+
+    carried: AgentState = Field(default_factory=AgentState)
+
+
+class AgentProgress(JobProgress):
     stage: Literal["thinking", "running_tool", "waiting_for_approval", "done"] = "thinking"
     step: int = 0
     tool_calls: int = 0
@@ -117,8 +98,11 @@ class AgentResult(BaseModel):
     usage: TokenUsage
 
 
-class Approval(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    decision: Literal["allow", "deny"]
-    reason: str | None = Field(None, max_length=2000)
+AGENT = JobType(
+    name="agent",
+    workflow_type="AgentWorkflow",
+    input_model=AgentInput,
+    description="Work towards a goal with tools: the model proposes calls, the workflow "
+    "validates them, asks a person before side effects, and stops at budgets.",
+    accepts_input=True,
+)

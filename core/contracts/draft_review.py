@@ -7,7 +7,9 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from core.contracts.human import AnswerRecord
+from core.contracts.job_type import JobProgress, JobType
 from core.contracts.llm import TokenUsage
+from core.contracts.options import WithOptions
 from core.contracts.plan import JobInput, JobPlan
 from core.contracts.publish import PublishReceipt
 from core.contracts.text import StorableText
@@ -63,10 +65,25 @@ class DraftRound(BaseModel):
     reviewed: AnswerRecord | None = None
 
 
-class DraftReviewProgress(BaseModel):
+class DraftReviewState(BaseModel):
+    """Carried across continue-as-new, one run per round."""
+
+    rounds: list[DraftRound] = Field(default_factory=list)
+    usage: TokenUsage = Field(default_factory=TokenUsage)
+
+
+class DraftReviewRun(DraftReviewInput, WithOptions):
+    """The workflow's own input: the caller's, plus the rounds carried from earlier runs.
+
+    The API validates against `DraftReviewInput`, so callers cannot forge earlier rounds.
+    """
+
+    carried: DraftReviewState = Field(default_factory=DraftReviewState)
+
+
+class DraftReviewProgress(JobProgress):
     stage: Literal["drafting", "waiting_for_review", "publishing", "done"] = "drafting"
     round: int = 1
-    usage: TokenUsage = Field(default_factory=TokenUsage)
 
 
 class DraftReviewResult(BaseModel):
@@ -75,3 +92,13 @@ class DraftReviewResult(BaseModel):
     publish: PublishReceipt | None
     rounds: list[DraftRound]
     usage: TokenUsage
+
+
+DRAFT_REVIEW = JobType(
+    name="draft_review",
+    workflow_type="DraftReviewWorkflow",
+    input_model=DraftReviewInput,
+    description="The model drafts from a brief; a person approves, revises or rejects; approved "
+    "text is published exactly once.",
+    accepts_input=True,
+)

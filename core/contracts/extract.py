@@ -10,6 +10,7 @@ from jsonschema.exceptions import SchemaError
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from core.chunking import split_text
+from core.contracts.job_type import JobProgress, JobType
 from core.contracts.llm import TokenUsage
 from core.contracts.options import WithOptions
 from core.contracts.plan import JobInput, JobPlan
@@ -100,21 +101,27 @@ class ExtractRun(ExtractInput, WithOptions):
 
 class ExtractItem(BaseModel):
     document: str
-    # Send `{"id": ...}` next time instead of the text (None in runs before ids existed).
+    # Send `{"id": ...}` next time instead of the text.
     document_id: str | None = None
     data: Any = None
     status: Literal["ok", "failed"]
     errors: list[str] = Field(default_factory=list)
 
 
-class ExtractProgress(BaseModel):
+class ExtractProgress(JobProgress):
     stage: Literal["extracting", "done"] = "extracting"
-    completed: int = 0
-    total: int = 0
-    usage: TokenUsage = Field(default_factory=TokenUsage)
 
 
 class ExtractResult(BaseModel):
     items: list[ExtractItem]
     models: list[str] = Field(default_factory=list)
     usage: TokenUsage
+
+
+EXTRACT = JobType(
+    name="extract",
+    workflow_type="ExtractWorkflow",
+    input_model=ExtractInput,
+    description="Extract one object fitting a JSON Schema from each document; answers that "
+    "misfit are repaired, and a document that fails does not fail the others.",
+)

@@ -22,6 +22,9 @@ class KeyedEvent(BaseModel):
 class AppendJobEvents(BaseModel):
     job_id: str
     events: list[KeyedEvent]
+    # The job's progress as of the last of these events: what `GET /v1/jobs/{id}` shows while
+    # the job runs, read from the database rather than asked of a worker.
+    progress: dict[str, Any] | None = None
 
 
 class TrimJobEvents(BaseModel):

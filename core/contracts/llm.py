@@ -89,6 +89,9 @@ class ChatResult(BaseModel):
     usage: TokenUsage
     # Where the answer came from: the model, the cross-run cache, or this step's journal.
     source: AnswerSource = "model"
+    # For a call with a JSON Schema: the parsed answer when it fits, else why it does not.
+    data: Any = None
+    errors: list[str] = Field(default_factory=list)
 
 
 class BatchedChat(BaseModel):
@@ -97,6 +100,9 @@ class BatchedChat(BaseModel):
 
     part: str = Field(min_length=1)
     request: ChatRequest
+    # Set: the answer must be JSON fitting this schema, checked (never retried) like
+    # `complete_structured`; the result says where it does not fit.
+    json_schema: dict[str, Any] | None = None
 
 
 class ChatBatch(BaseModel):

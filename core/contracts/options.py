@@ -30,14 +30,7 @@ class JobOptions(BaseModel):
     )
 
 
-# The workflow design a job started now follows. A run started before designs were numbered
-# reads 0 and keeps the steps (and patch markers) it began with; a newer design is chosen by
-# input, so it costs a run no history.
-DESIGN = 1
-
-
 class WithOptions(BaseModel):
-    """Mixed into a workflow's run input: the options the API started it with."""
+    """Mixed into a workflow's run input: the options the job was started with."""
 
     options: JobOptions = Field(default_factory=JobOptions)
-    design: int = Field(0, ge=0, description="The workflow design the run follows (DESIGN).")

@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from core.chunking import planned_calls, split_text
+from core.contracts.job_type import JobProgress, JobType
 from core.contracts.llm import TokenUsage
 from core.contracts.options import WithOptions
 from core.contracts.plan import JobInput, JobPlan
@@ -56,11 +57,8 @@ class SummarizeRun(SummarizeInput, WithOptions):
     """The workflow's input: the caller's, plus the job's options."""
 
 
-class SummarizeProgress(BaseModel):
+class SummarizeProgress(JobProgress):
     stage: Stage = "splitting"
-    completed: int = 0
-    total: int = 0
-    usage: TokenUsage = Field(default_factory=TokenUsage)
 
 
 class SummarizeResult(BaseModel):
@@ -70,3 +68,11 @@ class SummarizeResult(BaseModel):
     # Every model that answered a step (more than one after a fallback).
     models: list[str] = Field(default_factory=list)
     usage: TokenUsage
+
+
+SUMMARIZE = JobType(
+    name="summarize",
+    workflow_type="SummarizeWorkflow",
+    input_model=SummarizeInput,
+    description="Summarize a long text: chunks in parallel, then a combined summary.",
+)

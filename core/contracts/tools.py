@@ -7,6 +7,7 @@ them; `activities/tools/` holds the code that runs each one, registered under th
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Literal
@@ -18,6 +19,21 @@ from core.contracts.text import StorableText
 
 RUN_TOOL = "run_tool"
 STORE_DOCUMENTS = "store_documents"
+
+
+# Audit entries and events keep this much of a call's arguments and result; the whole of both
+# stays in the job's stored conversation, found by `call_id`. This bounds what every step adds
+# to history and to the state carried across continue-as-new, whatever the tools exchange.
+SUMMARY_CHARS = 100
+
+
+def summarize_text(text: str, limit: int = SUMMARY_CHARS) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def summarize_arguments(arguments: dict[str, Any] | str) -> str:
+    raw = arguments if isinstance(arguments, str) else json.dumps(arguments, sort_keys=True)
+    return summarize_text(raw)
 
 
 def _default_retry() -> RetryPolicy:
@@ -155,3 +171,26 @@ class StoreDocumentsRequest(BaseModel):
     owner: str
     job_id: str
     documents: list[Document] = Field(default_factory=list)
+
+
+class AuditEntry(BaseModel):
+    """One tool call: what the model proposed and what the backend did with it, in short."""
+
+    step: int
+    tool: str
+    # Where the whole call and its result are kept: the job's conversation, by tool call id.
+    call_id: str | None = None
+    arguments: str
+    status: Literal["ok", "error", "rejected", "denied"]
+    result_summary: str
+    approved_by: str | None = None
+    duration_ms: int = 0
+    # The model that proposed the call (after a fallback, not the job's own).
+    model: str | None = None
+
+
+class Approval(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    decision: Literal["allow", "deny"]
+    reason: str | None = Field(None, max_length=2000)

@@ -33,7 +33,9 @@ class StuckLog(JobEventLog):
     def __init__(self, *, fail: bool) -> None:
         self.fail = fail
 
-    async def append(self, job_id: str, batch: Sequence[NewEvent]) -> int:
+    async def append(
+        self, job_id: str, batch: Sequence[NewEvent], progress: dict[str, Any] | None = None
+    ) -> int:
         if self.fail:
             raise ConnectionResetError("database went away")
         await asyncio.Event().wait()

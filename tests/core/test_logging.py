@@ -30,7 +30,7 @@ from tests.support.fake_openai import FakeOpenAI, Reply
 from worker import build_worker
 from workflows.summarize import SummarizeWorkflow
 
-HISTORY = Path(__file__).parents[1] / "workflows" / "histories" / "summarize_v1.json"
+HISTORY = Path(__file__).parents[1] / "workflows" / "histories" / "summarize.json"
 
 
 @pytest.fixture

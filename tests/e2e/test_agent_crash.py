@@ -11,11 +11,12 @@ from typing import Any
 
 from temporalio.testing import WorkflowEnvironment
 
+from core.contracts.agent import AgentRun
 from store import Stores
 from tests.support.fake_openai import FakeOpenAI, Reply
 from tests.support.polling import eventually
 from tests.support.processes import kill, start_worker, stop, worker_env
-from workflows.agent import AgentRun, AgentWorkflow
+from workflows.agent import AgentWorkflow
 
 
 async def test_killed_worker_resumes_the_loop(

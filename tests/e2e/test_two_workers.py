@@ -16,7 +16,8 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.testing import WorkflowEnvironment
 
-from core.contracts.draft_review import DraftReviewResult
+from core.contracts.agent import AgentRun
+from core.contracts.draft_review import DraftReviewResult, DraftReviewRun
 from core.contracts.human import Submission
 from core.contracts.tools import Document
 from core.temporal import JOB_OWNER
@@ -24,8 +25,8 @@ from store import Stores
 from tests.support.fake_openai import FakeOpenAI, Reply
 from tests.support.polling import eventually
 from tests.support.processes import kill, start_worker, stop, worker_env
-from workflows.agent import AgentRun, AgentWorkflow
-from workflows.draft_review import DraftReviewRun, DraftReviewWorkflow
+from workflows.agent import AgentWorkflow
+from workflows.draft_review import DraftReviewWorkflow
 
 AGENTS = 8
 DRAFTS = 4

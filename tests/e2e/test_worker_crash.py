@@ -10,7 +10,6 @@ from typing import Any
 
 from temporalio.testing import WorkflowEnvironment
 
-from core.contracts.options import DESIGN
 from core.contracts.summarize import SummarizeRun
 from store import Stores
 from tests.support.fake_openai import FakeOpenAI, Reply, default_reply
@@ -66,7 +65,7 @@ async def test_killed_worker_loses_nothing_and_repays_nothing(
     workflow_id = f"crash-{uuid.uuid4().hex}"
     handle = await dev_env.client.start_workflow(
         SummarizeWorkflow.run,
-        SummarizeRun(text=TEXT, chunk_chars=200, max_parallel=3, design=DESIGN),
+        SummarizeRun(text=TEXT, chunk_chars=200, max_parallel=3),
         id=workflow_id,
         task_queue=task_queue,
     )

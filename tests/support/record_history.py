@@ -1,20 +1,20 @@
-"""Record workflow histories for the replay test: `python -m tests.support.record_history NAME`.
+"""Record workflow histories for the replay test: `python -m tests.support.record_history
+[NAME ...]` records one per job type (all of them without a NAME).
 
-NAME is `summarize_v1` (multi-chunk, hierarchical combine, one rate-limited retry),
-`draft_review_v1` (a revision across continue-as-new, then approval and publish; one file per
-run), `agent_v1` (tool calls, a rejected malformed call, an approved side effect),
-`summarize_v2` (the same job on the event-log code), `agent_v2` and `draft_review_v2` (the
-same jobs on design 1, without patch markers), `summarize_v3` (the same job on design 1:
-batched calls, no patch markers), `extract_v1` (a repaired answer) or `extract_v2` (the same
-on design 1). Jobs
-run on the dev server against the fake model, and the histories are written beside the
-replay test. Re-record only on purpose: the old files are what keep in-flight runs safe
-from non-deterministic changes.
+`summarize` (multi-chunk, a combine level, one rate-limited retry), `draft_review` (a
+revision across continue-as-new, then approval and publish; one file per run), `agent` (tool
+calls, a rejected malformed call, an approved side effect), `extract` (a repaired answer) and
+`classify` (a batch, a repaired answer and a confirmation). Jobs run on the dev server
+against the fake model, and the histories are written beside the replay test, which finds
+them by listing the folder. Before the first release, a workflow change that no longer
+replays is re-recorded here; after it, such a change ships as a new worker deployment version
+(docs/write-a-job.md).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 import tempfile
 import uuid
@@ -26,6 +26,9 @@ from typing import Any
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import WorkflowIDReusePolicy
 
+from core.contracts.agent import AgentRun
+from core.contracts.classify import ClassifyRun
+from core.contracts.draft_review import DraftReviewRun
 from core.contracts.extract import ExtractDocument, ExtractRun
 from core.contracts.human import Submission
 from core.contracts.summarize import SummarizeRun
@@ -35,22 +38,21 @@ from tests.support.fake_openai import FakeOpenAI, Reply
 from tests.support.polling import eventually
 from tests.support.temporal import start_dev_server
 from worker import build_worker
-from workflows.agent import AgentRun, AgentWorkflow
-from workflows.draft_review import DraftReviewRun, DraftReviewWorkflow
+from workflows.agent import AgentWorkflow
+from workflows.classify import ClassifyWorkflow
+from workflows.draft_review import DraftReviewWorkflow
 from workflows.extract import ExtractWorkflow
 from workflows.summarize import SummarizeWorkflow
 
 HISTORIES = Path(__file__).resolve().parents[1] / "workflows" / "histories"
 
 
-async def summarize(
-    client: Client, task_queue: str, fake: FakeOpenAI, design: int = 0
-) -> WorkflowHandle[Any, Any]:
+async def summarize(client: Client, task_queue: str, fake: FakeOpenAI) -> WorkflowHandle[Any, Any]:
     fake.script(Reply.error(429, "slow down", retry_after="1"))
     text = "\n\n".join(f"Part {i} " + "word " * 28 for i in range(5))
     handle = await client.start_workflow(
         SummarizeWorkflow.run,
-        SummarizeRun(text=text, chunk_chars=200, max_words=20, max_parallel=2, design=design),
+        SummarizeRun(text=text, chunk_chars=200, max_words=20, max_parallel=2),
         id=f"summarize-{uuid.uuid4().hex[:8]}",
         task_queue=task_queue,
     )
@@ -59,13 +61,11 @@ async def summarize(
 
 
 async def draft_review(
-    client: Client, task_queue: str, fake: FakeOpenAI, design: int = 0
+    client: Client, task_queue: str, fake: FakeOpenAI
 ) -> WorkflowHandle[Any, Any]:
     handle = await client.start_workflow(
         DraftReviewWorkflow.run,
-        DraftReviewRun(
-            brief="Announce the new office hours.", review_timeout_s=3600, design=design
-        ),
+        DraftReviewRun(brief="Announce the new office hours.", review_timeout_s=3600),
         id=f"draft-review-{uuid.uuid4().hex[:8]}",
         task_queue=task_queue,
         id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
@@ -81,9 +81,7 @@ async def draft_review(
     return handle
 
 
-async def agent(
-    client: Client, task_queue: str, fake: FakeOpenAI, design: int = 0
-) -> WorkflowHandle[Any, Any]:
+async def agent(client: Client, task_queue: str, fake: FakeOpenAI) -> WorkflowHandle[Any, Any]:
     fake.script(
         Reply.calls(("calculator", {"expression": "6 * 7"}), ("calculator", "{bad json")),
         Reply.calls(("create_ticket", {"title": "Answer", "body": "42"})),
@@ -91,9 +89,7 @@ async def agent(
     )
     handle = await client.start_workflow(
         AgentWorkflow.run,
-        AgentRun(
-            goal="Compute 6*7 and file it.", tools=["calculator", "create_ticket"], design=design
-        ),
+        AgentRun(goal="Compute 6*7 and file it.", tools=["calculator", "create_ticket"]),
         id=f"agent-{uuid.uuid4().hex[:8]}",
         task_queue=task_queue,
     )
@@ -106,9 +102,7 @@ async def agent(
     return handle
 
 
-async def extract(
-    client: Client, task_queue: str, fake: FakeOpenAI, design: int = 0
-) -> WorkflowHandle[Any, Any]:
+async def extract(client: Client, task_queue: str, fake: FakeOpenAI) -> WorkflowHandle[Any, Any]:
     fake.script(
         Reply.ok('{"vendor": "Acme"}'),
         Reply.ok('{"vendor": "Acme", "total": 12.5}'),
@@ -128,7 +122,6 @@ async def extract(
                 ExtractDocument(name="b.txt", text="Globex bills 80."),
             ],
             max_parallel=1,
-            design=design,
         ),
         id=f"extract-{uuid.uuid4().hex[:8]}",
         task_queue=task_queue,
@@ -137,20 +130,47 @@ async def extract(
     return handle
 
 
+def label_support_tickets(request: dict[str, Any]) -> Reply:
+    """A model for `classify`: labels by keyword, and answers the refund item without its
+    confidence the first time (so it is repaired), then unsure of it (so a person confirms)."""
+    messages = request["messages"]
+    item = str(messages[1]["content"])
+    if "money" in item:
+        repaired = len(messages) > 2
+        return Reply.ok('{"label": "refund", "confidence": 0.3}' if repaired else '"refund"')
+    label = "billing" if "invoice" in item else "shipping"
+    return Reply.ok(json.dumps({"label": label, "confidence": 0.9}))
+
+
+async def classify(client: Client, task_queue: str, fake: FakeOpenAI) -> WorkflowHandle[Any, Any]:
+    fake.responder = label_support_tickets
+    handle = await client.start_workflow(
+        ClassifyWorkflow.run,
+        ClassifyRun(
+            items=["My invoice is wrong.", "I want my money back.", "Where is my parcel?"],
+            labels=["billing", "refund", "shipping"],
+            confirm_below=0.5,
+        ),
+        id=f"classify-{uuid.uuid4().hex[:8]}",
+        task_queue=task_queue,
+    )
+    await eventually(partial(handle.query, ClassifyWorkflow.waiting_for), what="question")
+    await handle.execute_update(
+        ClassifyWorkflow.submit_answer,
+        Submission(name="confirm", value={"labels": {"1": "refund"}}, answered_by="recorder"),
+    )
+    await handle.result()
+    return handle
+
+
 Scenario = Callable[[Client, str, FakeOpenAI], Awaitable[WorkflowHandle[Any, Any]]]
 
 SCENARIOS: dict[str, Scenario] = {
-    "summarize_v1": summarize,
-    "draft_review_v1": draft_review,
-    "agent_v1": agent,
-    # Recorded after job events moved to the database (local activities), with fallbacks.
-    "summarize_v2": summarize,
-    "extract_v1": extract,
-    # Design 1: a level's calls in one batch activity, and no patch markers.
-    "summarize_v3": partial(summarize, design=1),
-    "extract_v2": partial(extract, design=1),
-    "agent_v2": partial(agent, design=1),
-    "draft_review_v2": partial(draft_review, design=1),
+    "summarize": summarize,
+    "draft_review": draft_review,
+    "agent": agent,
+    "extract": extract,
+    "classify": classify,
 }
 
 
@@ -189,5 +209,6 @@ async def record(name: str) -> list[Path]:
 
 
 if __name__ == "__main__":
-    for path in asyncio.run(record(sys.argv[1] if len(sys.argv) > 1 else "summarize_v1")):
-        print(path)
+    for name in sys.argv[1:] or SCENARIOS:
+        for path in asyncio.run(record(name)):
+            print(path)

@@ -13,15 +13,15 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from core.config import Settings
-from core.contracts.agent import SUMMARY_CHARS, AgentResult
+from core.contracts.agent import AgentResult, AgentRun
 from core.contracts.human import Submission, WaitingFor
-from core.contracts.options import DESIGN
+from core.contracts.tools import SUMMARY_CHARS
 from store import ConversationStore, Stores
 from tests.support.fake_openai import FakeOpenAI, Reply
 from tests.support.polling import eventually
 from tests.support.workers import attempted, lost_after_running, other_worker
 from worker import build_worker
-from workflows.agent import STEPS_PER_RUN, AgentRun, AgentWorkflow
+from workflows.agent import STEPS_PER_RUN, AgentWorkflow
 
 Handle = WorkflowHandle[AgentWorkflow, AgentResult]
 
@@ -30,7 +30,7 @@ async def start(env: WorkflowEnvironment, settings: Settings, **fields: Any) -> 
     defaults: dict[str, Any] = {"goal": "What is 6 times 7?", "tools": ["calculator"]}
     return await env.client.start_workflow(
         AgentWorkflow.run,
-        AgentRun(**(defaults | {"design": DESIGN} | fields)),
+        AgentRun(**(defaults | fields)),
         id=f"agent-{uuid.uuid4().hex}",
         task_queue=settings.task_queue,
     )

@@ -18,21 +18,20 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from core.config import Settings
-from core.contracts.draft_review import DraftReviewResult
+from core.contracts.draft_review import DraftReviewResult, DraftReviewRun
 from core.contracts.human import Submission, WaitingFor
-from core.contracts.options import DESIGN
 from core.contracts.publish import PublishReceipt
 from store import Stores
 from tests.support.fake_openai import FakeOpenAI, Reply
 from tests.support.polling import eventually
 from tests.support.workers import attempted, lost_after_running, other_worker
 from worker import build_worker
-from workflows.draft_review import DraftReviewRun, DraftReviewWorkflow
+from workflows.draft_review import DraftReviewWorkflow
 
 Handle = WorkflowHandle[DraftReviewWorkflow, DraftReviewResult]
 
 
-DEFAULTS: dict[str, Any] = {"brief": "Announce the new office hours.", "design": DESIGN}
+DEFAULTS: dict[str, Any] = {"brief": "Announce the new office hours."}
 
 
 async def start(env: WorkflowEnvironment, settings: Settings, **fields: Any) -> Handle:

@@ -15,12 +15,11 @@ from temporalio.worker import Worker
 from core.config import Settings
 from core.contracts.extract import ExtractDocument, ExtractRun
 from core.contracts.llm import TokenUsage
-from core.contracts.options import DESIGN
 from core.contracts.structured import StructuredResult
 from tests.support.fake_openai import FakeOpenAI, Reply, default_reply
 from tests.support.temporal import history_text
 from workflows.extract import ExtractWorkflow
-from workflows.structured import require_valid
+from workflows.job import require_valid
 
 SCHEMA = {
     "type": "object",
@@ -33,7 +32,7 @@ SCHEMA = {
 async def extract(env: WorkflowEnvironment, settings: Settings, **fields: Any) -> Any:
     return await env.client.execute_workflow(
         ExtractWorkflow.run,
-        ExtractRun(output_schema=SCHEMA, design=DESIGN, **fields),
+        ExtractRun(output_schema=SCHEMA, **fields),
         id=f"extract-{uuid.uuid4().hex}",
         task_queue=settings.task_queue,
     )

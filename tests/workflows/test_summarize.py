@@ -15,7 +15,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, Worker
 
 from core.config import Settings
-from core.contracts.options import DESIGN, JobOptions
+from core.contracts.options import JobOptions
 from core.contracts.summarize import SummarizeInput, SummarizeProgress, SummarizeRun
 from core.temporal import JOB_OWNER
 from store import Stores
@@ -37,7 +37,7 @@ async def start(
 ) -> WorkflowHandle[SummarizeWorkflow, Any]:
     return await env.client.start_workflow(
         SummarizeWorkflow.run,
-        SummarizeRun(**{"design": DESIGN, **fields}),
+        SummarizeRun(**fields),
         id=f"summarize-{uuid.uuid4().hex}",
         task_queue=settings.task_queue,
     )
@@ -67,7 +67,7 @@ async def test_short_text_is_one_call(
         1,
     )
     assert "at most 20 words" in fake_openai.requests[0].system_text
-    progress = await handle.query(SummarizeWorkflow.progress)
+    progress = await handle.query("progress", result_type=SummarizeProgress)
     assert (progress.stage, progress.completed, progress.total) == ("done", 1, 1)
 
 
@@ -100,7 +100,7 @@ async def test_combine_is_hierarchical_when_partials_do_not_fit(
     levels = [r for r in fake_openai.requests if "Combine" in r.system_text]
     # 12 partials of ~150 chars fit one call only in pairs: 6 groups, then 3, then 1 (3 merged).
     assert len(levels) == 6 + 3 + 1
-    progress = await handle.query(SummarizeWorkflow.progress)
+    progress = await handle.query("progress", result_type=SummarizeProgress)
     assert progress.completed == progress.total == 12 + 10
 
 
@@ -209,11 +209,11 @@ async def test_each_call_of_a_batch_is_an_event_as_it_lands(
         return [e.data["step"] for e in events if e.type == "step_completed"]
 
     assert len(await eventually(steps_done, until=lambda s: len(s) == 1, what="one call")) == 1
-    seen = await handle.query(SummarizeWorkflow.progress)
+    seen = await handle.query("progress", result_type=SummarizeProgress)
     assert (seen.stage, seen.completed, seen.total) == ("summarizing", 0, 3 + 1)
     gate.set()
     await handle.result()
-    done = await handle.query(SummarizeWorkflow.progress)
+    done = await handle.query("progress", result_type=SummarizeProgress)
     assert (done.stage, done.completed, done.total) == ("done", 4, 4)
     assert sorted(await steps_done()) == ["chunk-1", "chunk-2", "chunk-3", "combine-1-1"]
 
@@ -263,7 +263,7 @@ async def test_ui_timeline_labels_every_call(
         if e.HasField("activity_task_scheduled_event_attributes")
     )
     assert labels == [
-        "combine level 1 · group 1/1 · fake-model",
+        "combine level 1 · fake-model",
         "summarize chunks 1-3/3 · fake-model",
     ]
 
@@ -280,7 +280,7 @@ async def test_progress_only_moves_forward_over_a_three_level_combine(
     seen: list[tuple[int, int]] = []
 
     async def progress() -> SummarizeProgress:
-        current = await handle.query(SummarizeWorkflow.progress)
+        current: SummarizeProgress = await handle.query("progress", result_type=SummarizeProgress)
         seen.append((current.completed, current.total))
         return current
 
@@ -347,7 +347,7 @@ async def test_a_run_answered_from_the_cache_replays(
     on the same code without a non-determinism error."""
     owner = TypedSearchAttributes([SearchAttributePair(JOB_OWNER, f"owner-{uuid.uuid4().hex}")])
 
-    async def run_once() -> WorkflowHandle[SummarizeWorkflow, Any]:
+    async def run_once() -> WorkflowHandle[Any, Any]:
         handle = await ts_env.client.start_workflow(
             SummarizeWorkflow.run,
             SummarizeRun(text=TEXT, chunk_chars=200),

@@ -1,4 +1,4 @@
-"""The workflow side of a model call: one place for its timeouts and retry policy."""
+"""The workflow side of a model call: its timeouts, its retry policy and its fallback chain."""
 
 from __future__ import annotations
 
@@ -15,15 +15,7 @@ from workflows.events import EventLog
 
 with workflow.unsafe.imports_passed_through():
     from core.contracts.llm import (
-        BUDGET_EXCEEDED,
-        COMPLETE_CHAT,
-        COMPLETE_CHATS,
         PERMANENT_MODEL_ERRORS,
-        BatchedChat,
-        ChatBatch,
-        ChatBatchResult,
-        ChatRequest,
-        ChatResult,
         TokenUsage,
     )
     from core.contracts.options import JobOptions
@@ -126,59 +118,6 @@ async def run_llm_activity(
     return result
 
 
-async def ask_model(
-    request: ChatRequest,
-    summary: str,
-    fallbacks: Sequence[str] = (),
-    events: EventLog | None = None,
-) -> ChatResult:
-    """Run `complete_chat` as an activity, falling back along `fallbacks`; `summary` labels
-    the step in the Temporal UI timeline."""
-
-    async def call(model: str | None, fail_fast: bool, retry: RetryPolicy, note: str) -> ChatResult:
-        update = {"owner": job_owner(), "model": model, "fail_fast": fail_fast}
-        asked = request.model_copy(update=update)
-        return await run_llm_activity(COMPLETE_CHAT, asked, ChatResult, retry, summary + note)
-
-    return await with_fallbacks(request.model, fallbacks, request.step, events, call)
-
-
-async def ask_model_batch(
-    calls: list[BatchedChat],
-    parallel: int,
-    options: JobOptions,
-    spent_usd: float,
-    summary: str,
-    events: EventLog | None = None,
-) -> list[ChatResult]:
-    """Run independent calls (all on one model) as one `complete_chats` activity, falling
-    back along the job's fallback models as a single call does; the parts answered before a
-    fallback are neither asked nor paid for again. `spent_usd`: the job's spend so far."""
-    owner = job_owner()
-    tries = 0
-
-    async def call(
-        model: str | None, fail_fast: bool, retry: RetryPolicy, note: str
-    ) -> list[ChatResult]:
-        nonlocal tries
-        tries += 1
-        update = {"owner": owner, "model": model, "fail_fast": fail_fast}
-        batch = ChatBatch(
-            calls=[
-                c.model_copy(update={"request": c.request.model_copy(update=update)}) for c in calls
-            ],
-            parallel=parallel,
-            max_cost_usd=options.max_cost_usd,
-            spent_usd=spent_usd,
-            may_be_answered=tries > 1,
-        )
-        done = await run_llm_activity(COMPLETE_CHATS, batch, ChatBatchResult, retry, summary + note)
-        return done.results
-
-    fallbacks = options.fallback_models
-    return await with_fallbacks(calls[0].request.model, fallbacks, None, events, call)
-
-
 def job_owner() -> str | None:
     """Whose job this is (the JobOwner search attribute the API set), for the cost ledger."""
     return workflow.info().typed_search_attributes.get(JOB_OWNER)
@@ -190,9 +129,3 @@ def over_budget(options: JobOptions, usage: TokenUsage) -> str | None:
     if limit is None or usage.cost_usd is None or usage.cost_usd < limit:
         return None
     return f"max_cost_usd (${limit:g}) reached: ${usage.cost_usd:.6f} spent"
-
-
-def check_budget(options: JobOptions, usage: TokenUsage) -> None:
-    """Fail the job, before a call, once its spend reached max_cost_usd."""
-    if reason := over_budget(options, usage):
-        raise ApplicationError(reason, type=BUDGET_EXCEEDED, non_retryable=True)
