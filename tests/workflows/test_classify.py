@@ -172,15 +172,16 @@ async def test_the_deadline_keeps_the_models_labels_or_fails(
 
 
 async def test_a_budget_stops_the_calls_between_two_calls(
-    ts_env: WorkflowEnvironment, settings: Settings, fake_openai: FakeOpenAI, stores: Stores
+    dev_env: WorkflowEnvironment, settings: Settings, fake_openai: FakeOpenAI, stores: Stores
 ) -> None:
     """Each call costs $0.015 against max_cost_usd $0.01: the calls in flight finish, no
-    further call starts, and the job fails with BudgetExceeded."""
+    further call starts, and the job fails with BudgetExceeded. (On the dev server: the
+    lane still in flight when the job fails must not hold the time-skipping clock.)"""
     settings.model_prices = {"fake-model": (Decimal(1000), Decimal(1000))}
     fake_openai.responder = confident
     items = [f"Invoice {i} is wrong." for i in range(40)]
-    async with build_worker(settings, ts_env.client, stores):
-        handle = await start(ts_env, settings, items=items, options=JobOptions(max_cost_usd=0.01))
+    async with build_worker(settings, dev_env.client, stores):
+        handle = await start(dev_env, settings, items=items, options=JobOptions(max_cost_usd=0.01))
         with pytest.raises(WorkflowFailureError) as failed:
             await handle.result()
     # The batch activity refused the next call: its failure is the job's.
