@@ -21,7 +21,8 @@ import openai
 import structlog
 import uvloop
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.common import VersioningBehavior, WorkerDeploymentVersion
+from temporalio.worker import Worker, WorkerDeploymentConfig
 
 from activities.agent_llm import AgentLLMActivities
 from activities.billing import Billing
@@ -153,11 +154,27 @@ def build_worker(
     return Worker(
         client,
         task_queue=settings.task_queue,
+        deployment_config=deployment_config(settings),
         workflows=all_workflows(),
         activities=build_activities(settings, stores) if activities is None else activities,
         max_concurrent_activities=settings.max_concurrent_activities,
         # On SIGTERM, calls in flight get this long before Temporal retries them elsewhere.
         graceful_shutdown_timeout=timedelta(seconds=settings.shutdown_grace_s),
+    )
+
+
+def deployment_config(settings: Settings) -> WorkerDeploymentConfig | None:
+    """With AIJOBS_WORKER_BUILD_ID, a version of the worker deployment whose runs are pinned:
+    an incompatible change to a job's steps ships as a new build, and runs already started
+    finish on the build they began on (docs/write-a-job.md)."""
+    if settings.worker_build_id is None:
+        return None
+    return WorkerDeploymentConfig(
+        version=WorkerDeploymentVersion(
+            deployment_name=settings.worker_deployment, build_id=settings.worker_build_id
+        ),
+        use_worker_versioning=True,
+        default_versioning_behavior=VersioningBehavior.PINNED,
     )
 
 
@@ -265,6 +282,8 @@ async def main() -> int:
         namespace=settings.temporal_namespace,
         task_queue=settings.task_queue,
         metrics_port=settings.worker_metrics_port or None,
+        deployment=settings.worker_deployment if settings.worker_build_id else None,
+        build_id=settings.worker_build_id,
     )
     try:
         await _serve(worker, settings)

@@ -158,6 +158,14 @@ class Settings(BaseSettings):
     # On SIGTERM (a deploy), calls in flight get this long to finish before Temporal retries
     # them on another worker.
     shutdown_grace_s: float = Field(default=120.0, ge=0, alias="AIJOBS_SHUTDOWN_GRACE_S")
+    # Worker Versioning: with a build id, the worker is that version of the deployment, and
+    # each run stays on the version it started on (pinned) until it closes.
+    worker_deployment: str = Field(
+        default="aijobs", min_length=1, max_length=200, alias="AIJOBS_WORKER_DEPLOYMENT"
+    )
+    worker_build_id: str | None = Field(
+        default=None, min_length=1, max_length=200, alias="AIJOBS_WORKER_BUILD_ID"
+    )
 
     # Only `make run` keeps anything here (the dev key, the dev servers' data); workers do not.
     data_dir: str = Field(default=".data", alias="AIJOBS_DATA_DIR")
