@@ -14,6 +14,7 @@ from tests.api.jobs_client import wait_for
 from tests.conftest import Api, key_of
 from tests.support.fake_openai import FakeOpenAI, Reply
 from tests.support.polling import eventually
+from tests.support.record_history import label_support_tickets
 from tests.support.webhook import Webhook
 
 AIJOBS = str(Path(sys.executable).parent / "aijobs")
@@ -215,3 +216,30 @@ async def test_submit_retries_an_unconfirmed_start_with_one_key(tmp_path: Path) 
     assert len(keys) == 2
     assert keys[0] == keys[1]
     assert keys[0].startswith("cli-")
+
+
+async def test_a_classify_job_is_confirmed_from_the_command_line(
+    api: Api, settings: Settings, fake_openai: FakeOpenAI
+) -> None:
+    """The fifth job type needs nothing of its own in the CLI: `submit`, then `input` for its
+    `confirm` question, then `watch` prints the labels and who confirmed them."""
+    fake_openai.responder = label_support_tickets
+    body = {
+        "items": ["My invoice is wrong.", "I want my money back."],
+        "labels": ["billing", "refund", "shipping"],
+        "confirm_below": 0.5,
+    }
+    submitted = await aijobs(api, settings, "submit", "classify", "--input", json.dumps(body))
+    assert submitted.code == 0, submitted.err
+    job_id = submitted.out.strip()
+    await wait_for(api.alice, job_id, "waiting_for_input")
+    value = '{"labels": {"1": "refund"}}'
+    answered = await aijobs(api, settings, "input", job_id, "confirm", "--value", value)
+    assert answered.code == 0, answered.err
+    watched = await aijobs(api, settings, "watch", job_id)
+    assert watched.code == 0, watched.err
+    result = json.loads(watched.out[watched.out.index("{") :])
+    assert [(i["label"], i["confirmed_by"]) for i in result["items"]] == [
+        ("billing", None),
+        ("refund", api.owners[0]),
+    ]
