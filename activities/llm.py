@@ -195,7 +195,7 @@ class LLMActivities:
     def _answer_offline(request: ChatRequest, on_text: Callable[[str], None] | None) -> ChatResult:
         # The first user message holds the material (text to summarize, brief to draft from).
         text = next(m.content for m in request.messages if m.role == "user")
-        max_words = (request.max_output_tokens or 300) // 2
+        max_words = request.max_words or (request.max_output_tokens or 300) // 2
         answer = offline_model.extract(text, max_words)
         if on_text is not None:
             for index, word in enumerate(answer.split(" ")):

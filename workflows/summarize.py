@@ -60,6 +60,7 @@ def _prompt(system: str, text: str, job: SummarizeRun) -> ChatRequest:
         ],
         model=job.model,
         max_output_tokens=job.max_words * 2 + 64,
+        max_words=job.max_words,
         temperature=0.0,
     )
 

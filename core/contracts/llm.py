@@ -70,6 +70,9 @@ class ChatRequest(BaseModel):
     model: str | None = None
     # Caps spend; the offline model writes at most half this many words.
     max_output_tokens: int | None = Field(default=None, gt=0)
+    # The length the prompt asks for, in words: the offline model writes at most this many.
+    # Not sent to a real model (the prompt says it), so it changes no cache key.
+    max_words: int | None = Field(default=None, gt=0)
     # Names the step in the job's event stream; tokens are streamed there when it is set.
     step: str | None = None
     # Whose spend this is, for the ledger; the workflow fills it from JobOwner.

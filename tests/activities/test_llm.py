@@ -183,6 +183,19 @@ async def test_offline_model_answers_without_network(tokens: TokenStreams) -> No
     assert result.usage.llm_calls == 1
 
 
+async def test_offline_model_keeps_to_the_words_the_prompt_asks_for(
+    tokens: TokenStreams,
+) -> None:
+    """A summary asked for in 40 words is at most 40 words, although its token cap (the
+    summarize job's 2 * 40 + 64) would allow 72."""
+    text = " ".join(f"Sentence {i} has exactly six words." for i in range(60))
+    request = ChatRequest(
+        messages=[ChatMessage(role="user", content=text)], max_output_tokens=144, max_words=40
+    )
+    result = await call(LLMActivities(None, "offline", tokens), request)
+    assert 30 <= len(result.text.split()) <= 40
+
+
 async def test_offline_can_be_requested_with_a_client(
     llm: LLMActivities, fake_openai: FakeOpenAI
 ) -> None:
