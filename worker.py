@@ -117,6 +117,7 @@ def build_activities(settings: Settings, stores: Stores) -> list[Callable[..., A
         rate_limits=stores.rate_limits,
         model_calls=stores.model_calls,
         answers=stores.answers,
+        journal_retention=timedelta(days=settings.journal_retention_days),
     )
     tools = ToolActivities(
         tool_http_client(),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 import structlog
@@ -29,6 +30,7 @@ class JobEventActivities:
         rate_limits: PostgresLimitStorage | None = None,
         model_calls: ModelCallLog | None = None,
         answers: ModelAnswers | None = None,
+        journal_retention: timedelta = timedelta(days=7),
     ) -> None:
         self._events = events
         self._rate_limits = rate_limits
@@ -36,6 +38,7 @@ class JobEventActivities:
         self._answers = answers
         self._retention = retention
         self._token_retention = token_retention
+        self._journal_retention = journal_retention
 
     @activity.defn(name=APPEND_JOB_EVENTS)
     async def append_job_events(self, request: AppendJobEvents) -> None:
@@ -48,16 +51,38 @@ class JobEventActivities:
 
     @activity.defn(name=TRIM_JOB_EVENTS)
     async def trim_job_events(self, request: TrimJobEvents) -> TrimmedJobEvents:
-        """Remove events past retention in batches, heartbeating between them."""
+        """Remove what retention lets go, each kind in batches, heartbeating between them:
+        events past their retention, expired cache rows, journal entries past the journal's
+        retention, model calls that count for nothing, and lapsed rate-limit windows."""
         now = datetime.now(UTC)
         cutoff, token_cutoff = now - self._retention, now - self._token_retention
-        removed, more = 0, True
+        trimmed = TrimmedJobEvents()
+        more = True
         while more:
             batch, more = await self._events.trim(cutoff, token_cutoff)
-            removed += batch
-            activity.heartbeat(removed)
-        forgotten = await self._events.forget_empty(cutoff)
-        # Rate-limit windows that no longer count expire on the same schedule.
-        windows = await self._rate_limits.prune() if self._rate_limits else 0
-        log.info("events.trimmed", removed=removed, forgotten_jobs=forgotten, rate_windows=windows)
-        return TrimmedJobEvents(removed=removed, forgotten_jobs=forgotten)
+            trimmed.removed += batch
+            activity.heartbeat(trimmed.removed)
+        trimmed.forgotten_jobs = await self._events.forget_empty(cutoff)
+        if self._answers is not None:
+            answers = self._answers
+            trimmed.cache_rows = await _in_batches(answers.prune_cache)
+            trimmed.journal_rows = await _in_batches(
+                lambda batch: answers.prune_journal(self._journal_retention, batch)
+            )
+        if self._model_calls is not None:
+            trimmed.model_calls = await _in_batches(self._model_calls.prune)
+        if self._rate_limits is not None:
+            trimmed.rate_windows = await self._rate_limits.prune()
+        log.info("retention.pruned", **trimmed.model_dump())
+        return trimmed
+
+
+async def _in_batches(prune: Callable[[int], Awaitable[int]], batch: int = 10_000) -> int:
+    """Call `prune(batch)` until a call removes less than a batch; the total removed."""
+    total = 0
+    while True:
+        removed = await prune(batch)
+        total += removed
+        activity.heartbeat(total)
+        if removed < batch:
+            return total

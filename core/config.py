@@ -154,6 +154,11 @@ class Settings(BaseSettings):
     database_pool_size: int = Field(default=10, ge=1, le=200, alias="AIJOBS_DATABASE_POOL_SIZE")
     # How long job events stay readable (a client resuming later gets a `truncated` event).
     event_retention_days: float = Field(default=7.0, gt=0, alias="AIJOBS_EVENT_RETENTION_DAYS")
+    # Each step's journaled answer (what keeps a retried step from paying twice): kept at least
+    # as long as a model step may retry (3 hours), then removed by the hourly retention run.
+    journal_retention_days: float = Field(
+        default=7.0, ge=0.125, alias="AIJOBS_JOURNAL_RETENTION_DAYS"
+    )
     token_retention_days: float = Field(default=1.0, gt=0, alias="AIJOBS_TOKEN_RETENTION_DAYS")
     # On SIGTERM (a deploy), calls in flight get this long to finish before Temporal retries
     # them on another worker.

@@ -15,9 +15,6 @@ from store.reads import autocommit
 from store.tables import model_cache, model_journal
 from store.text import storable
 
-# A journaled answer is only needed while its step can still be retried.
-JOURNAL_KEEP = timedelta(days=2)
-
 
 class ModelAnswers:
     def __init__(self, engine: AsyncEngine) -> None:
@@ -67,15 +64,20 @@ class ModelAnswers:
         async with self._engine.begin() as conn:
             await conn.execute(_caching(key, answer, ttl))
 
-    async def prune(self) -> int:
+    async def prune_cache(self, batch: int = 10_000) -> int:
+        """Remove up to `batch` expired cache rows; returns how many went."""
+        expired = select(model_cache.c.key).where(model_cache.c.expires_at < func.now())
+        return await self._delete(delete(model_cache), model_cache.c.key, expired, batch)
+
+    async def prune_journal(self, keep: timedelta, batch: int = 10_000) -> int:
+        """Remove up to `batch` journal rows older than `keep`; returns how many went."""
+        old = select(model_journal.c.key).where(model_journal.c.created_at < func.now() - keep)
+        return await self._delete(delete(model_journal), model_journal.c.key, old, batch)
+
+    async def _delete(self, statement: Any, key: Any, chosen: Any, batch: int) -> int:
         async with self._engine.begin() as conn:
-            expired = await conn.execute(
-                delete(model_cache).where(model_cache.c.expires_at < func.now())
-            )
-            await conn.execute(
-                delete(model_journal).where(model_journal.c.created_at < func.now() - JOURNAL_KEEP)
-            )
-        return int(expired.rowcount)
+            gone = await conn.execute(statement.where(key.in_(chosen.limit(batch))))
+        return int(gone.rowcount)
 
 
 def _journaling(key: str, answer: dict[str, Any]) -> Insert:

@@ -116,10 +116,13 @@ class ModelCallLog:
                 )
             )
 
-    async def prune(self) -> int:
+    async def prune(self, batch: int = 10_000) -> int:
+        """Remove up to `batch` calls that count for nothing any more (and lapsed pauses);
+        returns how many calls went."""
+        old = select(model_calls.c.id).where(model_calls.c.at < func.now() - KEEP_CALLS)
         async with self._engine.begin() as conn:
             calls = await conn.execute(
-                delete(model_calls).where(model_calls.c.at < func.now() - KEEP_CALLS)
+                delete(model_calls).where(model_calls.c.id.in_(old.limit(batch)))
             )
             await conn.execute(delete(model_blocks).where(model_blocks.c.until < func.now()))
         return int(calls.rowcount)

@@ -33,5 +33,11 @@ class TrimJobEvents(BaseModel):
 
 
 class TrimmedJobEvents(BaseModel):
-    removed: int = 0
+    """What one retention run removed."""
+
+    removed: int = Field(default=0, description="Job events past their retention.")
     forgotten_jobs: int = Field(default=0, description="Jobs with no events left.")
+    cache_rows: int = Field(default=0, description="Expired answers of the response cache.")
+    journal_rows: int = Field(default=0, description="Step answers past journal retention.")
+    model_calls: int = Field(default=0, description="Calls outside every limit's window.")
+    rate_windows: int = Field(default=0, description="Lapsed owner rate-limit windows.")

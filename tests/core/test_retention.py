@@ -10,7 +10,7 @@ from temporalio.client import ScheduleActionExecutionStartWorkflow, ScheduleActi
 from temporalio.testing import WorkflowEnvironment
 
 from core.config import Settings
-from core.contracts.job_events import TrimmedJobEvents
+from core.contracts.job_events import RETENTION_WORKFLOW, TrimJobEvents, TrimmedJobEvents
 from core.retention import RETENTION_EVERY, ensure_retention_schedule, schedule_id
 from store import Stores
 from store.job_events import NewEvent
@@ -59,3 +59,54 @@ async def test_the_schedule_is_created_once_and_its_run_trims(
     await schedule.delete()
     assert result.removed >= 1
     assert [e.type for e in await stores.events.read(job, after=-1)] == ["stage"]
+
+
+async def test_a_retention_run_prunes_the_cache_the_journal_and_the_model_calls(
+    dev_env: WorkflowEnvironment, settings: Settings, stores: Stores
+) -> None:
+    """The Schedule's workflow removes expired cache rows, journal rows past
+    AIJOBS_JOURNAL_RETENTION_DAYS and model calls past every window; what is still live stays.
+    Rows are counted before and after."""
+    settings.journal_retention_days = 1.0
+    tag = uuid.uuid4().hex
+    now = datetime.now(UTC)
+    async with stores.engine.begin() as conn:
+        for age, name in ((timedelta(days=2), "old"), (timedelta(hours=1), "new")):
+            await conn.execute(
+                text("INSERT INTO model_journal (key, answer, created_at) VALUES (:k, '{}', :at)"),
+                {"k": f"{tag}-{name}", "at": now - age},
+            )
+            await conn.execute(
+                text("INSERT INTO model_cache (key, answer, expires_at) VALUES (:k, '{}', :at)"),
+                # The old answer expired an hour ago; the new one expires in an hour.
+                {"k": f"{tag}-{name}", "at": now + (timedelta(hours=1) if name == "new" else -age)},
+            )
+            await conn.execute(
+                text("INSERT INTO model_calls (model, at, tokens) VALUES (:m, :at, 10)"),
+                {"m": tag, "at": now - (timedelta(hours=3) if name == "old" else timedelta())},
+            )
+
+    async def counts() -> tuple[int, ...]:
+        found = []
+        async with stores.engine.connect() as conn:
+            for query in (
+                "SELECT count(*) FROM model_journal WHERE key LIKE :tag",
+                "SELECT count(*) FROM model_cache WHERE key LIKE :tag",
+                "SELECT count(*) FROM model_calls WHERE model LIKE :tag",
+            ):
+                found.append((await conn.execute(text(query), {"tag": f"{tag}%"})).scalar_one())
+        return tuple(found)
+
+    assert await counts() == (2, 2, 2)
+    async with build_worker(settings, dev_env.client, stores):
+        result = await dev_env.client.execute_workflow(
+            RETENTION_WORKFLOW,
+            TrimJobEvents(),
+            id=f"retention-{tag}",
+            task_queue=settings.task_queue,
+            result_type=TrimmedJobEvents,
+        )
+    assert await counts() == (1, 1, 1)
+    assert result.journal_rows >= 1
+    assert result.cache_rows >= 1
+    assert result.model_calls >= 1
