@@ -15,6 +15,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import openai
@@ -79,6 +80,13 @@ def build_openai_client(settings: Settings) -> tuple[openai.AsyncOpenAI | None, 
     )
     base_url = redaction.redact(settings.openai_base_url) if settings.openai_base_url else None
     log.info("llm.configured", base_url=base_url, default_model=settings.model)
+    if settings.openai_api_key and urlsplit(settings.openai_base_url or "").password:
+        # httpx turns a URL's user:password into Basic auth, which replaces the bearer key.
+        log.warning(
+            "llm.credentials",
+            sent="the user:password in OPENAI_BASE_URL, as HTTP Basic auth",
+            not_sent="OPENAI_API_KEY",
+        )
     return client, settings.model
 
 

@@ -2,16 +2,19 @@
 reports to Temporal, and error bodies the API answers.
 
 It replaces the configured secrets (model key, Temporal key, API and codec keys, encryption
-keys, passwords inside URLs) and, as a backstop, the password of any URL and any bearer
-token it meets. A gateway that echoes the key in its 401 then hands nobody the key.
+keys, passwords inside URLs), in every form they travel in (as written, URL-encoded, and a
+URL's `user:password` as the base64 of HTTP Basic auth), and, as a backstop, the password of
+any URL and any bearer or Basic credential it meets. A gateway that echoes the request's
+headers in its 401 then hands nobody a credential.
 """
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Iterable
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from temporalio.api.failure.v1 import Failure
 from temporalio.converter import DefaultFailureConverter, PayloadConverter
@@ -26,11 +29,16 @@ _URL_PASSWORD = re.compile(
     r"(?P<head>\b[a-zA-Z][a-zA-Z0-9+.-]{0,31}://[^/\s:@]{1,256}:)[^/\s@]{1,1024}(?=@)"
 )
 _BEARER = re.compile(r"(?i)(?P<head>bearer\s+)[A-Za-z0-9._~+/=-]{8,}")
+# HTTP Basic credentials: base64 with both cases or a digit, so "basic understanding" stays.
+_BASIC = re.compile(
+    r"(?P<head>\b[Bb]asic\s+)(?=[A-Za-z0-9+/]{0,200}[A-Z0-9])(?=[A-Za-z0-9+/]{0,200}[a-z])"
+    r"[A-Za-z0-9+/]{8,1024}={0,2}"
+)
 
 
 class Redactor:
     def __init__(self, secrets: Iterable[str] = ()) -> None:
-        unique = {s for s in secrets if len(s) >= _MIN_SECRET_CHARS}
+        unique = {form for s in secrets for form in _forms(s) if len(form) >= _MIN_SECRET_CHARS}
         # Longest first: a secret that contains another is replaced whole.
         self._secrets = sorted(unique, key=len, reverse=True)
 
@@ -40,7 +48,8 @@ class Redactor:
                 value = value.replace(secret, REDACTED)
         if "://" in value and "@" in value:
             value = _URL_PASSWORD.sub(rf"\g<head>{REDACTED}", value)
-        return _BEARER.sub(rf"\g<head>{REDACTED}", value)
+        value = _BEARER.sub(rf"\g<head>{REDACTED}", value)
+        return _BASIC.sub(rf"\g<head>{REDACTED}", value)
 
     def any(self, value: Any) -> Any:
         """`value` with every string in it (at any depth) redacted."""
@@ -66,10 +75,24 @@ def configured_secrets(settings: Settings) -> list[str]:
     if settings.database_url is not None:
         urls.append(settings.database_url.get_secret_value())
     for url in filter(None, urls):
-        password = urlsplit(url).password
-        if password:
-            found.append(password)
+        found += url_credentials(url)
     return found
+
+
+def url_credentials(url: str) -> list[str]:
+    """A URL's password, and its `user:password` as HTTP Basic auth sends it (base64 of the
+    decoded pair): what an echoing server may quote back."""
+    parts = urlsplit(url)
+    if not parts.password:
+        return []
+    pair = f"{unquote(parts.username or '')}:{unquote(parts.password)}".encode()
+    basic = base64.b64encode(pair).decode()
+    return [parts.password, basic, basic.rstrip("=")]
+
+
+def _forms(secret: str) -> set[str]:
+    """The secret as written, decoded from and encoded for a URL."""
+    return {secret, unquote(secret), quote(secret, safe="")}
 
 
 _redactor = Redactor()

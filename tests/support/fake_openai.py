@@ -32,6 +32,8 @@ class Reply:
     usage: tuple[int, int] = (10, 5)
     # (name, arguments) pairs: the reply proposes these tool calls.
     tool_calls: list[tuple[str, str]] = field(default_factory=list)
+    # The error quotes every request header, as some gateways' 401s do.
+    echo_headers: bool = False
 
     @classmethod
     def ok(cls, text: str, *, delay_s: float = 0.0, usage: tuple[int, int] = (10, 5)) -> Reply:
@@ -55,6 +57,11 @@ class Reply:
             body=json.dumps(payload).encode(),
             headers={k.replace("_", "-"): v for k, v in headers.items()},
         )
+
+    @classmethod
+    def echoing_headers(cls, status: int) -> Reply:
+        """An error whose message quotes the request's headers (credentials included)."""
+        return cls(status=status, body=b"{}", echo_headers=True)
 
     @classmethod
     def malformed(cls) -> Reply:
@@ -180,7 +187,7 @@ def _handler_for(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
             reply = fake._next_reply(body)
             fake._track(+1)
             try:
-                self._answer(body, reply)
+                self._answer(body, reply, recorded.headers)
             except (BrokenPipeError, ConnectionResetError):
                 return  # the caller is gone (a killed worker); nothing completed
             finally:
@@ -188,7 +195,12 @@ def _handler_for(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
             if reply.status == 200 and reply.body is None:
                 fake._record(recorded, completed=True)
 
-        def _answer(self, body: dict[str, Any], reply: Reply) -> None:
+        def _answer(self, body: dict[str, Any], reply: Reply, headers: dict[str, str]) -> None:
+            if reply.echo_headers:
+                message = f"unauthorized; your request headers were {json.dumps(headers)}"
+                error = {"error": {"message": message, "type": "fake_error", "code": None}}
+                self._send(reply.status, json.dumps(error).encode())
+                return
             if reply.hold is not None:
                 reply.hold.wait()
             streamed = reply.body is None and reply.status == 200 and body.get("stream")
