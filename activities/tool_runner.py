@@ -64,6 +64,7 @@ class ToolActivities:
             owner=request.owner,
             job_id=request.job_id,
             idempotency_key=request.idempotency_key,
+            document_ids=tuple(request.documents),
         )
         try:
             content = await tool.run(args, context)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from sqlalchemy import cast, func, literal, select
 from sqlalchemy.dialects.postgresql import REGCONFIG, insert
@@ -51,8 +52,11 @@ class DocumentStore:
             rows = (await conn.execute(stmt)).all()
         return {str(row.id): Document(name=row.name, text=row.body) for row in rows}
 
-    async def search(self, owner: str, query: str, limit: int) -> list[tuple[str, str]]:
-        """(name, passage with matches in [brackets]) of the owner's best-matching documents.
+    async def search(
+        self, owner: str, query: str, limit: int, ids: Sequence[str]
+    ) -> list[tuple[str, str]]:
+        """(name, passage with matches in [brackets]) of the best-matching documents among
+        `ids` (the owner's own; another owner's id finds nothing).
 
         Any one word may match. The model's text is cut into plain words and joined with
         `or`, so nothing it writes is read as query syntax.
@@ -70,7 +74,11 @@ class DocumentStore:
         )
         stmt = (
             select(documents_table.c.name, passage.label("passage"))
-            .where(documents_table.c.owner == owner, documents_table.c.search.op("@@")(tsquery))
+            .where(
+                documents_table.c.owner == owner,
+                documents_table.c.id.in_(list(ids)),
+                documents_table.c.search.op("@@")(tsquery),
+            )
             .order_by(func.ts_rank(documents_table.c.search, tsquery).desc(), documents_table.c.id)
             .limit(limit)
         )

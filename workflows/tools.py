@@ -5,7 +5,7 @@ activity under an idempotency key, and audited."""
 from __future__ import annotations
 
 import json
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from datetime import timedelta
 from typing import Any, Literal
 
@@ -62,9 +62,11 @@ class ToolRunner(HumanInput):
         step: int,
         approval_within: timedelta,
         proposed_by: str | None = None,
+        documents: Sequence[str] = (),
     ) -> str:
         """Run one proposed call and return what the model sees: the tool's result, or why it
-        did not run. Raises ToolDenied when a person refused it."""
+        did not run. Raises ToolDenied when a person refused it. `documents`: the stored
+        documents (ids) this job may search."""
         checked = check_call(call, allowed)
         audit = AuditEntry(
             step=step,
@@ -109,13 +111,13 @@ class ToolRunner(HumanInput):
                 )
         self.show("running_tool")
         started = workflow.now()
-        status, content = await self._execute(call, checked, step)
+        status, content = await self._execute(call, checked, step, documents)
         audit.status = status
         audit.duration_ms = int((workflow.now() - started).total_seconds() * 1000)
         return self._audited(audit, content)
 
     async def _execute(
-        self, call: ProposedCall, arguments: dict[str, Any], step: int
+        self, call: ProposedCall, arguments: dict[str, Any], step: int, documents: Sequence[str]
     ) -> tuple[Literal["ok", "error"], str]:
         tool = TOOL_SPECS[call.name]
         job_id = workflow.info().workflow_id
@@ -128,6 +130,7 @@ class ToolRunner(HumanInput):
                     idempotency_key=f"{job_id}/step-{step}/{call.id}",
                     owner=job_owner() or "",
                     job_id=job_id,
+                    documents=list(documents),
                 ),
                 result_type=ToolResult,
                 start_to_close_timeout=tool.timeout,

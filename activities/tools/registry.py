@@ -41,6 +41,8 @@ class ToolContext:
     job_id: str
     # Derived from workflow id, step and call: the same on every retry of this call.
     idempotency_key: str
+    # The documents the job was given (ids): a search reads these and no others.
+    document_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

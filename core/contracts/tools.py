@@ -160,6 +160,8 @@ class ToolRequest(BaseModel):
     idempotency_key: str
     owner: str
     job_id: str
+    # The stored documents this job was given: all that `search_documents` may read.
+    documents: list[str] = Field(default_factory=list)
 
 
 class ToolResult(BaseModel):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import uuid
@@ -299,6 +300,37 @@ async def test_documents_are_searchable(
     assert "menu.md" not in found
     assert "policy.md" in fake_openai.requests[0].body["messages"][1]["content"]
     assert result.answer == "30 days."
+
+
+async def test_each_job_searches_only_its_own_documents(
+    dev_env: WorkflowEnvironment, settings: Settings, fake_openai: FakeOpenAI, stores: Stores
+) -> None:
+    """Six jobs of one owner run at once, each given its own policy; each search for "refund
+    window" finds that job's policy and no other job's (an owner is often one service acting
+    for many customers). On the dev server: six runs at once need no skipped time."""
+
+    def search_then_answer(request: dict[str, Any]) -> Reply:
+        last = request["messages"][-1]
+        if last["role"] == "tool":
+            return Reply.ok(str(last["content"]))
+        return Reply.calls(("search_documents", {"query": "refund window"}))
+
+    fake_openai.responder = search_then_answer
+    async with build_worker(settings, dev_env.client, stores):
+        handles = [
+            await start(
+                dev_env,
+                settings,
+                tools=["search_documents"],
+                documents=[{"name": f"policy-{i}.md", "text": f"The refund window is {i + 10}."}],
+            )
+            for i in range(6)
+        ]
+        results = await asyncio.gather(*(handle.result() for handle in handles))
+    for i, result in enumerate(results):
+        assert result.answer is not None
+        assert result.answer.startswith(f"policy-{i}.md: ")
+        assert result.answer.count("policy-") == 1, result.answer
 
 
 async def test_side_effect_retried_on_another_worker_lands_once(
