@@ -81,6 +81,15 @@ def _loc(error: dict[str, object]) -> list[object]:
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     if not isinstance(exc, RequestValidationError):
         raise exc
+    if _body_not_json(request, exc):
+        return _answer(
+            request,
+            415,
+            error_body(
+                "unsupported_media_type",
+                "send the body as JSON, with the header Content-Type: application/json",
+            ),
+        )
     # The caller's own values are not echoed back: a 200 KB text would come back whole.
     errors = [{k: v for k, v in e.items() if k != "input"} for e in exc.errors()]
     first = errors[0] if errors else {}
@@ -88,6 +97,14 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     message = f"{where}: {first.get('msg', 'invalid')}" if first else "invalid request"
     more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
     return _answer(request, 422, error_body("invalid_input", message + more, errors))
+
+
+def _body_not_json(request: Request, exc: RequestValidationError) -> bool:
+    """A body FastAPI did not read as JSON because the request did not say it was JSON."""
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type == "application/json" or media_type.endswith("+json"):
+        return False
+    return any(tuple(e.get("loc", ()))[:1] == ("body",) for e in exc.errors())
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:

@@ -8,13 +8,14 @@ import binascii
 import hashlib
 import hmac
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
 from pydantic import BaseModel
 from temporalio.client import (
     Client,
+    WorkflowExecution,
     WorkflowExecutionDescription,
     WorkflowExecutionStatus,
     WorkflowFailureError,
@@ -66,6 +67,9 @@ log = structlog.get_logger(__name__)
 
 # The memo key holding a digest of the request, to tell a replay from a reused idempotency key.
 REQUEST_DIGEST = "request_sha256"
+# The memo key holding when the job was started: continue-as-new keeps the memo, while each
+# run's own start time is the run's.
+CREATED_AT = "created_at"
 # A start Temporal did not confirm is asked again, under the same id, this many times at most.
 START_ATTEMPTS = 3
 # Temporal's answers after which a request may or may not have been carried out.
@@ -181,7 +185,7 @@ class JobService:
                     SearchAttributePair(JOB_TYPE, job_type.name),
                 ]
             ),
-            memo={REQUEST_DIGEST: digest},
+            memo={REQUEST_DIGEST: digest, CREATED_AT: datetime.now(UTC).isoformat()},
             # Its activities inherit this: task queues share out slots fairly by owner, so
             # one owner's backlog does not hold up another's calls.
             priority=Priority(fairness_key=self._owner),
@@ -218,7 +222,7 @@ class JobService:
             id=job_id,
             type=desc.typed_search_attributes.get(JOB_TYPE) or desc.workflow_type,
             status=status,
-            created_at=desc.start_time,
+            created_at=await _created_at(desc),
             closed_at=desc.close_time,
             links=links(self._settings, job_id, desc.run_id),
         )
@@ -263,7 +267,7 @@ class JobService:
                 id=ex.id,
                 type=ex.typed_search_attributes.get(JOB_TYPE) or ex.workflow_type,
                 status=job_status(ex.status, ex.typed_search_attributes),
-                created_at=ex.start_time,
+                created_at=await _created_at(ex),
                 closed_at=ex.close_time,
                 links=links(self._settings, ex.id, ex.run_id),
             )
@@ -400,6 +404,13 @@ class JobService:
             status=job_status(desc.status, desc.typed_search_attributes),
             links=links(self._settings, desc.id, desc.run_id),
         )
+
+
+async def _created_at(execution: WorkflowExecution) -> datetime:
+    """When the job was started, whatever runs followed; a run started outside the API (no
+    memo) was started when its run was."""
+    created = await execution.memo_value(CREATED_AT, None)
+    return datetime.fromisoformat(created) if isinstance(created, str) else execution.start_time
 
 
 def _refusal(cause: BaseException) -> AijobsError:

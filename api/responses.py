@@ -16,6 +16,7 @@ _DESCRIPTIONS = {
     404: "No such job for this caller (another owner's job answers the same).",
     409: "It clashes with the job's state, or the Idempotency-Key was used with another body.",
     413: "The body is over the size limit.",
+    415: "The body was not sent as JSON (`Content-Type: application/json`).",
     422: "Invalid input: `detail` names each field.",
     429: "Too many requests, or too many jobs running: retry after `Retry-After`.",
     500: "An internal error: quote `request_id`.",
@@ -33,7 +34,7 @@ _SCHEMA = "#/components/schemas/ErrorBody"
 # What every authenticated /v1 route can answer; routes add their own.
 V1 = (401, 422, 429, 500, 503)
 # Routes that read a JSON body.
-BODY = (400, 413, 422)
+BODY = (400, 413, 415, 422)
 
 
 def errors(*statuses: int) -> Responses:

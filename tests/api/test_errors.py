@@ -216,3 +216,17 @@ async def test_every_error_has_one_shape(api: Api, monkeypatch: pytest.MonkeyPat
     assert body["code"] == "internal_error"
     assert body["request_id"] == failed.headers["x-request-id"]
     assert "secret" not in failed.text
+
+
+async def test_a_body_sent_without_the_json_content_type_is_415_saying_so(api: Api) -> None:
+    """A JSON body with no Content-Type (or a form's) is refused with 415 and a message that
+    says to send JSON, not with a pydantic error about dictionaries."""
+    body = b'{"type": "summarize", "input": {"text": "Hello there."}}'
+    for headers in ({}, {"Content-Type": "application/x-www-form-urlencoded"}):
+        response = await api.alice.post("/v1/jobs", content=body, headers=headers)
+        assert response.status_code == 415, response.text
+        assert "Content-Type: application/json" in response.json()["message"]
+    sent = await api.alice.post(
+        "/v1/jobs", content=body, headers={"Content-Type": "application/json"}
+    )
+    assert sent.status_code == 202, sent.text

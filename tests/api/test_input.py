@@ -225,6 +225,30 @@ async def test_an_answer_to_a_question_no_longer_pending_is_409(
     )
 
 
+async def test_a_jobs_created_at_is_when_it_started_whatever_runs_followed(
+    api: Api, fake_openai: FakeOpenAI
+) -> None:
+    """A revision continues the job as new (a new run, a new run start time); the job's
+    `created_at`, read and listed, stays when the job was started."""
+    fake_openai.script(Reply.ok("First draft."), Reply.ok("Second draft."))
+    job_id = await waiting_job(api)
+    before = (await api.alice.get(f"/v1/jobs/{job_id}")).json()
+    revise = {"name": "review", "value": {"decision": "revise", "feedback": "Shorter."}}
+    assert (await api.alice.post(f"/v1/jobs/{job_id}/input", json=revise)).status_code == 200
+
+    async def second_round() -> dict[str, Any]:
+        job: dict[str, Any] = (await api.alice.get(f"/v1/jobs/{job_id}")).json()
+        return job
+
+    after = await eventually(
+        second_round,
+        until=lambda job: (job.get("waiting_for") or {}).get("context", {}).get("round") == 2,
+    )
+    assert after["created_at"] == before["created_at"]
+    listed = (await api.alice.get("/v1/jobs", params={"type": "draft_review"})).json()["jobs"]
+    assert next(j for j in listed if j["id"] == job_id)["created_at"] == before["created_at"]
+
+
 async def test_a_cancelled_job_stops_being_listed_as_waiting(
     api: Api, dev_env: WorkflowEnvironment
 ) -> None:
