@@ -7,7 +7,6 @@ Temporal itself dies, the rest is stopped too.
 
 from __future__ import annotations
 
-import base64
 import os
 import secrets
 import signal
@@ -194,6 +193,12 @@ def main() -> int:
             print(f"aijobs: {err.message}", file=sys.stderr)
             return 1
 
+        # History is encrypted only when keys are configured: then the UI decodes through
+        # the API's codec server, with an operator's codec key, as in production. Without
+        # keys a dev stack's history is plain JSON, which the UI shows as it is.
+        encrypted = bool(settings.encryption_keys)
+        codec_url = f"http://localhost:{settings.api_port}/codec"
+        codec_flags = ["--ui-codec-endpoint", codec_url] if encrypted else []
         if "TEMPORAL_ADDRESS" not in os.environ:
             port, ui_port = settings.dev_temporal_port, settings.dev_ui_port
             stack.add(
@@ -213,9 +218,9 @@ def main() -> int:
                         str(ui_port),
                         "--log-level",
                         "warn",
-                        # The UI asks the API's codec server to decode payloads.
-                        "--ui-codec-endpoint",
-                        f"http://localhost:{settings.api_port}/codec",
+                        # The UI's newsfeed is fetched from outside; a dev stack stays local.
+                        "--ui-disable-news-fetch",
+                        *codec_flags,
                         *dev_server_flags(),
                     ],
                     _without_telemetry(env),
@@ -230,14 +235,9 @@ def main() -> int:
         if not settings.api_keys:
             api_key = _dev_secret(data_dir, "dev-api-key", lambda: secrets.token_urlsafe(24))
             env["AIJOBS_API_KEYS"] = f"dev={api_key}"
-        if not settings.codec_keys:
+        if encrypted and not settings.codec_keys:
             codec_key = _dev_secret(data_dir, "dev-codec-key", lambda: secrets.token_urlsafe(24))
             env["AIJOBS_CODEC_KEYS"] = f"dev={codec_key}"
-        if not settings.encryption_keys:
-            key = _dev_secret(
-                data_dir, "dev-encryption-key", lambda: base64.b64encode(os.urandom(32)).decode()
-            )
-            env["AIJOBS_ENCRYPTION_KEYS"] = f"dev={key}"
 
         workers = settings.dev_workers or os.cpu_count() or 1
         for number in range(1, workers + 1):
@@ -268,6 +268,7 @@ def main() -> int:
             api_key,
             codec_key,
             offline=settings.uses_offline_model,
+            encrypted=encrypted,
         )
 
         while not stopping:
@@ -291,6 +292,7 @@ def _banner(
     codec_key: str | None,
     *,
     offline: bool,
+    encrypted: bool,
 ) -> None:
     lines = [
         "",
@@ -302,13 +304,18 @@ def _banner(
     ]
     if key:
         lines.append(f"  API key      {key}   (owner 'dev'; kept in .data/dev-api-key)")
-    if codec_key:
+    if not encrypted:
         lines += [
-            f"  Codec key    {codec_key}   (kept in .data/dev-codec-key)",
-            f"               history is encrypted; to read it in the UI, open {api}/codec/session,",
-            "               give this key as the password, and tick 'Include cross-origin",
-            "               credentials' in the UI's codec server settings",
+            "  History      plain JSON, which the Temporal UI shows as it is; set",
+            "               AIJOBS_ENCRYPTION_KEYS to encrypt it, as production does",
         ]
+    else:
+        lines += [
+            "  History      encrypted; the UI decodes it through the API's codec server once",
+            f"               you open {api}/codec/session with a codec key (README: the codec)",
+        ]
+    if codec_key:
+        lines.append(f"  Codec key    {codec_key}   (kept in .data/dev-codec-key)")
     if offline:
         lines.append(
             "  Model        offline (set OPENAI_API_KEY or OPENAI_BASE_URL for a real one)"

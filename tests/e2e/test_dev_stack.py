@@ -126,15 +126,17 @@ async def test_make_run_stack_serves_a_job_and_survives_restart(tmp_path: Path) 
                 return str((await http.get(f"/v1/jobs/{job_id}")).json()["status"])
 
             await eventually(status, until=lambda s: s == "completed", what="job completed")
-            # History at rest is ciphertext, under the dev key kept in the data dir.
+            # With no keys configured, a dev stack's history is plain JSON that the UI shows
+            # as it is: no codec endpoint, no key to find, and the banner says so.
             temporal = await Client.connect(f"localhost:{ports['temporal']}")
             history = await temporal.get_workflow_handle(job_id).fetch_history()
-            [sealed] = history.events[0].workflow_execution_started_event_attributes.input.payloads
-            assert sealed.metadata["encoding"] == b"binary/encrypted"
-            assert b"durable" not in b"".join(e.SerializeToString() for e in history.events)
-            assert (tmp_path / "dev-encryption-key").exists()
-            codec_key = (tmp_path / "dev-codec-key").read_text().strip()
-            assert f"Codec key    {codec_key}" in output
+            [plain] = history.events[0].workflow_execution_started_event_attributes.input.payloads
+            assert plain.metadata["encoding"] == b"json/plain"
+            assert "History      plain JSON, which the Temporal UI shows as it is" in output
+            assert not (tmp_path / "dev-codec-key").exists()
+            ui = (await http.get(f"http://localhost:{ports['ui']}/api/v1/settings")).json()
+            # No codec for the UI to fail to reach (no red banner), and no outside newsfeed.
+            assert (ui["Codec"]["Endpoint"], ui["DisableNewsFetch"]) == ("", True)
             job = (await http.get(f"/v1/jobs/{job_id}")).json()
             assert job["result"]["model"] == "offline"
             assert (
