@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck tools worker api migrate install clean
+.PHONY: run test test-fast lint typecheck tools worker api migrate install clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -52,6 +52,10 @@ tools:
 
 test: lint typecheck tools
 	$(BIN)/python -m pytest
+
+# The unit layer: no Temporal server, no database, no subprocess. Run it before every commit.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m unit -q -p no:cacheprovider
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

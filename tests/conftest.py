@@ -30,6 +30,32 @@ from tests.support.temporal import start_dev_server, start_time_skipping
 from worker import build_worker
 
 
+LAYERS = ("unit", "integration", "e2e")
+# Fixtures that start Temporal and the API together (end to end), or a server of any kind
+# (PostgreSQL, the fake model server, a Temporal server) or a subprocess.
+E2E_FIXTURES = frozenset({"api", "dev_env"})
+SERVER_FIXTURES = frozenset(
+    {"ts_env", "database_url", "stores", "fake_openai", "settings", "worker", "resolved"}
+)
+E2E_FOLDERS = frozenset({"e2e", "cli", "contract"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test belongs to one layer: its own marker, else what it needs says which. A test
+    that starts no server and no subprocess is a unit test (`make test-fast` runs those)."""
+    for item in items:
+        if any(item.get_closest_marker(layer) for layer in LAYERS):
+            continue
+        needs = set(getattr(item, "fixturenames", ()))
+        folder = item.path.parent.name
+        if needs & E2E_FIXTURES or folder in E2E_FOLDERS:
+            item.add_marker(pytest.mark.e2e)
+        elif needs & SERVER_FIXTURES:
+            item.add_marker(pytest.mark.integration)
+        else:
+            item.add_marker(pytest.mark.unit)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def structured_logs() -> None:
     """Log as production does, so every logger is routed through the same processors."""

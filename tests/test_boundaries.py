@@ -11,6 +11,9 @@ import pytest
 
 from tests.support.processes import ROOT
 
+# Starts subprocesses (interpreters, workers, servers): not a unit test.
+pytestmark = pytest.mark.integration
+
 
 def loaded_after(module: str) -> set[str]:
     """Top-level packages a fresh interpreter has loaded after importing `module`."""

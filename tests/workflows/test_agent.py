@@ -230,11 +230,13 @@ async def test_long_loop_with_big_arguments_keeps_every_run_small(
     worker: Worker,
     stores: Stores,
 ) -> None:
-    """500 model steps, each proposing a ticket with 5 KB of arguments: the model still sees
-    every earlier message, every run's history stays under 1 MB and no continue-as-new
-    carries more than 256 KB, because conversations, documents and whole arguments live in
-    the database and the audit trail keeps summaries."""
-    steps = 500
+    """60 model steps over three runs, each proposing a ticket with 5 KB of arguments: the
+    model still sees every earlier message, every run's history stays under 1 MB and no
+    continue-as-new carries more than 256 KB, because conversations, documents and whole
+    arguments live in the database and the audit trail keeps summaries. (Sixty are enough to
+    tell: a run that kept its conversation would pass 1 MB within its 25 steps, and carried
+    whole arguments would pass 256 KB.)"""
+    steps = 60
     body = "x" * 4900
 
     def responder(request: dict[str, Any]) -> Reply:
