@@ -29,7 +29,6 @@ from tests.support.fake_openai import FakeOpenAI
 from tests.support.temporal import start_dev_server, start_time_skipping
 from worker import build_worker
 
-
 LAYERS = ("unit", "integration", "e2e")
 # Fixtures that start Temporal and the API together (end to end), or a server of any kind
 # (PostgreSQL, the fake model server, a Temporal server) or a subprocess.
