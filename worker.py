@@ -38,7 +38,7 @@ from activities.tool_runner import ToolActivities
 from activities.tools.fetch_url import PublicAddresses, tool_http_client
 from core import redaction
 from core.config import Settings, get_settings
-from core.errors import DatabaseNotReady, SearchAttributesMissing, SettingsInvalid
+from core.errors import DatabaseNotReady, KeysMismatch, SearchAttributesMissing, SettingsInvalid
 from core.jobs import JOB_TYPES
 from core.logging import configure_logging
 from core.pricing import ModelPrices
@@ -47,6 +47,7 @@ from core.telemetry import TelemetryInvalid, configure_tracing, shutdown_tracing
 from core.temporal import connect, ensure_search_attributes, metrics_runtime
 from store import Stores
 from store.database import check_ready, create_engine
+from store.encryption_keys import check_keys
 from workflows.event_retention import EventRetentionWorkflow
 from workflows.registry import RegistryMismatch, matched
 
@@ -277,10 +278,11 @@ async def main() -> int:
     engine = create_engine(settings.database_url.get_secret_value(), settings.database_pool_size)
     try:
         await check_ready(engine)
+        await check_keys(engine, settings)
         client = await connect(settings, runtime)
         await ensure_search_attributes(client)
         await ensure_retention_schedule(client, settings.task_queue)
-    except (DatabaseNotReady, SearchAttributesMissing) as err:
+    except (DatabaseNotReady, KeysMismatch, SearchAttributesMissing) as err:
         log.error("worker.cannot_start", reason=err.message)
         await engine.dispose()
         return 2

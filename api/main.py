@@ -21,11 +21,12 @@ from api.routes import codec, events, health, job_types, jobs, metrics, usage
 from api.temporal_connection import TemporalConnection
 from core import redaction
 from core.config import Settings, get_settings
-from core.errors import DatabaseNotReady, SettingsInvalid
+from core.errors import DatabaseNotReady, KeysMismatch, SettingsInvalid
 from core.logging import configure_logging
 from core.telemetry import TelemetryInvalid, configure_tracing, shutdown_tracing, tracing_on
 from store import Stores
 from store.database import check_ready, create_engine
+from store.encryption_keys import check_keys
 
 log = structlog.get_logger("api")
 
@@ -78,7 +79,8 @@ def create_app(
         )
         try:
             await check_ready(engine)
-        except DatabaseNotReady as err:
+            await check_keys(engine, resolved)
+        except (DatabaseNotReady, KeysMismatch) as err:
             log.error("api.cannot_start", reason=err.message)
             await engine.dispose()
             raise

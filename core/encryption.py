@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import hashlib
+import hmac
 import os
 from collections.abc import Sequence
 
@@ -98,3 +100,19 @@ def data_converter(settings: Settings) -> DataConverter:
         payload_codec=codec,
         failure_converter_class=RedactingEncodedFailureConverter,
     )
+
+
+def key_fingerprints(settings: Settings) -> dict[str, str]:
+    """A fingerprint of each configured key, by id and in order (the first encrypts): an HMAC
+    under the key, so the database learns nothing about the key itself."""
+    return {
+        key_id: hmac.new(
+            base64.b64decode(key.get_secret_value()), b"aijobs key fingerprint", hashlib.sha256
+        ).hexdigest()[:32]
+        for key_id, key in settings.encryption_keys.items()
+    }
+
+
+def deployment_name(settings: Settings) -> str:
+    """What shares one set of keys: the processes of one namespace and task queue."""
+    return f"{settings.temporal_namespace}/{settings.task_queue}"

@@ -137,6 +137,13 @@ class SearchAttributesMissing(AijobsError):
     code = "temporal_misconfigured"
 
 
+class KeysMismatch(AijobsError):
+    """This process's AIJOBS_ENCRYPTION_KEYS cannot read what its deployment writes."""
+
+    status = 503
+    code = "keys_mismatch"
+
+
 class DatabaseUnavailable(AijobsError):
     """The application database stopped answering (refused, gone, dropped): retry shortly."""
 

@@ -185,3 +185,15 @@ model_cache = Table(
     Column("expires_at", DateTime(timezone=True), nullable=False),
     Index("model_cache_expiry_idx", "expires_at"),
 )
+
+# The payload keys of each deployment ("<namespace>/<task queue>"), by id: a fingerprint
+# (never the key), and since when a process encrypts with it (store/encryption_keys.py).
+encryption_keys = Table(
+    "encryption_keys",
+    metadata,
+    Column("deployment", Text, primary_key=True),
+    Column("key_id", Text, primary_key=True),
+    Column("fingerprint", Text, nullable=False),
+    Column("first_seen", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("primary_since", DateTime(timezone=True), nullable=True),
+)

@@ -3,6 +3,7 @@ unmigrated database, or search attributes the namespace lacks and will not add."
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import subprocess
@@ -29,6 +30,8 @@ from core.config import Settings
 from core.errors import SearchAttributesMissing
 from core.temporal import ensure_search_attributes
 from store import Stores
+from store.encryption_keys import check_keys
+from tests.conftest import make_settings
 from tests.support.polling import eventually
 from tests.support.processes import ROOT, start_worker, stop, worker_env
 from tests.support.temporal import own_dev_server
@@ -99,7 +102,7 @@ async def test_unmigrated_database_is_one_line_and_exit_2(
     )
     assert code == 2
     [reason] = refusals(lines)
-    assert "at migration none, but this code needs 0009" in reason
+    assert "at migration none, but this code needs 0010" in reason
     assert "python -m store.migrate" in reason
 
 
@@ -177,3 +180,24 @@ async def test_every_log_line_is_json_including_the_sdk_cores(
     core = [line for line in parsed if line["logger"].startswith("temporalio.core")]
     assert core
     assert all(line["level"] in ("warning", "error") for line in core)
+
+
+async def test_a_worker_with_keys_that_cannot_read_the_deployment_refuses_to_start(
+    dev_env: WorkflowEnvironment, stores: Stores, database_url: str
+) -> None:
+    """A second worker whose AIJOBS_ENCRYPTION_KEYS lack the deployment's key (here: none at
+    all, then a different key under the same name) stops at start with one line naming the
+    variable, instead of failing every task it takes."""
+    queue = f"keys-{uuid.uuid4().hex}"
+    key = base64.b64encode(b"k" * 32).decode()
+    await check_keys(stores.engine, make_settings(task_queue=queue, encryption_keys=f"k1={key}"))
+    base = {
+        "TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host,
+        "AIJOBS_DATABASE_URL": database_url,
+        "AIJOBS_TASK_QUEUE": queue,
+    }
+    for keys in ("", f"k1={base64.b64encode(b'x' * 32).decode()}"):
+        code, lines = run_worker({**base, "AIJOBS_ENCRYPTION_KEYS": keys})
+        assert code == 2
+        [reason] = refusals(lines)
+        assert "AIJOBS_ENCRYPTION_KEYS" in reason

@@ -55,7 +55,7 @@ async def test_an_unmigrated_database_is_refused_until_migrated(empty_database: 
     """Start-up names the migration it needs and how to apply it; after upgrade it is ready."""
     engine = create_engine(empty_database, pool_size=1)
     try:
-        with pytest.raises(DatabaseNotReady, match=r"at migration none, but this code needs 0009"):
+        with pytest.raises(DatabaseNotReady, match=r"at migration none, but this code needs 0010"):
             await check_ready(engine)
         await asyncio.to_thread(upgrade, empty_database)
         await check_ready(engine)
