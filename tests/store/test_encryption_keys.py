@@ -22,7 +22,7 @@ async def test_a_process_joins_only_with_keys_that_read_the_deployment(stores: S
     await registry.check_and_record(deployment, {"k1": "aaa"}, "k1")
     with pytest.raises(KeysMismatch, match="key 'k1' is not the key"):
         await registry.check_and_record(deployment, {"k1": "bbb"}, "k1")
-    with pytest.raises(KeysMismatch, match="lacks key 'k1'.*keys here: none"):
+    with pytest.raises(KeysMismatch, match=r"lacks key 'k1'.*keys here: none"):
         await registry.check_and_record(deployment, {}, None)
     await registry.check_and_record(f"default/{uuid.uuid4().hex}", {}, None)
 
