@@ -8,6 +8,7 @@ import binascii
 import hashlib
 import hmac
 import json
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -335,11 +336,30 @@ class JobService:
         log.info("job.input_accepted", job_id=job_id, name=name, owner=self._owner)
         return record
 
-    async def running_count(self) -> int:
-        """How many of this owner's jobs are running now (Temporal's visibility)."""
-        query = f"{JOB_OWNER.name} = {_quote(self._owner)} AND ExecutionStatus = 'Running'"
-        counted = await self._client.count_workflows(query, rpc_timeout=self._rpc_timeout)
-        return counted.count
+    async def ended_among(
+        self,
+        job_ids: Sequence[str],
+        missing_since: datetime,
+        admitted: Mapping[str, datetime],
+    ) -> Sequence[str]:
+        """Which of these jobs run no more, as Temporal knows them now: closed, or unknown to
+        it although admitted before `missing_since` (a start that never happened)."""
+        limit = asyncio.Semaphore(10)
+
+        async def closed(job_id: str) -> bool:
+            async with limit:
+                try:
+                    desc = await self._client.get_workflow_handle(job_id).describe(
+                        rpc_timeout=self._rpc_timeout
+                    )
+                except RPCError as err:
+                    if err.status == RPCStatusCode.NOT_FOUND:
+                        return admitted[job_id] < missing_since
+                    raise
+            return desc.status != WorkflowExecutionStatus.RUNNING
+
+        found = await asyncio.gather(*(closed(job_id) for job_id in job_ids))
+        return [job_id for job_id, gone in zip(job_ids, found, strict=True) if gone]
 
     async def closed(self, job_id: str) -> Job | None:
         """The job if it has closed, else None: one describe, no query to a worker."""

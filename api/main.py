@@ -15,7 +15,6 @@ from api.error_handlers import install_error_handlers
 from api.event_hub import EventHub
 from api.middleware import BodySizeLimit, CodecCors, RequestContext
 from api.openapi import install_openapi
-from api.quotas import RunningCounts
 from api.rate_limit import enforce_rate_limit
 from api.routes import codec, events, health, job_types, jobs, metrics, usage
 from api.temporal_connection import TemporalConnection
@@ -88,7 +87,6 @@ def create_app(
         app.state.temporal = temporal or TemporalConnection(resolved)
         stores = Stores.on(engine)
         app.state.stores = stores
-        app.state.running_counts = RunningCounts()
         app.state.rate_limiter = SlidingWindowCounterRateLimiter(stores.rate_limits)
         # One LISTEN connection for every SSE client of this process.
         hub = EventHub(engine, stores.events)

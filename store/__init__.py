@@ -17,6 +17,7 @@ from store.model_answers import ModelAnswers
 from store.model_calls import ModelCallLog
 from store.outbox import Outbox
 from store.rate_limits import PostgresLimitStorage
+from store.running_jobs import RunningJobs
 from store.tickets import TicketStore
 
 
@@ -34,6 +35,7 @@ class Stores:
     rate_limits: PostgresLimitStorage
     model_calls: ModelCallLog
     answers: ModelAnswers
+    running: RunningJobs
 
     @classmethod
     def on(cls, engine: AsyncEngine) -> Stores:
@@ -48,6 +50,7 @@ class Stores:
             rate_limits=PostgresLimitStorage(engine),
             model_calls=ModelCallLog(engine),
             answers=ModelAnswers(engine),
+            running=RunningJobs(engine),
         )
 
 
@@ -60,6 +63,7 @@ __all__ = [
     "ModelCallLog",
     "Outbox",
     "PostgresLimitStorage",
+    "RunningJobs",
     "Stores",
     "TicketStore",
 ]

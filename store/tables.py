@@ -197,3 +197,14 @@ encryption_keys = Table(
     Column("first_seen", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("primary_since", DateTime(timezone=True), nullable=True),
 )
+
+# Each owner's running jobs (migration 0011): admitted under a per-owner lock before a start,
+# removed by the job's final event (store/running_jobs.py).
+running_jobs = Table(
+    "running_jobs",
+    metadata,
+    Column("job_id", Text, primary_key=True),
+    Column("owner", Text, nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("running_jobs_owner_idx", "owner"),
+)

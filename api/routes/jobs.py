@@ -13,7 +13,7 @@ from pydantic.json_schema import SkipJsonSchema
 from api.deps import CurrentOwner, SettingsDep, StoresDep, TemporalClient
 from api.job_bounds import check_bounds, with_defaults
 from api.job_service import JobService, job_id_for
-from api.quotas import RunningCounts, check_start_quotas
+from api.quotas import admit_start
 from api.responses import BODY, V1, errors
 from api.schemas import (
     CancelAccepted,
@@ -85,11 +85,13 @@ async def create_job(
     job_input = await read_stored_documents(owner, job_input, stores.documents)
     check_bounds(job_input, with_defaults(job_input, body.options, settings), settings)
     jobs = JobService(client, settings, owner, stores)
-    counts: RunningCounts = request.app.state.running_counts
-    await check_start_quotas(owner, settings, jobs, stores.ledger, counts)
+    job_id = job_id_for(owner, key)
+    await admit_start(owner, job_id, settings, jobs, stores)
+    # A start that failed, or whose outcome is unknown, keeps its place until the owner next
+    # reaches the cap: then Temporal says whether it runs (a job never started is not found).
     job, created = await jobs.start(job_type, job_input, key, body.options)
-    if created:
-        counts.started(owner)
+    if job.status not in ("running", "waiting_for_input"):
+        await stores.running.forget([job_id])  # a replay of a job that already ended
     response.status_code = status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK
     response.headers["Location"] = job.links.self
     return job

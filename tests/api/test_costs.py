@@ -3,9 +3,11 @@ the jobs' costs, budgets that stop spending, and the owner's start quotas."""
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 
 import pytest
+from temporalio.testing import WorkflowEnvironment
 
 from core.config import Settings
 from store import Stores
@@ -138,6 +140,35 @@ async def test_the_running_jobs_quota_answers_429(
     assert refused.headers["Retry-After"] == "10"
     assert refused.json()["message"].startswith("1 of your jobs are running; the limit is 1")
     await api.alice.post(f"/v1/jobs/{waiting}/cancel")
+
+
+async def test_the_running_cap_is_exact_for_sequential_and_concurrent_starts(
+    api: Api, fake_openai: FakeOpenAI, settings: Settings, dev_env: WorkflowEnvironment
+) -> None:
+    """Cap 3: three draft reviews (each waiting for a reviewer) start one after another and
+    the fourth is refused at once, not a second later; of six concurrent starts after one
+    finished, exactly one is accepted; a job terminated without its final event stops
+    counting when the owner reaches the cap again."""
+    settings.owner_max_running = 3
+    draft = {"type": "draft_review", "input": {"brief": "Say hello."}}
+    started = [await start_job(api.alice, draft) for _ in range(3)]
+    refused = await api.alice.post("/v1/jobs", json=draft)
+    assert refused.status_code == 429, refused.text
+    assert refused.json()["message"].startswith("3 of your jobs are running; the limit is 3")
+    # A replay of a running job is not a new start: it answers, at the cap too.
+    replayed = await api.alice.post(
+        "/v1/jobs", json=draft, headers={"Idempotency-Key": "not-this-one"}
+    )
+    assert replayed.status_code == 429
+    assert (await api.alice.post(f"/v1/jobs/{started[0]}/cancel")).status_code == 202
+    await wait_for(api.alice, started[0], "cancelled")
+    burst = await asyncio.gather(*(api.alice.post("/v1/jobs", json=draft) for _ in range(6)))
+    assert sorted(r.status_code for r in burst) == [202, 429, 429, 429, 429, 429]
+    # Terminated: no final event is written, yet at the cap Temporal is asked and it is let go.
+    await dev_env.client.get_workflow_handle(started[1]).terminate("operator")
+    assert (await api.alice.post("/v1/jobs", json=draft)).status_code == 202
+    assert (await api.alice.post("/v1/jobs", json=draft)).status_code == 429
+    assert (await api.bob.post("/v1/jobs", json=draft)).status_code == 202
 
 
 async def test_the_same_job_again_costs_nothing_and_shows_the_saving(

@@ -59,15 +59,14 @@ async def test_a_frozen_temporal_is_503_everywhere_and_starts_at_most_once(
 ) -> None:
     owner = next(o for o in frozen_settings.api_keys if o.startswith("alice-"))
     async with own_dev_server() as (address, server):
-        # Freeze the server between the quota check (itself a Temporal call, which a frozen
-        # server would fail first, truthfully: nothing started) and the start.
-        quotas = quota_check.check_start_quotas
+        # Freeze the server between the quota check (the database's count) and the start.
+        quotas = quota_check.admit_start
 
         async def then_freeze(*args: Any) -> None:
             await quotas(*args)
             os.kill(server.pid, signal.SIGSTOP)
 
-        monkeypatch.setattr(jobs_routes, "check_start_quotas", then_freeze)
+        monkeypatch.setattr(jobs_routes, "admit_start", then_freeze)
         settings = frozen_settings.model_copy(update={"temporal_address": address})
         headers = {"Authorization": f"Bearer {key_of(settings, 'alice-')}"}
         async with (
@@ -91,14 +90,14 @@ async def test_a_frozen_temporal_is_503_everywhere_and_starts_at_most_once(
             os.kill(server.pid, signal.SIGCONT)
             # The frozen server may still carry out the start it had received; either way the
             # retry with the key leaves exactly one job.
-            monkeypatch.setattr(jobs_routes, "check_start_quotas", quotas)
+            monkeypatch.setattr(jobs_routes, "admit_start", quotas)
             retried = await http.post("/v1/jobs", json=SUMMARIZE, headers={"Idempotency-Key": key})
             assert retried.status_code in (200, 202), retried.text
             assert retried.json()["id"] == unconfirmed.headers["job-id"]
             assert await owner_jobs(address, owner) == 1
 
             # Thawed while the API asks again: the same request ends 202 with one job.
-            monkeypatch.setattr(jobs_routes, "check_start_quotas", then_freeze)
+            monkeypatch.setattr(jobs_routes, "admit_start", then_freeze)
             caplog.clear()
             with caplog.at_level(logging.WARNING):
                 pending = asyncio.create_task(http.post("/v1/jobs", json=SUMMARIZE))
