@@ -25,7 +25,7 @@ import openai
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from core.chunking import group_for_combine, split_text  # noqa: E402
+from core.chunking import combine_fan_in, plan_combine, split_text  # noqa: E402
 from core.contracts.summarize import SummarizeRun  # noqa: E402
 from core.logging import configure_logging  # noqa: E402
 from tests.conftest import make_settings  # noqa: E402
@@ -59,8 +59,12 @@ async def plain_asyncio(client: openai.AsyncOpenAI, text: str, parallel: int) ->
         return response.choices[0].message.content or ""
 
     parts = await asyncio.gather(*(ask("Summarize.", chunk) for chunk in split_text(text, 200)))
-    while len(parts) > 1:
-        groups = group_for_combine(list(parts), 200)
+    # The combine tree the workflow plans, so both sides make the same calls.
+    for sizes in plan_combine(len(parts), combine_fan_in(200, MAX_WORDS)):
+        groups, start = [], 0
+        for size in sizes:
+            groups.append(parts[start : start + size])
+            start += size
         parts = await asyncio.gather(*(ask("Combine.", "\n\n".join(g)) for g in groups))
     return parts[0]
 

@@ -12,12 +12,12 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _SPACE = re.compile(r"\s+")
 
 
-def _pieces(text: str, limit: int, *, words: bool) -> list[tuple[str, str]]:
+def _pieces(text: str, limit: int) -> list[tuple[str, str]]:
     """Break text into (piece, joiner) units no longer than `limit`.
 
     Paragraphs are kept whole when they fit, else cut at sentence ends; a sentence still too
-    long is cut into words (`words`) or, as runs from before that did, hard at `limit`. The
-    joiner remembers whether a piece followed a paragraph break or a space.
+    long is cut into words (a word longer than `limit`, hard at `limit`). The joiner
+    remembers whether a piece followed a paragraph break or a space.
     """
     units: list[tuple[str, str]] = []
     for paragraph in _PARAGRAPH_BREAK.split(text):
@@ -29,7 +29,7 @@ def _pieces(text: str, limit: int, *, words: bool) -> list[tuple[str, str]]:
             continue
         joiner = "\n\n"
         for sentence in _SENTENCE_END.split(paragraph):
-            if words and len(sentence) > limit:
+            if len(sentence) > limit:
                 for index, word in enumerate(_SPACE.split(sentence)):
                     units.extend(_hard_cut(word, limit, joiner if index == 0 else " "))
             else:
@@ -45,13 +45,12 @@ def _hard_cut(piece: str, limit: int, joiner: str) -> list[tuple[str, str]]:
     ]
 
 
-def split_text(text: str, chunk_chars: int, *, packed: bool = True) -> list[str]:
+def split_text(text: str, chunk_chars: int) -> list[str]:
     """Pack paragraphs, sentences and (for over-long sentences) words greedily into chunks of
-    at most `chunk_chars` characters, so no call is spent on a scrap. `packed=False` is the
-    splitting of runs begun before words were packed."""
+    at most `chunk_chars` characters, so no call is spent on a scrap."""
     chunks: list[str] = []
     current = ""
-    for piece, joiner in _pieces(text, chunk_chars, words=packed):
+    for piece, joiner in _pieces(text, chunk_chars):
         candidate = f"{current}{joiner}{piece}" if current else piece
         if len(candidate) <= chunk_chars:
             current = candidate
@@ -61,29 +60,6 @@ def split_text(text: str, chunk_chars: int, *, packed: bool = True) -> list[str]
     if current:
         chunks.append(current)
     return chunks
-
-
-def group_for_combine(parts: list[str], budget_chars: int) -> list[list[str]]:
-    """Group partial results so each group fits one call.
-
-    Every group holds at least two parts (when there are two), so each combine round strictly
-    shrinks the list and the reduction always ends.
-    """
-    groups: list[list[str]] = []
-    current: list[str] = []
-    size = 0
-    for part in parts:
-        if len(current) >= 2 and size + len(part) > budget_chars:
-            groups.append(current)
-            current, size = [], 0
-        current.append(part)
-        size += len(part) + 2
-    if current:
-        if len(current) == 1 and groups:
-            groups[-1].append(current[0])
-        else:
-            groups.append(current)
-    return groups
 
 
 # A partial summary of at most `max_words` words is assumed to take at most this many

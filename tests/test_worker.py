@@ -31,6 +31,7 @@ from core.errors import SearchAttributesMissing
 from core.temporal import ensure_search_attributes
 from store import Stores
 from store.encryption_keys import check_keys
+from store.migrate import head_revision
 from tests.conftest import make_settings
 from tests.support.polling import eventually
 from tests.support.processes import ROOT, start_worker, stop, worker_env
@@ -102,7 +103,7 @@ async def test_unmigrated_database_is_one_line_and_exit_2(
     )
     assert code == 2
     [reason] = refusals(lines)
-    assert "at migration none, but this code needs 0010" in reason
+    assert f"at migration none, but this code needs {head_revision()}" in reason
     assert "python -m store.migrate" in reason
 
 

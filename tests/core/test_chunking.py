@@ -6,7 +6,6 @@ import pytest
 
 from core.chunking import (
     combine_fan_in,
-    group_for_combine,
     plan_combine,
     planned_calls,
     split_text,
@@ -44,21 +43,6 @@ def test_blank_text_has_no_chunks() -> None:
     assert split_text(" \n\n  ", 200) == []
 
 
-@pytest.mark.parametrize("count", [2, 3, 5, 12, 40])
-def test_grouping_always_shrinks(count: int) -> None:
-    """Every round has fewer groups than parts, so hierarchical combining terminates."""
-    parts = ["p" * 150] * count
-    groups = group_for_combine(parts, 200)
-    assert len(groups) < count
-    assert all(len(g) >= 2 for g in groups)
-    assert [p for g in groups for p in g] == parts
-
-
-def test_small_parts_share_one_group() -> None:
-    """Parts that fit together go into a single call."""
-    assert group_for_combine(["a" * 10] * 5, 1000) == [["a" * 10] * 5]
-
-
 @pytest.mark.parametrize(
     ("count", "fan_in", "levels"),
     [
@@ -91,14 +75,13 @@ def test_fan_in_fits_worst_case_partials_in_one_call() -> None:
 
 def test_a_long_sentence_is_packed_by_words_not_cut_into_scraps() -> None:
     """A 1,232-character paragraph at 1,200 makes two chunks, not 21 + 1,200 + 32 characters:
-    no paid call is spent on a scrap. Runs from before keep the old cut."""
+    no paid call is spent on a scrap."""
     paragraph = "A short first clause. " + " ".join(["word"] * 242)
     assert len(paragraph) == 1_231
     packed = split_text(paragraph, 1200)
     assert len(packed) == 2
     assert all(len(c) <= 1200 for c in packed)
     assert " ".join(packed) == paragraph
-    assert len(split_text(paragraph, 1200, packed=False)) == 3
 
 
 def test_planned_calls_count_chunks_and_every_combine() -> None:

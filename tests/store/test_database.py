@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection, make_url
 from core.errors import DatabaseNotReady
 from store import Stores
 from store.database import async_url, check_ready, create_engine, shown
-from store.migrate import upgrade
+from store.migrate import head_revision, upgrade
 from store.tables import metadata
 from tests.support.processes import ROOT
 
@@ -55,7 +55,9 @@ async def test_an_unmigrated_database_is_refused_until_migrated(empty_database: 
     """Start-up names the migration it needs and how to apply it; after upgrade it is ready."""
     engine = create_engine(empty_database, pool_size=1)
     try:
-        with pytest.raises(DatabaseNotReady, match=r"at migration none, but this code needs 0010"):
+        with pytest.raises(
+            DatabaseNotReady, match=rf"at migration none, but this code needs {head_revision()}"
+        ):
             await check_ready(engine)
         await asyncio.to_thread(upgrade, empty_database)
         await check_ready(engine)
