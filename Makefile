@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-fast lint typecheck tools worker api migrate install clean
+.PHONY: run test test-fast lint typecheck worker api migrate install clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -39,18 +39,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy .
 
-# The tests validate docker-compose.yml with `docker-compose config`, which needs no Docker engine.
-# Debian's package (without the engine it recommends) is installed when missing.
-tools:
-	@command -v docker-compose >/dev/null || { \
-		command -v apt-get >/dev/null && \
-		apt-get update -qq </dev/null && \
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-			docker-compose </dev/null >/dev/null; \
-	} || { echo "make test needs docker-compose, and apt-get could not install it:" \
-		"install Debian's docker-compose package (or any docker-compose on PATH)" >&2; exit 1; }
-
-test: lint typecheck tools
+test: lint typecheck
 	$(BIN)/python -m pytest
 
 # The unit layer: no Temporal server, no database, no subprocess. Run it before every commit.

@@ -34,7 +34,7 @@ LAYERS = ("unit", "integration", "e2e")
 # (PostgreSQL, the fake model server, a Temporal server) or a subprocess.
 E2E_FIXTURES = frozenset({"api", "dev_env"})
 SERVER_FIXTURES = frozenset(
-    {"ts_env", "database_url", "stores", "fake_openai", "settings", "worker", "resolved"}
+    {"ts_env", "database_url", "stores", "fake_openai", "settings", "worker"}
 )
 E2E_FOLDERS = frozenset({"e2e", "cli", "contract"})
 

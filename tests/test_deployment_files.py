@@ -8,9 +8,7 @@ import fnmatch
 import importlib
 import importlib.util
 import json
-import os
 import re
-import shutil
 import subprocess
 import sys
 import tomllib
@@ -23,6 +21,7 @@ from sqlalchemy.engine import make_url
 
 from core.config import Settings
 from core.temporal import DEV_SERVER_FAIRNESS_FLAGS, SEARCH_ATTRIBUTES
+from tests.support.compose import ComposeInvalid, resolve
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE_TEXT = (ROOT / "docker-compose.yml").read_text()
@@ -97,38 +96,32 @@ def _ignored(path: str, patterns: list[str]) -> bool:
 
 
 @pytest.fixture(scope="module")
-def resolved(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """`docker-compose config` on a copy of the file, with the example env file (a dummy
-    password filled in) as aijobs.env and no compose variable set."""
-    binary = shutil.which("docker-compose")
-    if binary is None:
-        pytest.fail("docker-compose is not installed; `make tools` installs Debian's package")
-    workdir = tmp_path_factory.mktemp("compose")
-    shutil.copy(ROOT / "docker-compose.yml", workdir)
+def resolved() -> dict[str, Any]:
+    """The file resolved as `docker compose config` does, with the example env file (a dummy
+    password filled in) as aijobs.env and no compose variable set, and checked against the
+    Compose Specification's schema."""
     env_file = ENV_EXAMPLE.replace(
         "\nPOSTGRES_PASSWORD=\n", f"\nPOSTGRES_PASSWORD={DUMMY_PASSWORD}\n"
     )
     assert DUMMY_PASSWORD in env_file
-    (workdir / "aijobs.env").write_text(env_file)
-    result = subprocess.run(
-        [binary, "config"],
-        cwd=workdir,
-        # Nothing of the caller's environment but PATH: its TEMPORAL_UI_BIND or
-        # POSTGRES_PASSWORD must not leak in.
-        env={"PATH": os.environ.get("PATH", ""), "HOME": str(workdir)},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    config: dict[str, Any] = yaml.safe_load(result.stdout)
-    return config
+    return resolve(COMPOSE_TEXT, {"aijobs.env": env_file}, env={})
+
+
+def test_the_compose_check_refuses_what_compose_would() -> None:
+    """The schema check is live: a misspelt top-level key, a dependency that is not a list,
+    and a required variable left unset are each refused."""
+    for broken in (
+        COMPOSE_TEXT.replace("services:", "servics:", 1),
+        "services:\n  api:\n    image: x\n    depends_on: 5\n",
+        "services:\n  api:\n    image: ${IMAGE:?set IMAGE}\n",
+    ):
+        with pytest.raises(ComposeInvalid):
+            resolve(broken, {}, env={})
 
 
 def test_compose_config_accepts_the_file(resolved: dict[str, Any]) -> None:
-    """docker-compose validates the file, and the app's database URL takes the env file's one
-    password."""
+    """The file fits the Compose Specification, and the app's database URL takes the env
+    file's one password."""
     assert set(resolved["services"]) == set(SERVICES)
     for name in APP_SERVICES:
         env = resolved["services"][name]["environment"]
