@@ -1,4 +1,4 @@
-"""The one mapping from what went wrong to an HTTP answer (README: "Status codes").
+"""The one mapping from what went wrong to an HTTP answer (docs/api.md: "Status codes").
 
 - Temporal or the database unreachable or timing out: 503 with Retry-After, on every route.
 - Refused for a reason the caller can fix: the 4xx that names it.

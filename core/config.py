@@ -62,7 +62,7 @@ class ModelLimit:
 
 
 class Settings(BaseSettings):
-    """Every knob aijobs reads; names map to environment variables as documented in the README."""
+    """Every knob aijobs reads, each from the environment variable docs/configuration.md names."""
 
     # An empty variable (`OPENAI_API_KEY=` in compose) means unset, not an empty key.
     model_config = SettingsConfigDict(

@@ -312,7 +312,7 @@ def _banner(
     else:
         lines += [
             "  History      encrypted; the UI decodes it through the API's codec server once",
-            f"               you open {api}/codec/session with a codec key (README: the codec)",
+            f"               you open {api}/codec/session with a codec key (docs/security.md)",
         ]
     if codec_key:
         lines.append(f"  Codec key    {codec_key}   (kept in .data/dev-codec-key)")

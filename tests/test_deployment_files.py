@@ -1,6 +1,6 @@
 """Files people read instead of run: docker-compose.yml (checked by `docker-compose config`, as
 there is no Docker engine here), the example env file, the Dockerfile, .dockerignore and the
-README's configuration table."""
+manual's configuration page."""
 
 from __future__ import annotations
 
@@ -411,11 +411,11 @@ def test_dockerfile_copies_every_package() -> None:
     assert user not in {"root", "0"}
 
 
-def test_readme_compose_section_matches_the_file() -> None:
-    """The README's compose section starts from the example env file and names every port the
+def test_the_manuals_compose_section_matches_the_file() -> None:
+    """The manual's compose section starts from the example env file and names every port the
     stack publishes and every compose variable the file reads."""
-    readme = (ROOT / "README.md").read_text()
-    section = readme.split("### In containers: docker compose", 1)[1].split("\n## ", 1)[0]
+    manual = (ROOT / "docs" / "operations.md").read_text()
+    section = manual.split("### In containers: docker compose", 1)[1].split("\n## ", 1)[0]
     assert "cp aijobs.env.example aijobs.env" in section
     assert "docker compose up --build --scale worker=3" in section
     for service in SERVICES.values():
@@ -427,8 +427,8 @@ def test_readme_compose_section_matches_the_file() -> None:
         assert variable in section, variable
 
 
-def test_readme_documents_every_setting() -> None:
-    """The configuration table names every variable Settings reads."""
-    table = (ROOT / "README.md").read_text().split("## Configuration", 1)[1].split("\n## ", 1)[0]
+def test_the_manual_documents_every_setting() -> None:
+    """docs/configuration.md names every variable Settings reads."""
+    table = (ROOT / "docs" / "configuration.md").read_text()
     missing = sorted(name for name in SETTING_NAMES if f"`{name}`" not in table)
     assert missing == []

@@ -1,4 +1,5 @@
-"""The manual stays true: code it quotes is the repository's code, and its links resolve."""
+"""The manual stays true: code it quotes is the repository's code, its links and the paths it
+names exist, and the README stays a front door."""
 
 from __future__ import annotations
 
@@ -14,6 +15,13 @@ pytestmark = pytest.mark.unit
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 QUOTED = re.compile(r"<!-- quoted from (?P<path>\S+) -->\n```\w*\n(?P<code>.*?)```", re.S)
 LINK = re.compile(r"\]\((?!https?://|#|mailto:)(?P<target>[^)#\s]+)")
+# A repository path in backticks: under a top-level folder, or a top-level file.
+REPO_PATH = re.compile(
+    r"`(?:\.\./)?(?P<path>(?:workflows|activities|api|core|store|tests|docs|scripts|bench|cli"
+    r"|deploy)/[\w./-]+|worker\.py|Makefile|pyproject\.toml|docker-compose\.yml|Dockerfile"
+    r"|aijobs\.env\.example)`"
+)
+README_MAX_BYTES = 15_000
 
 
 def quotes(page: Path) -> list[tuple[str, str]]:
@@ -48,3 +56,21 @@ def test_relative_links_resolve(page: Path) -> None:
     for match in LINK.finditer(page.read_text()):
         target = (page.parent / match["target"]).resolve()
         assert target.exists(), f"{page.name} links to {match['target']}, which is missing"
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
+def test_every_repository_path_named_exists(page: Path) -> None:
+    """A file or folder the README or the manual names in backticks is in the repository."""
+    named = {m["path"].rstrip(".") for m in REPO_PATH.finditer(page.read_text())}
+    missing = sorted(path for path in named if not (ROOT / path).exists())
+    assert missing == [], f"{page.name} names paths that do not exist: {missing}"
+
+
+def test_the_readme_is_a_front_door() -> None:
+    """Under 15 KB: what aijobs is, the two commands, a curl session, the job types and where
+    to read on; the manual in docs/ holds the rest."""
+    text = (ROOT / "README.md").read_text()
+    assert len(text.encode()) < README_MAX_BYTES
+    for heading in ("## The two commands", "## A curl session", "## Job types"):
+        assert heading in text
+    assert all(f"docs/{page.name}" in text for page in PAGES[1:])

@@ -150,7 +150,7 @@ async def test_waiting_jobs_are_listed_by_status(api: Api) -> None:
 
 
 async def test_cli_signal_answers_the_job(api: Api, dev_env: WorkflowEnvironment) -> None:
-    """The README's `temporal workflow signal` command answers the job, recorded as `cli`."""
+    """The manual's `temporal workflow signal` command answers the job, recorded as `cli`."""
     job_id = await waiting_job(api)
     answer = {"name": "review", "value": {"decision": "reject"}, "answered_by": "cli"}
     cli = await asyncio.create_subprocess_exec(

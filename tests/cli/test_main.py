@@ -189,7 +189,7 @@ async def test_a_budget_from_the_command_line_and_the_usage_report(
 
 
 async def test_submit_retries_an_unconfirmed_start_with_one_key(tmp_path: Path) -> None:
-    """The README's retry rule, followed by the CLI: a 503 is asked again with the same
+    """The API's retry rule (docs/api.md), followed by the CLI: a 503 is asked again with the same
     Idempotency-Key (after the answer's Retry-After), so the job starts at most once."""
     unavailable = {"code": "temporal_unavailable", "message": "try again", "request_id": "r"}
     created = {"id": "job-1", "type": "summarize", "status": "running", "links": {}}

@@ -1,6 +1,6 @@
 """The API keeps the contract its OpenAPI schema states, as schemathesis (pinned) sees it:
 every check on, against the real API, worker and dev server. A fixed seed keeps the run the
-same on every machine; AIJOBS_CONTRACT_SEED=<n> explores others (see the README)."""
+same on every machine; AIJOBS_CONTRACT_SEED=<n> explores others (see docs/api.md)."""
 
 from __future__ import annotations
 

@@ -196,7 +196,7 @@ async def test_make_run_restarts_a_killed_worker_and_the_job_completes(tmp_path:
             )
 
             async def answer() -> int:
-                """As the README tells clients: on 504, read the job; resend while it waits.
+                """As docs/api.md tells clients: on 504, read the job; resend while it waits.
                 Resending is safe: the same answer is one Update to Temporal."""
                 if await status() != "waiting_for_input":
                     return 200
