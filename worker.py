@@ -6,11 +6,19 @@ AIJOBS_DATABASE_URL, share the work, and any of them can run any step of any job
 
 from __future__ import annotations
 
-import asyncio
-import compileall
 import os
 import signal
 import sys
+
+if __name__ == "__main__":
+    # Ctrl-C before the worker serves (its imports alone take a second) ends it quietly, not
+    # with a KeyboardInterrupt traceback: nothing has started, so nothing is handed back.
+    # `_serve` installs the real handling.
+    signal.signal(signal.SIGINT, lambda *_: os._exit(0))
+
+import asyncio
+import compileall
+import logging
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -248,6 +256,9 @@ async def main() -> int:
         return 2
     redaction.install(settings)
     configure_logging(settings.log_level)
+    # The SDK's stop line quotes the configured grace ("will wait 0:02:00") even when Ctrl-C
+    # waits 2 s: `worker.stopping` says what a stop does, so that line is left out.
+    logging.getLogger("temporalio.worker._worker").setLevel(logging.WARNING)
     try:
         configure_tracing("worker")
     except TelemetryInvalid as err:

@@ -57,9 +57,16 @@ class Child:
     started_at: float = 0.0
     backoff_s: float = RESTART_BACKOFF_S
     due_at: float | None = None  # when a dead `restart` child is started again
+    # What the launcher sends it to stop: SIGINT is a quick stop (calls in flight go back to
+    # Temporal); uvicorn stops cleanly on SIGTERM, where SIGINT mid-lifespan is a traceback.
+    stop_signal: signal.Signals = signal.SIGINT
 
     def start(self) -> None:
-        self.process = subprocess.Popen(self.command, cwd=ROOT, env=self.env)
+        # A session of its own: a terminal's Ctrl-C reaches the launcher alone, which stops
+        # each child with its own signal, in order.
+        self.process = subprocess.Popen(
+            self.command, cwd=ROOT, env=self.env, start_new_session=True
+        )
         self.started_at = time.monotonic()
         self.due_at = None
 
@@ -112,12 +119,14 @@ class Stack:
             time.sleep(0.1)
 
     def stop(self) -> None:
-        """SIGINT in reverse start order (quick stop: calls in flight go back to Temporal),
-        then SIGKILL what is still running at the deadline."""
-        running = [c.process for c in reversed(self.children) if c.exit_code() is None]
-        for process in running:
-            if process is not None:
-                process.send_signal(signal.SIGINT)
+        """Each child's stop signal in reverse start order (workers: SIGINT, a quick stop in
+        which calls in flight go back to Temporal), then SIGKILL what still runs at the
+        deadline."""
+        stopping = [c for c in reversed(self.children) if c.exit_code() is None]
+        for child in stopping:
+            if child.process is not None:
+                child.process.send_signal(child.stop_signal)
+        running = [c.process for c in stopping]
         deadline = time.monotonic() + STOP_DEADLINE_S
         for process in running:
             if process is None:
@@ -216,8 +225,10 @@ def main() -> int:
                         str(port),
                         "--ui-port",
                         str(ui_port),
+                        # Its warnings at a stop (dial errors, failed polls) are a hundred lines
+                        # of noise on every Ctrl-C; errors still show.
                         "--log-level",
-                        "warn",
+                        "error",
                         # The UI's newsfeed is fetched from outside; a dev stack stays local.
                         "--ui-disable-news-fetch",
                         *codec_flags,
@@ -256,7 +267,7 @@ def main() -> int:
             # resume by Last-Event-ID), instead of holding the stop until SIGKILL.
             *("--timeout-graceful-shutdown", str(API_STOP_GRACE_S)),
         ]
-        stack.add(Child("api", api_command, env, restart=True))
+        stack.add(Child("api", api_command, env, restart=True, stop_signal=signal.SIGTERM))
         stack.wait_until(lambda: _healthy(f"{api_url}/readyz"), "API")
         _banner(
             api_url,

@@ -146,6 +146,12 @@ async def test_make_run_stack_serves_a_job_and_survives_restart(tmp_path: Path) 
     finally:
         stopped_in = interrupt(stack, log)
     assert stopped_in < QUICK_STOP_S
+    # A quiet stop: no traceback, no warning storm from the dev server, and no SDK line
+    # promising a two-minute wait that Ctrl-C does not make.
+    stop_output = log.read_text().split("Ctrl-C stops everything.", 1)[1]
+    for noise in ("Traceback", "level=WARN", "Failed to poll", "will wait 0:02:00"):
+        at = stop_output.find(noise)
+        assert at < 0, stop_output[max(0, at - 300) : at + 1500]
     assert (tmp_path / "temporal.db").exists()
     assert (tmp_path / "postgres" / "PG_VERSION").exists()
 
