@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-fast lint typecheck worker api migrate install clean
+.PHONY: run test test-fast lint typecheck browser worker api migrate install clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -39,8 +39,20 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy .
 
-test: lint typecheck
+test: lint typecheck browser
 	$(BIN)/python -m pytest
+
+# Page tests drive the distribution's Chromium with Playwright (its own browser builds cannot
+# be downloaded here). Installed only when missing and apt-get is usable by this user;
+# otherwise one line says what to install.
+browser:
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || { \
+		command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && \
+		apt-get update -qq </dev/null && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+			chromium </dev/null >/dev/null; \
+	} || { echo "make test needs Chromium for its page tests: install your distribution's" \
+		"chromium package (or put chromium on PATH)" >&2; exit 1; }
 
 # The unit layer: no Temporal server, no database, no subprocess. Run it before every commit.
 test-fast: $(STAMP)
