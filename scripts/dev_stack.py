@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shlex
 import signal
 import socket
 import subprocess
@@ -280,6 +281,10 @@ def main() -> int:
             codec_key,
             offline=settings.uses_offline_model,
             encrypted=encrypted,
+            # The embedded server's URL holds no secret; another database's is passed by name.
+            worker_command=_worker_command(
+                env, database_url if embedded is not None else None, settings.task_queue
+            ),
         )
 
         while not stopping:
@@ -294,6 +299,25 @@ def main() -> int:
             embedded.cleanup()
 
 
+# What another worker must share with these: the same server, queue and database, the same
+# payload keys, and the same model. Secrets are passed by name, never printed.
+_SHARED = ("TEMPORAL_ADDRESS", "AIJOBS_TASK_QUEUE", "AIJOBS_MODEL", "OPENAI_BASE_URL")
+_SHARED_SECRETS = ("AIJOBS_ENCRYPTION_KEYS", "OPENAI_API_KEY", "TEMPORAL_API_KEY")
+
+
+def _worker_command(env: dict[str, str], database_url: str | None, task_queue: str) -> str:
+    """A command that starts one more worker of this stack from any directory."""
+    values = {"AIJOBS_TASK_QUEUE": task_queue, **env}
+    parts = [f"{name}={shlex.quote(values[name])}" for name in _SHARED if values.get(name)]
+    parts.append(
+        f"AIJOBS_DATABASE_URL={shlex.quote(database_url)}"
+        if database_url
+        else 'AIJOBS_DATABASE_URL="$AIJOBS_DATABASE_URL"'
+    )
+    parts += [f'{name}="${name}"' for name in _SHARED_SECRETS if values.get(name)]
+    return " ".join([*parts, shlex.quote(sys.executable), shlex.quote(str(ROOT / "worker.py"))])
+
+
 def _banner(
     api: str,
     ui: str,
@@ -304,6 +328,7 @@ def _banner(
     *,
     offline: bool,
     encrypted: bool,
+    worker_command: str,
 ) -> None:
     lines = [
         "",
@@ -337,6 +362,9 @@ def _banner(
         f"    curl -s -X POST {api}/v1/jobs -H 'Authorization: Bearer {key or '<your key>'}' \\",
         "      -H 'Content-Type: application/json' \\",
         '      -d \'{"type": "summarize", "input": {"text": "Temporal makes jobs durable."}}\'',
+        "",
+        "  Another worker, from any directory (secrets as your shell has them):",
+        f"    {worker_command}",
         "",
         "  A worker or API that dies is restarted. Ctrl-C stops everything.",
         "",

@@ -26,6 +26,29 @@ QUICK_STOP_S = 10
 RESTARTED = re.compile(r"worker(?:-\d+)? exited with -9; restarting it in 1s")
 
 
+async def another_worker_as_the_banner_says(banner: str, tmp_path: Path) -> None:
+    """The banner's command for another worker, run as printed from another directory with
+    none of the stack's settings in the environment, starts a worker of the same stack."""
+    command = banner.split("Another worker, from any directory", 1)[1].splitlines()[1].strip()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIJOBS_", "TEMPORAL_"))}
+    log = elsewhere / "worker.log"
+    with log.open("wb") as out:
+        worker = await asyncio.create_subprocess_exec(
+            "sh", "-c", f"exec env {command}", cwd=elsewhere, env=env, stdout=out, stderr=out
+        )
+    try:
+
+        async def started() -> str:
+            return log.read_text()
+
+        await eventually(started, until=lambda text: "worker.started" in text, what="worker")
+    finally:
+        worker.send_signal(signal.SIGINT)
+        assert await asyncio.wait_for(worker.wait(), timeout=30) == 0, log.read_text()
+
+
 async def test_make_run_stack_serves_a_job_and_survives_restart(tmp_path: Path) -> None:
     """Offline model, dev key printed and kept; jobs persist across a restart of the stack."""
     ports = new_ports()
@@ -41,6 +64,7 @@ async def test_make_run_stack_serves_a_job_and_survives_restart(tmp_path: Path) 
         key = (tmp_path / "dev-api-key").read_text().strip()
         assert f"API key      {key}" in output
         assert f"Temporal UI  http://localhost:{ports['ui']}" in output
+        await another_worker_as_the_banner_says(output, tmp_path)
         headers = {"Authorization": f"Bearer {key}"}
         async with httpx.AsyncClient(base_url=url, headers=headers) as http:
             text = "Jobs are durable. Workers may crash.\n\nThe job still finishes."
