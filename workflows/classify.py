@@ -10,7 +10,6 @@ from workflows.job import JobWorkflow, require_valid
 
 with workflow.unsafe.imports_passed_through():
     from core.contracts.classify import (
-        MAX_REPAIRS,
         ClassifiedItem,
         ClassifyProgress,
         ClassifyResult,
@@ -28,10 +27,10 @@ class ClassifyWorkflow(JobWorkflow[ClassifyRun, ClassifyProgress, ClassifyResult
         self.show("classifying", total=len(input.items))
         calls = [(f"item-{i}", input.request(text)) for i, text in enumerate(input.items)]
         answers = await self.ask_data_batch(
-            calls, "classify items", max_repairs=MAX_REPAIRS, advance=True
+            calls, "classify items", max_repairs=input.max_repairs, advance=True
         )
         items = [
-            ClassifiedItem(index=i, text=text, **require_valid(answer, MAX_REPAIRS).data)
+            ClassifiedItem(index=i, text=text, **require_valid(answer, input.max_repairs).data)
             for i, (text, answer) in enumerate(zip(input.items, answers, strict=True))
         ]
         unsure = [item for item in items if item.confidence < input.confirm_below]

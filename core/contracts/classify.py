@@ -15,8 +15,6 @@ from core.contracts.plan import JobInput, JobPlan
 from core.contracts.structured import StructuredRequest
 from core.contracts.text import StorableText
 
-# Repairs after an answer that does not fit the label schema.
-MAX_REPAIRS = 2
 # Every item travels in the workflow's input: this keeps it under Temporal's payload limit.
 MAX_TOTAL_CHARS = 1_000_000
 
@@ -42,6 +40,9 @@ class ClassifyInput(JobInput):
         "accept",
         description="keep the model's labels, fail the job, or notify and wait once more.",
     )
+    max_repairs: int = Field(
+        2, ge=0, le=5, description="Repairs after an answer that misfits; each counts as a call."
+    )
 
     @field_validator("items")
     @classmethod
@@ -62,10 +63,11 @@ class ClassifyInput(JobInput):
         return labels
 
     def plan(self) -> JobPlan:
-        calls = len(self.items) * (1 + MAX_REPAIRS)
+        calls = len(self.items) * (1 + self.max_repairs)
         return JobPlan(
             model_calls=calls,
-            explanation=f"{len(self.items)} items, each with up to {MAX_REPAIRS} repairs",
+            explanation=f"{len(self.items)} items, each with up to {self.max_repairs} repairs "
+            "(max_repairs)",
         )
 
     def request(self, item: str) -> StructuredRequest:
