@@ -6,6 +6,7 @@ package."""
 from __future__ import annotations
 
 import importlib.util
+import io
 import json
 import re
 from collections.abc import Mapping
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from dotenv import dotenv_values
 from jsonschema.validators import validator_for
 
 # `$$` is a literal dollar; `${X}`, `${X:-default}`, `${X-default}`, `${X:?error}`, `${X?error}`.
@@ -49,17 +51,6 @@ def interpolate(text: str, env: Mapping[str, str]) -> str:
     return _VARIABLE.sub(value, text)
 
 
-def env_file(text: str, env: Mapping[str, str]) -> dict[str, str]:
-    """KEY=VALUE lines (blank lines and comments skipped); a value may name a variable set
-    earlier in the file, or in `env`, as compose interpolates env files."""
-    values: dict[str, str] = {}
-    for line in text.splitlines():
-        key, sep, value = line.partition("=")
-        if sep and key.strip() and not key.lstrip().startswith("#"):
-            values[key.strip()] = interpolate(value, {**env, **values})
-    return values
-
-
 def _env_value(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -71,7 +62,8 @@ def resolve(
 ) -> dict[str, Any]:
     """The resolved config; ComposeInvalid when it does not fit the specification."""
     config: dict[str, Any] = yaml.safe_load(interpolate(compose_text, env))
-    validator = validator_for(spec_schema())(spec_schema())
+    schema = spec_schema()
+    validator = validator_for(schema)(schema)
     errors = sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path))
     if errors:
         where = "/".join(str(p) for p in errors[0].absolute_path) or "(top level)"
@@ -82,7 +74,9 @@ def resolve(
         for path in [files] if isinstance(files, str) else files:
             if path not in env_files:
                 raise ComposeInvalid(f"service {name}: env_file {path} is missing")
-            merged |= env_file(env_files[path], env)
+            # An env file's values may name variables set earlier in it, as compose reads it.
+            values = dotenv_values(stream=io.StringIO(env_files[path]), interpolate=True)
+            merged |= {key: value or "" for key, value in values.items()}
         own = service.get("environment") or {}
         if isinstance(own, list):
             own = dict(item.split("=", 1) for item in own)
