@@ -312,7 +312,8 @@ async def main() -> int:
     finally:
         await engine.dispose()
         shutdown_tracing()
-    log.info("worker.stopped")
+    # `worker.stopping` was the stop's one line at info.
+    log.debug("worker.stopped")
     return 0
 
 

@@ -119,10 +119,10 @@ class Stack:
                 raise SystemExit(f"{what} not ready after {START_DEADLINE_S:.0f}s")
             time.sleep(0.1)
 
-    def stop(self) -> None:
+    def stop(self) -> list[str]:
         """Each child's stop signal in reverse start order (workers: SIGINT, a quick stop in
         which calls in flight go back to Temporal), then SIGKILL what still runs at the
-        deadline."""
+        deadline. Returns the names of the children it stopped."""
         stopping = [c for c in reversed(self.children) if c.exit_code() is None]
         for child in stopping:
             if child.process is not None:
@@ -137,6 +137,7 @@ class Stack:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+        return [c.name for c in stopping]
 
 
 def _port_open(port: int) -> bool:
@@ -264,6 +265,8 @@ def main() -> int:
         api_command = [
             *(sys.executable, "-m", "uvicorn", "api.main:app"),
             *("--host", "127.0.0.1", "--port", str(settings.api_port), "--no-access-log"),
+            # uvicorn's own start and stop lines repeat the banner and the launcher's stop line.
+            *("--log-level", "warning"),
             # Event streams never end on their own: a second after Ctrl-C they are cut (clients
             # resume by Last-Event-ID), instead of holding the stop until SIGKILL.
             *("--timeout-graceful-shutdown", str(API_STOP_GRACE_S)),
@@ -285,6 +288,7 @@ def main() -> int:
             worker_command=_worker_command(
                 env, database_url if embedded is not None else None, settings.task_queue
             ),
+            data_dir=data_dir,
         )
 
         while not stopping:
@@ -294,9 +298,12 @@ def main() -> int:
             time.sleep(0.2)
         return 0
     finally:
-        stack.stop()
+        stopped = stack.stop()
         if embedded is not None:
             embedded.cleanup()
+            stopped.append("postgres")
+        if stopped:
+            print(f"aijobs: stopped {', '.join(stopped)}", flush=True)
 
 
 # What another worker must share with these: the same server, queue and database, the same
@@ -329,7 +336,9 @@ def _banner(
     offline: bool,
     encrypted: bool,
     worker_command: str,
+    data_dir: Path,
 ) -> None:
+    shown_dir = data_dir.relative_to(ROOT) if data_dir.is_relative_to(ROOT) else data_dir
     lines = [
         "",
         "aijobs is running",
@@ -339,7 +348,7 @@ def _banner(
         f"  Database     {database}",
     ]
     if key:
-        lines.append(f"  API key      {key}   (owner 'dev'; kept in .data/dev-api-key)")
+        lines.append(f"  API key      {key}   (owner 'dev'; kept in {shown_dir}/dev-api-key)")
     if not encrypted:
         lines += [
             "  History      plain JSON, which the Temporal UI shows as it is; set",
@@ -351,7 +360,7 @@ def _banner(
             f"               you open {api}/codec/session with a codec key (docs/security.md)",
         ]
     if codec_key:
-        lines.append(f"  Codec key    {codec_key}   (kept in .data/dev-codec-key)")
+        lines.append(f"  Codec key    {codec_key}   (kept in {shown_dir}/dev-codec-key)")
     if offline:
         lines.append(
             "  Model        offline (set OPENAI_API_KEY or OPENAI_BASE_URL for a real one)"

@@ -105,6 +105,10 @@ async def test_make_run_stack_serves_a_job_and_survives_restart(tmp_path: Path) 
     for noise in ("Traceback", "level=WARN", "Failed to poll", "will wait 0:02:00"):
         at = stop_output.find(noise)
         assert at < 0, stop_output[max(0, at - 300) : at + 1500]
+    # One line per process: each worker's `worker.stopping`, then the launcher's for the rest.
+    assert "uvicorn.error" not in stop_output
+    assert stop_output.count('"worker.stopped"') == 0
+    assert stop_output.rstrip().splitlines()[-1].startswith("aijobs: stopped api, worker")
     assert (tmp_path / "temporal.db").exists()
     assert (tmp_path / "postgres" / "PG_VERSION").exists()
 

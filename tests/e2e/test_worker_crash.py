@@ -99,7 +99,8 @@ async def test_killed_worker_loses_nothing_and_repays_nothing(
     for text in done_before_kill:
         assert asked[text] == 1, "a chunk completed before the crash was paid for again"
     assert sum(asked.values()) == CHUNKS + 3  # only the three in-flight calls were repeated
-    assert "worker.stopped" in log.read_text()
+    assert '"worker.stopping"' in log.read_text()
+    assert "Traceback" not in log.read_text()
 
 
 async def _in_flight(fake: FakeOpenAI) -> int:
