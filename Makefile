@@ -39,8 +39,10 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy .
 
+# Two pytest processes: the suite mostly waits on servers and subprocesses, so two share the
+# machine's cores well (each brings up its own dev server and PostgreSQL).
 test: lint typecheck browser
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2
 
 # Page tests drive the distribution's Chromium with Playwright (its own browser builds cannot
 # be downloaded here). Installed only when missing and apt-get is usable by this user;
