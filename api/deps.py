@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from temporalio.client import Client
 
@@ -63,3 +63,10 @@ def _current_owner(
 
 
 CurrentOwner = Annotated[str, Depends(_current_owner)]
+
+
+# A job id in a path: printable ASCII (the API makes `job-<hex>` ids), so a NUL or a control
+# character is a 422 before it reaches Temporal or the database.
+JobId = Annotated[
+    str, Path(min_length=1, max_length=255, pattern=r"^[\x21-\x7e]+$", description="The job id.")
+]

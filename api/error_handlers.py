@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import json
 from http import HTTPStatus
 from typing import Any
 
@@ -53,7 +54,15 @@ def _answer(
     headers = {**getattr(request.state, "start_headers", {}), **(headers or {})}
     if status == 503:
         headers["Retry-After"] = str(RETRY_AFTER_S)
-    return JSONResponse(jsonable_encoder(body), status_code=status, headers=headers)
+    return _EscapedJSONResponse(jsonable_encoder(body), status_code=status, headers=headers)
+
+
+class _EscapedJSONResponse(JSONResponse):
+    """JSON with every non-ASCII character escaped: an error may quote where a lone surrogate
+    was sent (a field name), which UTF-8 cannot encode."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, allow_nan=False, separators=(",", ":")).encode("ascii")
 
 
 async def _domain_error(request: Request, exc: Exception) -> JSONResponse:

@@ -18,6 +18,7 @@ from api.openapi import install_openapi
 from api.rate_limit import enforce_rate_limit
 from api.routes import codec, events, health, job_types, jobs, metrics, usage
 from api.temporal_connection import TemporalConnection
+from api.text_guard import refuse_unstorable_text
 from core import redaction
 from core.config import Settings, get_settings
 from core.errors import DatabaseNotReady, KeysMismatch, SettingsInvalid
@@ -115,8 +116,8 @@ def create_app(
     app.include_router(metrics.router)
     # Operators' codec keys, not owners' API keys, and no owner rate limit.
     app.include_router(codec.router)
-    # Every /v1 route counts against its owner's rate limit.
-    limited = [Depends(enforce_rate_limit)]
+    # Every /v1 route counts against its owner's rate limit and takes only storable text.
+    limited = [Depends(enforce_rate_limit), Depends(refuse_unstorable_text)]
     for router in (jobs.router, events.router, job_types.router, usage.router):
         app.include_router(router, dependencies=limited)
     # Added last runs first: the request id is bound before the size check answers.

@@ -147,13 +147,13 @@ async def aijobs(model_url: str, jobs: int, data: Path) -> float:
         "AIJOBS_LOG_LEVEL": "WARNING",
         "AIJOBS_OWNER_RATE_LIMIT": "1000000/minute",
         "AIJOBS_OWNER_MAX_RUNNING": "100000",
-        "AIJOBS_API_KEYS": "bench=bench-key",
+        "AIJOBS_API_KEYS": "bench=bench-key-0123456789",
         "AIJOBS_DEV_TEMPORAL_PORT": str(free_port()),
     }
     async with (
         dev_stack(data / "aijobs", settings) as (stack, url),
         httpx.AsyncClient(
-            base_url=url, headers={"Authorization": "Bearer bench-key"}, timeout=120
+            base_url=url, headers={"Authorization": "Bearer bench-key-0123456789"}, timeout=120
         ) as http,
     ):
         started = time.perf_counter()

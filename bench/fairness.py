@@ -56,7 +56,7 @@ async def one_run(fair: bool, args: argparse.Namespace, fake: FakeOpenAI, tmp: P
                 openai_base_url=fake.base_url,
                 openai_api_key="k",
                 task_queue=f"bench-{uuid.uuid4().hex}",
-                api_keys="a=key-a,b=key-b",
+                api_keys="a=key-a-0123456789,b=key-b-0123456789",
                 data_dir=str(tmp),
                 database_url=database_url,
                 max_concurrent_activities=args.slots,
@@ -73,7 +73,7 @@ async def one_run(fair: bool, args: argparse.Namespace, fake: FakeOpenAI, tmp: P
                     # The jobs are identical: the cache would answer most of their calls.
                     "options": {"cache": "off"},
                 }
-                a = {"Authorization": "Bearer key-a"}
+                a = {"Authorization": "Bearer key-a-0123456789"}
                 created = await asyncio.gather(
                     *(http.post("/v1/jobs", json=flood, headers=a) for _ in range(args.flood_jobs))
                 )
@@ -83,7 +83,7 @@ async def one_run(fair: bool, args: argparse.Namespace, fake: FakeOpenAI, tmp: P
                     timeout_s=60,
                     what="every slot busy",
                 )
-                b = {"Authorization": "Bearer key-b"}
+                b = {"Authorization": "Bearer key-b-0123456789"}
                 started = time.perf_counter()
                 small = await http.post(
                     "/v1/jobs", json={"type": "summarize", "input": {"text": "One."}}, headers=b

@@ -42,7 +42,7 @@ from tests.support.database import embedded_database  # noqa: E402
 from tests.support.processes import start_api, start_worker, stop, worker_env  # noqa: E402
 from tests.support.temporal import binary, free_port  # noqa: E402
 
-KEY = "bench-key"
+KEY = "bench-key-0123456789"
 BODY = {
     "type": "summarize",
     "input": {"text": "Starts are cheap. Jobs are durable.", "model": "offline"},

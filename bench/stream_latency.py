@@ -49,7 +49,7 @@ from tests.support.processes import start_api, start_worker, stop, worker_env  #
 from tests.support.sse import events  # noqa: E402
 from tests.support.temporal import binary  # noqa: E402
 
-KEY = "bench-key"
+KEY = "bench-key-0123456789"
 METRICS_SETTLE_S = 3.0
 TERMINAL = (b"event: completed", b"event: failed", b"event: cancelled")
 

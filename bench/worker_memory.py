@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.stack import dev_stack  # noqa: E402
 
-KEY = "bench-key"
+KEY = "bench-key-0123456789"
 
 
 def worker_rss(stack: subprocess.Popen[bytes]) -> float:

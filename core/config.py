@@ -17,6 +17,9 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from core.errors import SettingsInvalid
 
+# A guessable key is no key: `secrets.token_urlsafe(24)` gives 32 characters.
+MIN_KEY_CHARS = 16
+
 
 @dataclass(frozen=True)
 class ApiKey:
@@ -37,6 +40,14 @@ class ApiKey:
             if len(digest) != 32:
                 raise ValueError(f"{variable}: a sha256: key needs 64 hex digits")
             return cls(digest)
+        # A client sends the key in an Authorization header: printable ASCII, no spaces.
+        if not all("\x21" <= c <= "\x7e" for c in value):
+            raise ValueError(
+                f"{variable}: a key must be printable ASCII without spaces (an HTTP header "
+                "cannot carry it otherwise, so it could never authenticate)"
+            )
+        if len(value) < MIN_KEY_CHARS:
+            raise ValueError(f"{variable}: a key needs at least {MIN_KEY_CHARS} characters")
         return cls(hashlib.sha256(value.encode()).digest(), SecretStr(value))
 
     def matches(self, presented: str) -> bool:

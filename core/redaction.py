@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
+from sqlalchemy.exc import StatementError
 from temporalio.api.failure.v1 import Failure
 from temporalio.converter import DefaultFailureConverter, PayloadConverter
 
@@ -112,15 +113,31 @@ def redact_any(value: Any) -> Any:
     return _redactor.any(value)
 
 
-def _redact_failure(failure: Failure, payload_converter: PayloadConverter) -> None:
-    failure.message = redact(failure.message)
-    failure.stack_trace = redact(failure.stack_trace)
+def _redact_failure(
+    failure: Failure, payload_converter: PayloadConverter, exception: BaseException
+) -> None:
+    def clean(text: str) -> str:
+        return redact(_without_statement(text, exception))
+
+    failure.message = clean(failure.message)
+    failure.stack_trace = clean(failure.stack_trace)
     if failure.HasField("encoded_attributes"):
         [attributes] = payload_converter.from_payloads([failure.encoded_attributes])
         if isinstance(attributes, dict):
+            cleaned = {k: clean(v) if isinstance(v, str) else v for k, v in attributes.items()}
             failure.encoded_attributes.CopyFrom(
-                payload_converter.to_payloads([redact_any(attributes)])[0]
+                payload_converter.to_payloads([redact_any(cleaned)])[0]
             )
+
+
+def _without_statement(text: str, exception: BaseException) -> str:
+    """A database error's text without the SQL statement and parameters SQLAlchemy appends:
+    they would quote a job's data (and the schema) in its error."""
+    if not isinstance(exception, StatementError):
+        return text
+    cause = exception.orig if exception.orig is not None else exception
+    reason = (str(cause).strip().splitlines() or [""])[0]
+    return text.replace(str(exception), f"database error ({type(cause).__name__}): {reason}")
 
 
 class RedactingFailureConverter(DefaultFailureConverter):
@@ -131,7 +148,7 @@ class RedactingFailureConverter(DefaultFailureConverter):
         self, exception: BaseException, payload_converter: PayloadConverter, failure: Failure
     ) -> None:
         super().to_failure(exception, payload_converter, failure)
-        _redact_failure(failure, payload_converter)
+        _redact_failure(failure, payload_converter, exception)
 
 
 class RedactingEncodedFailureConverter(RedactingFailureConverter):

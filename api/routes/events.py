@@ -6,11 +6,11 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Path, Query
+from fastapi import APIRouter, Depends, Header, Query
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from pydantic.json_schema import SkipJsonSchema
 
-from api.deps import CurrentOwner, EventHubDep, SettingsDep, StoresDep, TemporalClient
+from api.deps import CurrentOwner, EventHubDep, JobId, SettingsDep, StoresDep, TemporalClient
 from api.job_events import job_events
 from api.job_service import JobService
 from api.metrics import SSE_CLIENTS
@@ -19,9 +19,11 @@ from core.errors import InvalidInput, JobNotFound
 from core.events import EVENT_TYPES
 from store.database import outage_as_unavailable
 
+# Event ids are PostgreSQL bigints: a larger offset is a 422, not an overflow mid-stream.
+MAX_EVENT_ID = 2**63 - 1
+
 router = APIRouter(prefix="/v1/jobs", tags=["events"])
 
-JobId = Annotated[str, Path(min_length=1, max_length=255)]
 _ONE_TYPE = "(?:" + "|".join(EVENT_TYPES) + ")"
 _TYPES_PATTERN = rf"^(?:\s*{_ONE_TYPE}\s*(?:,\s*{_ONE_TYPE}\s*)*)?$"
 
@@ -78,9 +80,9 @@ async def stream_job_events(
     stores: StoresDep,
     from_offset: Annotated[
         int | SkipJsonSchema[None],
-        Query(alias="from", ge=0, description="Resume after this event id."),
+        Query(alias="from", ge=0, le=MAX_EVENT_ID, description="Resume after this event id."),
     ] = None,
-    last_event_id: Annotated[int | SkipJsonSchema[None], Header(ge=0)] = None,
+    last_event_id: Annotated[int | SkipJsonSchema[None], Header(ge=0, le=MAX_EVENT_ID)] = None,
 ) -> AsyncIterator[ServerSentEvent]:
     """Live events of one job. A closed job replays what its log retains, then ends."""
     after = last_event_id if last_event_id is not None else from_offset

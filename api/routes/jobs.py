@@ -5,12 +5,12 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Path, Query, Request, Response, status
+from fastapi import APIRouter, Header, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from pydantic.json_schema import SkipJsonSchema
 
-from api.deps import CurrentOwner, SettingsDep, StoresDep, TemporalClient
+from api.deps import CurrentOwner, JobId, SettingsDep, StoresDep, TemporalClient
 from api.job_bounds import check_bounds, with_defaults
 from api.job_service import JobService, job_id_for
 from api.quotas import admit_start
@@ -31,7 +31,6 @@ from core.jobs import JOB_TYPES
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"], responses=errors(*V1))
 
-JobId = Annotated[str, Path(min_length=1, max_length=255, description="The job id.")]
 _JOB_TYPE_PATTERN = "^(?:" + "|".join(JOB_TYPES) + ")$"
 
 

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
+from pydantic import AfterValidator
 from pydantic.json_schema import SkipJsonSchema
 
 from api.deps import CurrentOwner, StoresDep
@@ -20,24 +21,36 @@ router = APIRouter(prefix="/v1/usage", tags=["usage"], responses=errors(*V1))
 MAX_RANGE = timedelta(days=366)
 
 
+def _in_utc(moment: datetime) -> datetime:
+    """The moment in UTC (a time without a zone is UTC); a zone that pushes it past year 1 or
+    9999 is a 422, not an overflow."""
+    try:
+        return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    except OverflowError:
+        raise ValueError("is out of range once converted to UTC") from None
+
+
+UtcTime = Annotated[datetime, AfterValidator(_in_utc)]
+
+
 @router.get("", response_model=UsageReport, response_model_by_alias=True)
 async def usage(
     owner: CurrentOwner,
     stores: StoresDep,
     start: Annotated[
-        datetime | SkipJsonSchema[None],
+        UtcTime | SkipJsonSchema[None],
         Query(alias="from", description="Start (inclusive); the start of this month if unset."),
     ] = None,
     end: Annotated[
-        datetime | SkipJsonSchema[None],
+        UtcTime | SkipJsonSchema[None],
         Query(alias="to", description="End (exclusive); now if unset."),
     ] = None,
     group_by: Annotated[Literal["day", "model", "type"], Query()] = "day",
 ) -> UsageReport:
     """Tokens, calls and dollars of every billed model call of the caller's jobs."""
     now = datetime.now(UTC)
-    start = _aware(start) if start else month_start(now)
-    end = _aware(end) if end else now + timedelta(seconds=1)
+    start = start or month_start(now)
+    end = end or now + timedelta(seconds=1)
     if end <= start:
         raise InvalidInput(("query", "to"), "`to` must be after `from`")
     if end - start > MAX_RANGE:
@@ -68,8 +81,3 @@ async def usage(
         saved_cost_usd=float(sum((g.saved_cost_usd for g in groups), start=0)),
     )
     return UsageReport(start=start, end=end, group_by=group_by, groups=lines, total=total)
-
-
-def _aware(moment: datetime) -> datetime:
-    """A time without a zone is UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

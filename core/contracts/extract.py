@@ -19,6 +19,8 @@ from core.contracts.tools import DOCUMENT_ID_PATTERN
 
 # A schema is instructions to a model, not data: this is plenty, and bounds every prompt.
 MAX_SCHEMA_CHARS = 20_000
+# Nesting past this is no schema a person writes, and checking it recurses once per level.
+MAX_SCHEMA_DEPTH = 32
 # Every document's text travels in the workflow's input: this keeps it under Temporal's
 # payload limit whether the texts were sent or read from stored ids.
 MAX_TOTAL_CHARS = 1_000_000
@@ -76,6 +78,8 @@ class ExtractInput(JobInput):
     def _a_schema(cls, schema: dict[str, Any]) -> dict[str, Any]:
         if len(json.dumps(schema)) > MAX_SCHEMA_CHARS:
             raise ValueError(f"the schema is longer than {MAX_SCHEMA_CHARS} characters as JSON")
+        if _depth(schema) > MAX_SCHEMA_DEPTH:
+            raise ValueError(f"the schema nests deeper than {MAX_SCHEMA_DEPTH} levels")
         try:
             Draft202012Validator.check_schema(schema)
         except SchemaError as err:
@@ -125,3 +129,15 @@ EXTRACT = JobType(
     description="Extract one object fitting a JSON Schema from each document; answers that "
     "misfit are repaired, and a document that fails does not fail the others.",
 )
+
+
+def _depth(value: Any) -> int:
+    """How deep objects and arrays nest in `value`, counted without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, depth)
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return deepest
