@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
-import structlog
 from temporalio import activity
 
+from activities.database_waits import until_stored
 from core.contracts.llm import TokenUsage
 from core.jobs import JOB_TYPE_OF_WORKFLOW
 from core.pricing import ModelPrices
 from store import Ledger
 from store.ledger import Charge
-
-log = structlog.get_logger(__name__)
-
-RECORD_ATTEMPTS = 3
-RECORD_BACKOFF_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -72,7 +65,7 @@ class Billing:
     ) -> TokenUsage:
         """Bill an answer and record its line on its own."""
         bill = self.bill(owner, requested, answered, usage)
-        await self.record(bill.charge, lambda: self._ledger.record(bill.charge))
+        await until_stored(lambda: self._ledger.record(bill.charge), "ledger line")
         return bill.usage
 
     def _price(self, requested: str, answered: str, usage: TokenUsage) -> Decimal | None:
@@ -97,25 +90,3 @@ class Billing:
             output_tokens=usage.output_tokens,
             cost_usd=cost,
         )
-
-    @staticmethod
-    async def record(charge: Charge, write: Callable[[], Awaitable[object]]) -> None:
-        """Run `write`, which records `charge`, with a few quick tries. Failing the call here
-        would make Temporal pay for it again, so a ledger that stays down loses the line
-        (logged loudly), not the answer."""
-        for attempt in range(1, RECORD_ATTEMPTS + 1):
-            try:
-                await write()
-                return
-            except Exception as err:
-                if attempt == RECORD_ATTEMPTS:
-                    log.error(
-                        "ledger.write_failed",
-                        key=charge.key,
-                        model=charge.model,
-                        cost_usd=None if charge.cost_usd is None else str(charge.cost_usd),
-                        reason=type(err).__name__,
-                    )
-                    return
-                # Pacing between tries, inside an activity: not synchronisation.
-                await asyncio.sleep(RECORD_BACKOFF_S * attempt)

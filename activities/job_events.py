@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import structlog
 from temporalio import activity
 
+from activities.database_waits import until_stored
 from core.contracts.job_events import (
     APPEND_JOB_EVENTS,
     TRIM_JOB_EVENTS,
@@ -42,11 +43,14 @@ class JobEventActivities:
 
     @activity.defn(name=APPEND_JOB_EVENTS)
     async def append_job_events(self, request: AppendJobEvents) -> None:
-        """Run as a local activity: the events reach the log without passing through history."""
-        await self._events.append(
-            request.job_id,
-            [NewEvent(e.key, str(e.data.get("type", "unknown")), e.data) for e in request.events],
-            request.progress,
+        """Run as a local activity: the events reach the log without passing through history.
+        A database outage is waited out here (up to the local activity's timeout, then the
+        workflow's retry), not failed at once on every retry."""
+        events = [
+            NewEvent(e.key, str(e.data.get("type", "unknown")), e.data) for e in request.events
+        ]
+        await until_stored(
+            lambda: self._events.append(request.job_id, events, request.progress), "events"
         )
 
     @activity.defn(name=TRIM_JOB_EVENTS)

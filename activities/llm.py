@@ -15,6 +15,8 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities import offline_model
+from activities.database_waits import until_stored
+from activities.heartbeat import heartbeating
 from activities.model_caller import ModelCall, ModelCaller
 from activities.structured_output import check, offline_instance
 from activities.token_stream import TokenStreams
@@ -88,9 +90,12 @@ class LLMActivities:
             await landed.write(_step_completed(call.part, result))
             return result
 
-        outcomes = await asyncio.gather(
-            *(ask(call) for call in batch.calls), return_exceptions=True
-        )
+        # One beat for the batch: its calls share it, and it goes on while answers and events
+        # wait for the database.
+        async with heartbeating():
+            outcomes = await asyncio.gather(
+                *(ask(call) for call in batch.calls), return_exceptions=True
+            )
         failures = [o for o in outcomes if isinstance(o, BaseException)]
         if failures:
             # A permanent failure decides how the batch ends; a retry re-asks only the
@@ -243,7 +248,9 @@ class _EventWriter:
                 return
             batch, self._pending = self._pending, []
             try:
-                await self._events.append(self._job_id, batch)
+                # Waits out a database outage: failing here would fail the batch, and its retry
+                # would ask the calls that did not land yet again.
+                await until_stored(lambda: self._events.append(self._job_id, batch), "events")
             except BaseException:
                 # Still to be written: the next writer (or the activity's retry) tries again.
                 self._pending[:0] = batch

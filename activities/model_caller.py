@@ -17,10 +17,11 @@ from opentelemetry.trace import SpanKind
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities import model_metrics
-from activities.billing import Bill, Billing
+from activities import heartbeat, model_metrics
+from activities.billing import Billing
 from activities.chat_completions import Completion, create_completion
 from activities.circuit_breaker import CircuitBreaker
+from activities.database_waits import until_stored
 from activities.heartbeat import heartbeating
 from activities.model_gate import ModelGate, estimate_tokens
 from activities.token_stream import remember_failure
@@ -32,6 +33,7 @@ from core.contracts.llm import (
     TokenUsage,
 )
 from store import ModelAnswers
+from store.ledger import Charge
 
 log = structlog.get_logger(__name__)
 _tracer = trace.get_tracer(__name__)
@@ -148,10 +150,23 @@ class ModelCaller:
         info = activity.info()
         step_id = info.activity_id if call.part is None else call.part
         journal_key = f"{info.workflow_id}/{info.workflow_run_id}/{step_id}"
+        if info.attempt > 1 and (unsaved := heartbeat.carried(journal_key)) is not None:
+            # The last attempt had the answer but not the database: it is kept now, with the
+            # ledger line that attempt made (recorded once, whatever happens next).
+            completion = _completion(unsaved["answer"])
+            await self._keep(
+                journal_key, unsaved["answer"], Charge.from_json(unsaved["charge"]), None
+            )
+            _replay_text(completion, on_text)
+            log.info("llm.from_heartbeat", model=completion.model)
+            return Answer(completion, "journal")
         # Only a retry (or a batch after a fallback) can find the answer kept: a first
-        # attempt saves the read.
+        # attempt saves the read. The read waits for the database: asking the model instead
+        # could pay a second time for an answer the journal holds.
         look = info.attempt > 1 or call.may_be_answered
-        if look and (kept := await self._try(self._answers.journaled(journal_key))):
+        if look and (
+            kept := await until_stored(lambda: self._answers.journaled(journal_key), "journal")
+        ):
             completion = _completion(kept)
             _replay_text(completion, on_text)
             log.info("llm.from_journal", model=completion.model)
@@ -171,7 +186,7 @@ class ModelCaller:
             completion = Completion(
                 original.content, original.model, bill.usage, original.tool_calls
             )
-            await self._keep(journal_key, completion, bill, cache=None)
+            await self._keep(journal_key, _stored(completion), bill.charge, None)
             return Answer(completion, "cache")
         completion = await self._call(call, on_text)
         bill = self._billing.bill(
@@ -179,22 +194,27 @@ class ModelCaller:
         )
         completion.usage = bill.usage
         cache = (cache_key, self._ttl) if policy in ("use", "refresh") else None
-        await self._keep(journal_key, completion, bill, cache)
+        await self._keep(journal_key, _stored(completion), bill.charge, cache)
         return Answer(completion, "model")
 
     async def _keep(
         self,
         journal_key: str,
-        completion: Completion,
-        bill: Bill,
+        stored: dict[str, Any],
+        charge: Charge,
         cache: tuple[str, timedelta] | None,
     ) -> None:
         """Before the activity reports it, in one transaction: the ledger line, and the
-        journal entry so a retry of this step does not pay again."""
-        stored = _stored(completion)
-        await self._billing.record(
-            bill.charge, lambda: self._answers.keep(journal_key, stored, bill.charge, cache)
+        journal entry so a retry of this step does not pay again. While the database is away
+        this waits, and the heartbeat carries the answer and its line to the next attempt."""
+        await until_stored(
+            lambda: self._answers.keep(journal_key, stored, charge, cache),
+            "model answer",
+            on_outage=lambda: heartbeat.carry(
+                journal_key, {"answer": stored, "charge": charge.to_json()}
+            ),
         )
+        heartbeat.drop(journal_key)
 
     async def _call(self, call: ModelCall, on_text: Callable[[str], None] | None) -> Completion:
         if call.fail_fast and self._breaker.is_open(call.model):
@@ -235,7 +255,7 @@ class ModelCaller:
 
     @staticmethod
     async def _try(operation: Awaitable[T]) -> T | None:
-        """A journal or cache read or write that fails costs a model call, never the step."""
+        """A cache read that fails costs a model call, never the step."""
         try:
             return await operation
         except Exception as err:

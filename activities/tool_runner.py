@@ -11,8 +11,11 @@ from temporalio.exceptions import ApplicationError
 from activities.tools import TOOLS, ToolContext, ToolError
 from activities.tools.registry import AddressCheck
 from core.contracts.tools import (
+    INVALID_ARGUMENTS,
     RUN_TOOL,
     STORE_DOCUMENTS,
+    TOOL_REFUSED,
+    UNKNOWN_TOOL,
     StoreDocumentsRequest,
     ToolRequest,
     ToolResult,
@@ -48,12 +51,12 @@ class ToolActivities:
         tool = TOOLS.get(request.tool)
         if tool is None:
             raise ApplicationError(
-                f"no tool named {request.tool!r}", type="UnknownTool", non_retryable=True
+                f"no tool named {request.tool!r}", type=UNKNOWN_TOOL, non_retryable=True
             )
         try:
             args = tool.spec.args_model.model_validate(request.arguments)
         except ValidationError as err:
-            raise ApplicationError(str(err), type="InvalidArguments", non_retryable=True) from None
+            raise ApplicationError(str(err), type=INVALID_ARGUMENTS, non_retryable=True) from None
         context = ToolContext(
             http=self._http,
             documents=self._documents,
@@ -69,7 +72,7 @@ class ToolActivities:
         try:
             content = await tool.run(args, context)
         except ToolError as err:
-            raise ApplicationError(str(err), type="ToolFailed", non_retryable=True) from None
+            raise ApplicationError(str(err), type=TOOL_REFUSED, non_retryable=True) from None
         log.info("tool.completed", tool=request.tool, chars=len(content))
         if len(content) > MAX_RESULT_CHARS:
             return ToolResult(content=content[:MAX_RESULT_CHARS], truncated=True)

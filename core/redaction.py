@@ -23,6 +23,12 @@ from temporalio.converter import DefaultFailureConverter, PayloadConverter
 from core.config import Settings
 
 REDACTED = "[redacted]"
+# What SQLAlchemy appends to a database error's text: the statement and its parameters (a job's
+# data), up to the link it always ends with. Bounded, like every pattern here.
+_SQL_AND_PARAMETERS = re.compile(
+    r"\n?\[SQL: .{0,100000}?\](?:\n\[parameters: .{0,100000}?\])?\n?(?=\(Background on this)",
+    re.DOTALL,
+)
 # Shorter values are not secrets worth the false positives (a key of "1" in a test).
 _MIN_SECRET_CHARS = 6
 # Bounded repeats, so a long run of letters costs linear time, not quadratic.
@@ -50,6 +56,8 @@ class Redactor:
         if "://" in value and "@" in value:
             value = _URL_PASSWORD.sub(rf"\g<head>{REDACTED}", value)
         value = _BEARER.sub(rf"\g<head>{REDACTED}", value)
+        if "[SQL: " in value:
+            value = _SQL_AND_PARAMETERS.sub("", value)
         return _BASIC.sub(rf"\g<head>{REDACTED}", value)
 
     def any(self, value: Any) -> Any:

@@ -83,17 +83,30 @@ async def check_ready(engine: AsyncEngine) -> None:
         )
 
 
+def is_outage(err: BaseException) -> bool:
+    """A lost database (refused, socket gone, connection dropped, timed out), as opposed to a
+    statement the database refused, which is a bug and stays one."""
+    if isinstance(err, _OUTAGES):
+        return True
+    if not isinstance(err, DBAPIError):
+        return False
+    # SQLSTATE class 08 (connection exception), a server shutting down, crashed or starting
+    # up (57P01-57P03), or out of connections (53300).
+    state = str(getattr(err.orig, "sqlstate", "") or "")
+    return (
+        bool(err.connection_invalidated)
+        or state.startswith("08")
+        or state in {"57P01", "57P02", "57P03", "53300"}
+    )
+
+
 @asynccontextmanager
 async def outage_as_unavailable() -> AsyncIterator[None]:
-    """Turn a lost database (refused, socket gone, connection dropped) into DatabaseUnavailable,
-    a 503 for the API; a statement the database refused stays the bug it is."""
+    """Turn a lost database into DatabaseUnavailable, a 503 for the API."""
     try:
         yield
-    except _OUTAGES as err:
-        log.warning("database.unavailable", error=type(err).__name__)
-        raise DatabaseUnavailable() from err
-    except DBAPIError as err:
-        if not err.connection_invalidated:
+    except Exception as err:
+        if not is_outage(err):
             raise
         log.warning("database.unavailable", error=type(err).__name__)
         raise DatabaseUnavailable() from err

@@ -24,3 +24,17 @@ def start_embedded(pgdata: Path) -> PostgresServer:
 
         pgdata.parent.mkdir(parents=True, exist_ok=True)
         return get_server(pgdata, cleanup_mode="stop")
+
+
+def is_running(server: PostgresServer) -> bool:
+    """Whether the server process started (or last restarted) is still alive."""
+    process = server.get_postmaster_info().process
+    return process is not None and bool(process.is_running())
+
+
+def restart(server: PostgresServer) -> None:
+    """Start the server again on its data directory and socket, after it died. PostgreSQL
+    recovers from its write-ahead log, so nothing committed is lost."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        server.ensure_postgres_running()

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.dialects.postgresql import Insert, insert
@@ -32,6 +33,20 @@ class Charge:
     # Answered from the response cache: no model call, and what it would have cost.
     cache_hit: bool = False
     saved_cost_usd: Decimal | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """As JSON (amounts as decimal strings), to travel in an activity's heartbeat."""
+        return {
+            k: str(v) if isinstance(v, Decimal) else v for k, v in dataclasses.asdict(self).items()
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Charge:
+        amounts: dict[str, Any] = {
+            k: None if data.get(k) is None else Decimal(data[k])
+            for k in ("cost_usd", "saved_cost_usd")
+        }
+        return cls(**{**data, **amounts})
 
 
 @dataclass(frozen=True)

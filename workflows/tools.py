@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
 from workflows.human import HumanInput
 from workflows.model_calls import job_owner
@@ -20,8 +20,12 @@ with workflow.unsafe.imports_passed_through():
     from core.contracts.human import OnTimeout
     from core.contracts.llm import ProposedCall
     from core.contracts.tools import (
+        INVALID_ARGUMENTS,
         RUN_TOOL,
+        SIDE_EFFECT_NOT_PERFORMED,
+        TOOL_REFUSED,
         TOOL_SPECS,
+        UNKNOWN_TOOL,
         Approval,
         AuditEntry,
         ToolRequest,
@@ -33,6 +37,16 @@ with workflow.unsafe.imports_passed_through():
 
 # An approval prompt quotes this much of the proposed arguments.
 PROMPT_ARGUMENT_CHARS = 1000
+
+
+# Failures that are the tool's own answer, which the model is told.
+TOOL_ANSWERS = frozenset({TOOL_REFUSED, INVALID_ARGUMENTS, UNKNOWN_TOOL})
+
+
+class _NotPerformed(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 class ToolDenied(Exception):
@@ -111,7 +125,15 @@ class ToolRunner(HumanInput):
                 )
         self.show("running_tool")
         started = workflow.now()
-        status, content = await self._execute(call, checked, step, documents)
+        try:
+            status, content = await self._execute(call, checked, step, documents)
+        except _NotPerformed as err:
+            audit.status = "error"
+            self._audited(audit, err.reason)
+            # Not the model's to decide: the job says which side effect it could not perform.
+            raise ApplicationError(
+                err.reason, type=SIDE_EFFECT_NOT_PERFORMED, non_retryable=True
+            ) from None
         audit.status = status
         audit.duration_ms = int((workflow.now() - started).total_seconds() * 1000)
         return self._audited(audit, content)
@@ -134,13 +156,23 @@ class ToolRunner(HumanInput):
                 ),
                 result_type=ToolResult,
                 start_to_close_timeout=tool.timeout,
-                schedule_to_close_timeout=tool.timeout * 10,
+                schedule_to_close_timeout=tool.deadline,
                 retry_policy=tool.retry,
                 summary=f"tool {call.name} · step {step}",
             )
         except ActivityError as err:
             cause = err.cause
+            refused = isinstance(cause, ApplicationError) and cause.type in TOOL_ANSWERS
             message = cause.message if isinstance(cause, ApplicationError) else err.message
+            if tool.side_effects and not refused:
+                # Our database or network, not the tool, kept it from running until the deadline.
+                inner = cause.cause if isinstance(cause, FailureError) else None
+                last = inner or cause
+                why = getattr(last, "message", "") or type(last).__name__
+                raise _NotPerformed(
+                    f"{call.name} (step {step}, call {call.id}) could not be performed within "
+                    f"{tool.deadline}: {why}"
+                ) from None
             return "error", f"error: {message}"
         return "ok", result.content + ("\n[result truncated]" if result.truncated else "")
 

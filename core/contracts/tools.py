@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Literal
 
@@ -36,9 +36,20 @@ def summarize_arguments(arguments: dict[str, Any] | str) -> str:
     return summarize_text(raw)
 
 
-def _default_retry() -> RetryPolicy:
-    # Read-only tools retry freely; side effects retry too, made safe by idempotency keys.
-    return RetryPolicy(maximum_attempts=5, maximum_interval=timedelta(seconds=30))
+# How a tool's activity fails when the tool itself answered no (a refusal, arguments it does
+# not take): that answer goes back to the model as the tool's result.
+TOOL_REFUSED = "ToolFailed"
+INVALID_ARGUMENTS = "InvalidArguments"
+UNKNOWN_TOOL = "UnknownTool"
+# How a job fails when an approved side effect could not be performed before its deadline.
+SIDE_EFFECT_NOT_PERFORMED = "SideEffectNotPerformed"
+
+# A read-only tool that keeps failing tells the model so after a few tries.
+READ_RETRY = RetryPolicy(maximum_attempts=5, maximum_interval=timedelta(seconds=30))
+# A side effect that was approved is done, not dropped: it is retried (safely, under its
+# idempotency key) until it succeeds or its deadline passes, every few seconds so it goes
+# through soon after the database or network is back.
+SIDE_EFFECT_RETRY = RetryPolicy(maximum_attempts=0, maximum_interval=timedelta(seconds=5))
 
 
 @dataclass(frozen=True)
@@ -47,8 +58,13 @@ class ToolSpec:
     description: str
     args_model: type[BaseModel]
     side_effects: bool = False
+    # One attempt's limit, and the step's deadline across every attempt.
     timeout: timedelta = timedelta(seconds=30)
-    retry: RetryPolicy = field(default_factory=_default_retry)
+    deadline: timedelta = timedelta(minutes=5)
+
+    @property
+    def retry(self) -> RetryPolicy:
+        return SIDE_EFFECT_RETRY if self.side_effects else READ_RETRY
 
     def openai_schema(self) -> dict[str, Any]:
         """The Chat Completions `tools` entry, generated from the argument model."""
@@ -119,6 +135,8 @@ TOOL_SPECS: dict[str, ToolSpec] = {
             "ticket id.",
             args_model=CreateTicketArgs,
             side_effects=True,
+            # Long enough to outlast a database restart or failover.
+            deadline=timedelta(hours=1),
         ),
     )
 }

