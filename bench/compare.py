@@ -47,7 +47,8 @@ sys.path.insert(0, str(ROOT))
 
 from bench.stack import dev_stack  # noqa: E402
 from tests.support.fake_openai import FakeOpenAI, Reply  # noqa: E402
-from tests.support.temporal import binary, free_port  # noqa: E402
+from tests.support.ports import free_port  # noqa: E402
+from tests.support.temporal import binary  # noqa: E402
 
 QUIET = ("--log-level", "error")
 REDIS_URL = "redis://127.0.0.1:6379/15"

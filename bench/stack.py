@@ -14,8 +14,8 @@ from pathlib import Path
 
 import httpx
 
+from tests.support.ports import free_port
 from tests.support.processes import start_dev_stack
-from tests.support.temporal import free_port
 
 
 async def wait_ready(url: str, timeout_s: float = 120) -> None:

@@ -39,8 +39,9 @@ sys.path.insert(0, str(ROOT))
 from bench.stack import wait_ready  # noqa: E402
 from core.temporal import DEV_SERVER_FAIRNESS_FLAGS, SEARCH_ATTRIBUTES  # noqa: E402
 from tests.support.database import embedded_database  # noqa: E402
+from tests.support.ports import free_port  # noqa: E402
 from tests.support.processes import start_api, start_worker, stop, worker_env  # noqa: E402
-from tests.support.temporal import binary, free_port  # noqa: E402
+from tests.support.temporal import binary  # noqa: E402
 
 KEY = "bench-key-0123456789"
 BODY = {

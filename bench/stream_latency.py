@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import socket
 import statistics
 import sys
 import tempfile
@@ -45,6 +44,7 @@ from core.temporal import SEARCH_ATTRIBUTES  # noqa: E402
 from store.database import create_engine  # noqa: E402
 from tests.support.database import embedded_database  # noqa: E402
 from tests.support.fake_openai import FakeOpenAI, Reply, default_reply  # noqa: E402
+from tests.support.ports import free_port  # noqa: E402
 from tests.support.processes import start_api, start_worker, stop, worker_env  # noqa: E402
 from tests.support.sse import events  # noqa: E402
 from tests.support.temporal import binary  # noqa: E402
@@ -56,13 +56,6 @@ TERMINAL = (b"event: completed", b"event: failed", b"event: cancelled")
 
 def quantile(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100)[int(q * 100) - 1]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def frontend_requests(metrics_url: str) -> dict[str, int]:

@@ -16,7 +16,6 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
-from sqlalchemy.exc import StatementError
 from temporalio.api.failure.v1 import Failure
 from temporalio.converter import DefaultFailureConverter, PayloadConverter
 
@@ -141,7 +140,8 @@ def _redact_failure(
 def _without_statement(text: str, exception: BaseException) -> str:
     """A database error's text without the SQL statement and parameters SQLAlchemy appends:
     they would quote a job's data (and the schema) in its error."""
-    if not isinstance(exception, StatementError):
+    # By shape, not by import: workflow code loads this module and must not load SQLAlchemy.
+    if not hasattr(exception, "statement") or not hasattr(exception, "orig"):
         return text
     cause = exception.orig if exception.orig is not None else exception
     reason = (str(cause).strip().splitlines() or [""])[0]

