@@ -5,12 +5,16 @@ restart, and a worker killed mid-job is restarted so the job finishes."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import signal
 import subprocess
 import sys
+import threading
+from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import httpx
 from temporalio.client import Client
@@ -18,6 +22,7 @@ from temporalio.client import Client
 from scripts.dev_stack import Child, Stack
 from tests.support.database import crash_at
 from tests.support.dev_stack import interrupt, new_ports, start_stack
+from tests.support.fake_openai import FakeOpenAI, Reply, default_reply
 from tests.support.polling import eventually
 
 # Ctrl-C must stop the whole stack within this many seconds.
@@ -253,6 +258,64 @@ async def test_make_run_heals_postgres_and_temporal_and_the_job_completes(tmp_pa
     text = log.read_text()
     assert "stopping the rest" not in text
     assert "postgres exited; restarting it on the same data" in text
+
+
+async def test_a_temporal_kill_under_make_run_repays_no_answer(
+    tmp_path: Path, fake_openai: FakeOpenAI
+) -> None:
+    """Three summarize calls are in flight when the dev server is killed, and answer while it
+    is down: the launcher restarts it, the job completes, no request is answered twice, and
+    the ledger has one line per answer."""
+    gate = threading.Event()
+
+    def responder(request: dict[str, Any]) -> Reply:
+        if "Part " in str(request["messages"][-1]["content"]) and not gate.is_set():
+            return Reply.held(gate, "Summary: " + str(request["messages"][-1]["content"])[:30])
+        return default_reply(request)
+
+    fake_openai.responder = responder
+    ports = new_ports()
+    url = f"http://localhost:{ports['api']}"
+    log = tmp_path / "stack.log"
+    model = {"OPENAI_BASE_URL": fake_openai.base_url, "OPENAI_API_KEY": "sk-test"}
+    stack = await start_stack(tmp_path, ports, log, {**model, "AIJOBS_MODEL": "fake-model"})
+    try:
+        key = (tmp_path / "dev-api-key").read_text().strip()
+        async with httpx.AsyncClient(
+            base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=30
+        ) as http:
+            text = "\n\n".join(f"Part {i} " + "words " * 35 for i in range(6))
+            created = await http.post(
+                "/v1/jobs",
+                json={
+                    "type": "summarize",
+                    "input": {"text": text, "chunk_chars": 200, "max_parallel": 3},
+                },
+            )
+            job_id = created.json()["id"]
+
+            async def held() -> int:
+                return fake_openai.in_flight
+
+            await eventually(held, until=lambda n: n == 3, what="three calls in flight")
+            [temporal] = children(stack.pid, "start-dev")
+            os.kill(temporal, signal.SIGKILL)
+            gate.set()  # the answers arrive while Temporal is down
+
+            async def status() -> str:
+                try:
+                    return str((await http.get(f"/v1/jobs/{job_id}")).json()["status"])
+                except (httpx.TransportError, KeyError):
+                    return "unknown"
+
+            await eventually(status, until=lambda s: s == "completed", timeout_s=90, what="done")
+            usage = (await http.get("/v1/usage")).json()["total"]
+    finally:
+        interrupt(stack, log)
+    bodies = Counter(json.dumps(r.body, sort_keys=True) for r in fake_openai.completed)
+    assert max(bodies.values()) == 1
+    assert usage["calls"] == len(fake_openai.completed)
+    assert "temporal exited with -9; restarting it in" in log.read_text()
 
 
 def children(parent: int, command: str) -> list[int]:

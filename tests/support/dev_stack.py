@@ -27,7 +27,10 @@ INHERITED = (
 )
 
 
-def launch(data_dir: Path, ports: dict[str, int], log: Path) -> subprocess.Popen[bytes]:
+def launch(
+    data_dir: Path, ports: dict[str, int], log: Path, extra: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """The launcher with this test's data dir and ports, plus `extra` settings."""
     env = {k: v for k, v in os.environ.items() if k not in INHERITED}
     env |= {
         # Read by the application; the dev server, which rejects `console`, must not see it.
@@ -37,6 +40,7 @@ def launch(data_dir: Path, ports: dict[str, int], log: Path) -> subprocess.Popen
         "AIJOBS_DEV_TEMPORAL_PORT": str(ports["temporal"]),
         "AIJOBS_DEV_UI_PORT": str(ports["ui"]),
         "AIJOBS_TASK_QUEUE": f"dev-stack-{ports['api']}",
+        **(extra or {}),
     }
     return start_dev_stack(env, log)
 
@@ -53,9 +57,11 @@ def new_ports() -> dict[str, int]:
     return {"api": free_port(), "temporal": free_port(), "ui": free_port()}
 
 
-async def start_stack(data_dir: Path, ports: dict[str, int], log: Path) -> subprocess.Popen[bytes]:
+async def start_stack(
+    data_dir: Path, ports: dict[str, int], log: Path, extra: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     """`make run`'s launcher, returned once its API answers /readyz."""
-    stack = launch(data_dir, ports, log)
+    stack = launch(data_dir, ports, log, extra)
     try:
         await eventually(
             lambda: ready(f"http://localhost:{ports['api']}"), timeout_s=60, what="stack ready"
