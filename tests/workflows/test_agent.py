@@ -9,15 +9,17 @@ import uuid
 from typing import Any
 
 import pytest
-from temporalio.client import WorkflowHandle
+from temporalio.client import WorkflowFailureError, WorkflowHandle
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from core.config import Settings
 from core.contracts.agent import AgentResult, AgentRun
 from core.contracts.human import Submission, WaitingFor
-from core.contracts.tools import SUMMARY_CHARS
-from store import ConversationStore, Stores
+from core.contracts.tools import SIDE_EFFECT_NOT_PERFORMED, SUMMARY_CHARS
+from store import ConversationStore, Stores, TicketStore
+from store.database import create_engine
 from tests.support.fake_openai import FakeOpenAI, Reply
 from tests.support.polling import eventually
 from tests.support.workers import attempted, lost_after_running, other_worker
@@ -401,3 +403,26 @@ async def test_a_reply_that_cannot_be_stored_is_not_paid_for_again(
     assert second[2]["tool_calls"][0]["function"]["arguments"] == '{"expression": "6 * 7"}'
     stored = await stores.conversations.extend(handle.id, 5, [])
     assert [m["role"] for m in stored] == ["system", "user", "assistant", "tool", "assistant"]
+
+
+async def test_a_side_effect_that_cannot_be_performed_fails_the_job_naming_it(
+    ts_env: WorkflowEnvironment, settings: Settings, fake_openai: FakeOpenAI, stores: Stores
+) -> None:
+    """The tickets' database stays unreachable (a socket that does not exist): create_ticket is
+    retried until its one-hour deadline (skipped here), and then the job fails saying which
+    call it could not perform; the model is never told the database's error as a result."""
+    unreachable = create_engine("postgresql://postgres@/postgres?host=/nonexistent", 1)
+    broken = dataclasses.replace(stores, tickets=TicketStore(unreachable))
+    fake_openai.script(Reply.calls(("create_ticket", {"title": "T", "body": "B"})))
+    async with build_worker(settings, ts_env.client, broken):
+        handle = await start(
+            ts_env, settings, tools=["create_ticket"], preapproved_tools=["create_ticket"]
+        )
+        with pytest.raises(WorkflowFailureError) as failed:
+            await handle.result()
+    await unreachable.dispose()
+    cause = failed.value.cause
+    assert isinstance(cause, ApplicationError)
+    assert cause.type == SIDE_EFFECT_NOT_PERFORMED
+    assert cause.message.startswith("create_ticket (step 1, call call_0) could not be performed")
+    assert len(fake_openai.requests) == 1  # no second model call was handed the error
