@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from typing import Any
 import httpx
 from temporalio.client import Client
 
-from scripts.dev_stack import Child, Stack
+from scripts.dev_stack import RESTART_BACKOFF_MAX_S, Child, Stack
 from tests.support.database import crash_at
 from tests.support.dev_stack import interrupt, new_ports, start_stack
 from tests.support.fake_openai import FakeOpenAI, Reply, default_reply
@@ -414,3 +415,40 @@ async def test_ctrl_c_is_quick_with_watchers_and_jobs_in_flight(tmp_path: Path) 
             await eventually(completed, until=lambda n: n == 10, what="10 jobs completed")
     finally:
         interrupt(restarted, log)
+
+
+def test_the_last_worker_is_restarted_at_once_and_backoff_is_capped() -> None:
+    """While another worker lives, a crashed one waits its backoff, which doubles up to a few
+    seconds; the last worker alive is started again at once, so the stack is never left
+    without one for long."""
+    dies = [sys.executable, "-c", "import os, signal; os.kill(os.getpid(), 9)"]
+    lives = [sys.executable, "-c", "import time; time.sleep(60)"]
+    stack = Stack()
+    try:
+        alive = stack.add(Child("worker-1", lives, restart=True, kind="worker"))
+        crashing = stack.add(Child("worker-2", dies, restart=True, kind="worker"))
+        waits = []
+        for _ in range(6):
+            assert crashing.process is not None
+            crashing.process.wait(timeout=30)
+            started = time.monotonic()
+            stack.supervise()
+            assert crashing.due_at is not None
+            waits.append(round(crashing.due_at - started, 1))
+            crashing.start()  # as supervise does once due
+        assert waits == [0.5, 1.0, 2.0, 4.0, 4.0, 4.0]
+        assert RESTART_BACKOFF_MAX_S == 4.0
+
+        assert alive.process is not None
+        alive.process.kill()
+        alive.process.wait(timeout=30)
+        assert crashing.process is not None
+        crashing.process.wait(timeout=30)
+        started = time.monotonic()
+        stack.supervise()
+        # Both dead: neither waits for a stand-in that does not exist.
+        due = [alive.due_at, crashing.due_at]
+        assert None not in due
+        assert all(at is not None and at - started < 0.1 for at in due)
+    finally:
+        stack.stop()
