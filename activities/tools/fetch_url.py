@@ -11,20 +11,16 @@ import socket
 import ssl
 from html.parser import HTMLParser
 from http.cookiejar import Cookie, CookieJar
-from ipaddress import IPv4Address, IPv4Network, IPv6Network, ip_address
+from ipaddress import ip_address
 
 import httpx
 
-from activities.tools.registry import IPAddress, ToolContext, ToolError, implements
+from activities.tools.registry import ToolContext, ToolError, implements
+from core.addresses import IPAddress, is_metadata, non_public
 from core.contracts.tools import FetchUrlArgs
 
 MAX_REDIRECTS = 3
 DEFAULT_PORTS = {"http": 80, "https": 443}
-# Instance metadata services (AWS, GCP, Azure, Oracle; AWS over IPv6): they hand out the
-# machine's cloud credentials, so they stay refused even when private addresses are allowed.
-METADATA_ADDRESSES = frozenset({ip_address("169.254.169.254"), ip_address("fd00:ec2::254")})
-_CGNAT = IPv4Network("100.64.0.0/10")
-_NAT64 = IPv6Network("64:ff9b::/96")
 _LAB_HINT = " (set AIJOBS_FETCH_ALLOW_PRIVATE=true only for a lab)"
 
 
@@ -71,46 +67,6 @@ def tool_http_client(
     )
 
 
-def _embedded(address: IPAddress) -> IPv4Address | None:
-    """The IPv4 address an IPv6 one carries (mapped, 6to4, NAT64): where packets end up."""
-    if isinstance(address, IPv4Address):
-        return None
-    if address in _NAT64:
-        return IPv4Address(int(address) & 0xFFFF_FFFF)
-    return address.ipv4_mapped or address.sixtofour
-
-
-def non_public(address: IPAddress) -> str | None:
-    """What makes `address` unfit for fetch_url ("a loopback address"), or None if public."""
-    if address in METADATA_ADDRESSES:
-        return "the cloud metadata address"
-    inner = _embedded(address)
-    if inner is not None:
-        why = non_public(inner)
-        return None if why is None else f"{why} ({inner} written as IPv6)"
-    if address.is_loopback:
-        return "a loopback address"
-    if address.is_link_local:
-        return "a link-local address"
-    if address.is_multicast:
-        return "a multicast address"
-    if address.is_unspecified:
-        return "an unspecified address"
-    if address in _CGNAT:
-        return "a carrier-grade NAT address (100.64.0.0/10)"
-    if address.is_reserved:
-        return "a reserved address"
-    if address.is_private:
-        return "a private address"
-    if not address.is_global:
-        return "a non-public address"
-    return None
-
-
-def _is_metadata(address: IPAddress) -> bool:
-    return address in METADATA_ADDRESSES or _embedded(address) in METADATA_ADDRESSES
-
-
 async def resolve(host: str, port: int) -> list[IPAddress]:
     """Every address of `host` (a literal IP is itself), through the event loop's resolver."""
     try:
@@ -142,12 +98,12 @@ class PublicAddresses:
         addresses = await resolve(host, port)
         for address in addresses:
             why = non_public(address)
-            if why is None or (self._allow_private and not _is_metadata(address)):
+            if why is None or (self._allow_private and not is_metadata(address)):
                 continue
             said = "it is" if str(address) == host else f"it resolves to {address},"
             hint = (
                 ", refused even with AIJOBS_FETCH_ALLOW_PRIVATE"
-                if _is_metadata(address)
+                if is_metadata(address)
                 else _LAB_HINT
             )
             raise ToolError(f"fetch_url refuses {host}: {said} {why}{hint}")

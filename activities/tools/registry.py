@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from ipaddress import IPv4Address, IPv6Address
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 from pydantic import BaseModel
 
+from core.addresses import IPAddress
 from core.contracts.tools import TOOL_SPECS, ToolSpec
 
 if TYPE_CHECKING:
@@ -18,7 +18,6 @@ if TYPE_CHECKING:
 
 Args = TypeVar("Args", bound=BaseModel)
 Run = Callable[[Args, "ToolContext"], Awaitable[str]]
-IPAddress: TypeAlias = IPv4Address | IPv6Address
 # Resolves (host, port) for fetch_url into the addresses it may connect to, or raises ToolError.
 AddressCheck: TypeAlias = Callable[[str, int], Awaitable[list[IPAddress]]]
 

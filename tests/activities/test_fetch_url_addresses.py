@@ -26,8 +26,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from activities.tools.fetch_url import PublicAddresses, fetch_url, non_public, tool_http_client
-from activities.tools.registry import AddressCheck, IPAddress, ToolContext, ToolError
+from activities.tools.fetch_url import PublicAddresses, fetch_url, tool_http_client
+from activities.tools.registry import AddressCheck, ToolContext, ToolError
+from core.addresses import IPAddress, non_public
 from core.contracts.tools import FetchUrlArgs
 from store import Stores
 
