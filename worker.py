@@ -44,6 +44,7 @@ from activities.publish import PublishActivities
 from activities.token_stream import TokenStreams
 from activities.tool_runner import ToolActivities
 from activities.tools.fetch_url import PublicAddresses, tool_http_client
+from activities.webhooks import WebhookActivities
 from core import redaction
 from core.config import Settings, get_settings
 from core.errors import DatabaseNotReady, KeysMismatch, SearchAttributesMissing, SettingsInvalid
@@ -58,6 +59,7 @@ from store.database import START_WAIT_S, check_ready, create_engine
 from store.encryption_keys import check_keys
 from workflows.event_retention import EventRetentionWorkflow
 from workflows.registry import RegistryMismatch, matched
+from workflows.webhook_delivery import WebhookDeliveryWorkflow
 
 log = structlog.get_logger("worker")
 
@@ -135,6 +137,7 @@ def build_activities(settings: Settings, stores: Stores) -> list[Callable[..., A
         model_calls=stores.model_calls,
         answers=stores.answers,
         journal_retention=timedelta(days=settings.journal_retention_days),
+        webhooks=stores.webhooks,
     )
     tools = ToolActivities(
         tool_http_client(),
@@ -146,6 +149,14 @@ def build_activities(settings: Settings, stores: Stores) -> list[Callable[..., A
     )
     publish = PublishActivities(settings.publish_webhook, stores.outbox, http)
     notify = NotifyActivities(settings.notify_webhook, http)
+    # Pinned to checked addresses like fetch_url, so it shares that client's rules.
+    webhooks = WebhookActivities(
+        tool_http_client(timeout=15.0),
+        stores.webhooks,
+        stores.events,
+        settings.webhook_allow_private,
+        timedelta(seconds=settings.webhook_secret_grace_s),
+    )
     return [
         llm.complete_chat,
         llm.complete_chats,
@@ -155,6 +166,7 @@ def build_activities(settings: Settings, stores: Stores) -> list[Callable[..., A
         tools.store_documents,
         publish.publish_draft,
         notify.notify_person,
+        webhooks.deliver_webhook,
         events.append_job_events,
         events.trim_job_events,
     ]
@@ -206,9 +218,10 @@ def _cache_workflow_bytecode() -> None:
 
 
 def all_workflows() -> list[type[Any]]:
-    """Every job workflow (one per declared job type, found in workflows/), and retention.
+    """Every job workflow (one per declared job type, found in workflows/), retention and
+    webhook delivery.
     RegistryMismatch when a declared job type has no workflow or a job workflow no type."""
-    return [*matched(JOB_TYPES), EventRetentionWorkflow]
+    return [*matched(JOB_TYPES), EventRetentionWorkflow, WebhookDeliveryWorkflow]
 
 
 async def _serve(worker: Worker, settings: Settings) -> None:

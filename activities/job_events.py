@@ -16,7 +16,7 @@ from core.contracts.job_events import (
     TrimJobEvents,
     TrimmedJobEvents,
 )
-from store import JobEventLog, ModelAnswers, ModelCallLog, PostgresLimitStorage
+from store import JobEventLog, ModelAnswers, ModelCallLog, PostgresLimitStorage, WebhookStore
 from store.job_events import NewEvent
 
 log = structlog.get_logger(__name__)
@@ -32,8 +32,10 @@ class JobEventActivities:
         model_calls: ModelCallLog | None = None,
         answers: ModelAnswers | None = None,
         journal_retention: timedelta = timedelta(days=7),
+        webhooks: WebhookStore | None = None,
     ) -> None:
         self._events = events
+        self._webhooks = webhooks
         self._rate_limits = rate_limits
         self._model_calls = model_calls
         self._answers = answers
@@ -57,7 +59,8 @@ class JobEventActivities:
     async def trim_job_events(self, request: TrimJobEvents) -> TrimmedJobEvents:
         """Remove what retention lets go, each kind in batches, heartbeating between them:
         events past their retention, expired cache rows, journal entries past the journal's
-        retention, model calls that count for nothing, and lapsed rate-limit windows."""
+        retention, model calls that count for nothing, lapsed rate-limit windows, and the
+        webhook messages of jobs whose events went."""
         now = datetime.now(UTC)
         cutoff, token_cutoff = now - self._retention, now - self._token_retention
         trimmed = TrimmedJobEvents()
@@ -77,6 +80,12 @@ class JobEventActivities:
             trimmed.model_calls = await _in_batches(self._model_calls.prune)
         if self._rate_limits is not None:
             trimmed.rate_windows = await self._rate_limits.prune()
+        if self._webhooks is not None:
+            # A job's last webhook message goes with its events.
+            webhooks = self._webhooks
+            trimmed.webhook_messages = await _in_batches(
+                lambda batch: webhooks.prune(self._retention, batch)
+            )
         log.info("retention.pruned", **trimmed.model_dump())
         return trimmed
 

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from ipaddress import ip_address
+
+import httpx
+
+from core.addresses import non_public
 from core.config import Settings
 from core.contracts.options import JobOptions
 from core.contracts.plan import JobInput
@@ -33,6 +38,8 @@ def check_bounds(job_input: JobInput, options: JobOptions, settings: Settings) -
                 f"model {used!r} has no known price, so a cost budget cannot be kept: give "
                 "its price in AIJOBS_MODEL_PRICES or drop max_cost_usd",
             )
+    if options.webhook is not None:
+        _check_webhook_url(options.webhook.url, settings)
     plan = job_input.plan()
     limit = settings.max_calls_per_job
     if plan.model_calls > limit:
@@ -49,4 +56,29 @@ def _check_allowed(model: str | None, loc: tuple[str | int, ...], settings: Sett
             loc,
             f"model {model!r} is not allowed here; allowed models: "
             f"{', '.join(sorted(settings.allowed_models))}",
+        )
+
+
+def _check_webhook_url(raw: str, settings: Settings) -> None:
+    """Refuse a webhook URL that is plainly not public: an address literal that is not, or a
+    `localhost` name. Names are resolved at every delivery attempt, and checked again there."""
+    loc = ("body", "options", "webhook", "url")
+    try:
+        host = httpx.URL(raw).host.lower().rstrip(".")
+    except httpx.InvalidURL as err:
+        raise InvalidInput(loc, f"not a usable URL: {err}") from None
+    if not host:
+        raise InvalidInput(loc, "the URL has no host")
+    if host in settings.webhook_allow_private:
+        return
+    why = "a local name" if host == "localhost" or host.endswith(".localhost") else None
+    try:
+        why = why or non_public(ip_address(host))
+    except ValueError:
+        pass  # a name: checked when it is resolved
+    if why is not None:
+        raise InvalidInput(
+            loc,
+            f"{host} is {why}: a webhook must reach a public address (name the host in "
+            "AIJOBS_WEBHOOK_ALLOW_PRIVATE for a receiver inside your network)",
         )

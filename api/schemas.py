@@ -164,3 +164,17 @@ class UsageReport(BaseModel):
     group_by: Literal["day", "model", "type"]
     groups: list[UsageLine]
     total: UsageLine
+
+
+class WebhookSecret(BaseModel):
+    """The owner's Standard Webhooks secret: verify each webhook's `webhook-signature` with it
+    (for example with the `standardwebhooks` package)."""
+
+    secret: str
+
+
+class WebhookRedelivery(BaseModel):
+    """A redelivery started: the same message, with the same `webhook-id`."""
+
+    webhook_id: str
+    event: str

@@ -121,6 +121,14 @@ class Settings(BaseSettings):
     fetch_max_bytes: int = Field(default=200_000, gt=0, alias="AIJOBS_FETCH_MAX_BYTES")
     # Lets fetch_url reach loopback, private and link-local addresses (a lab, never production).
     fetch_allow_private: bool = Field(default=False, alias="AIJOBS_FETCH_ALLOW_PRIVATE")
+    # Job webhooks: hosts that may resolve to private addresses (a receiver inside the network;
+    # loopback in tests), and how long a rotated secret keeps signing beside the new one.
+    webhook_allow_private: Annotated[frozenset[str], NoDecode] = Field(
+        default=frozenset(), alias="AIJOBS_WEBHOOK_ALLOW_PRIVATE"
+    )
+    webhook_secret_grace_s: int = Field(
+        default=86_400, ge=0, le=30 * 86_400, alias="AIJOBS_WEBHOOK_SECRET_GRACE_S"
+    )
     # Bounds at the door: a job planned to make more model calls is refused (422), as is a
     # model not in the list (empty: any).
     max_calls_per_job: int = Field(default=500, ge=1, alias="AIJOBS_MAX_CALLS_PER_JOB")
@@ -235,7 +243,7 @@ class Settings(BaseSettings):
             keys[key_id] = value
         return keys
 
-    @field_validator("fetch_allowed_hosts", mode="before")
+    @field_validator("fetch_allowed_hosts", "webhook_allow_private", mode="before")
     @classmethod
     def _parse_hosts(cls, raw: object) -> object:
         """`example.com,docs.example.com`: exact host names, compared in lower case."""

@@ -115,6 +115,28 @@ class TruncatedEvent(BaseModel):
     reason: str = "retention"
 
 
+class WebhookDeliveredEvent(BaseModel):
+    """The job's webhook reached its receiver (written after the job may have ended)."""
+
+    type: Literal["webhook_delivered"] = "webhook_delivered"
+    webhook_id: str
+    event: str
+    status: int
+    attempt: int
+
+
+class WebhookFailedEvent(BaseModel):
+    """One failed attempt; `final` says no other will follow."""
+
+    type: Literal["webhook_failed"] = "webhook_failed"
+    webhook_id: str
+    event: str
+    status: int | None = None
+    attempt: int
+    error: str
+    final: bool = False
+
+
 Event = Annotated[
     StageEvent
     | TokenEvent
@@ -128,7 +150,9 @@ Event = Annotated[
     | FallbackEvent
     | CompletedEvent
     | FailedEvent
-    | CancelledEvent,
+    | CancelledEvent
+    | WebhookDeliveredEvent
+    | WebhookFailedEvent,
     Field(discriminator="type"),
 ]
 EVENTS: TypeAdapter[Event] = TypeAdapter(Event)
@@ -147,6 +171,8 @@ EVENT_TYPES = (
     "completed",
     "failed",
     "cancelled",
+    "webhook_delivered",
+    "webhook_failed",
     "truncated",
 )
 TERMINAL_TYPES = frozenset({"completed", "failed", "cancelled"})

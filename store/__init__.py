@@ -19,6 +19,7 @@ from store.outbox import Outbox
 from store.rate_limits import PostgresLimitStorage
 from store.running_jobs import RunningJobs
 from store.tickets import TicketStore
+from store.webhooks import WebhookStore
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,7 @@ class Stores:
     model_calls: ModelCallLog
     answers: ModelAnswers
     running: RunningJobs
+    webhooks: WebhookStore
 
     @classmethod
     def on(cls, engine: AsyncEngine) -> Stores:
@@ -51,6 +53,7 @@ class Stores:
             model_calls=ModelCallLog(engine),
             answers=ModelAnswers(engine),
             running=RunningJobs(engine),
+            webhooks=WebhookStore(engine),
         )
 
 
@@ -66,4 +69,5 @@ __all__ = [
     "RunningJobs",
     "Stores",
     "TicketStore",
+    "WebhookStore",
 ]

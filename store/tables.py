@@ -208,3 +208,25 @@ running_jobs = Table(
     Column("started_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Index("running_jobs_owner_idx", "owner"),
 )
+
+
+# Each owner's webhook signing secret; `previous` still signs until its grace period ends.
+webhook_secrets = Table(
+    "webhook_secrets",
+    metadata,
+    Column("owner", Text, primary_key=True),
+    Column("secret", Text, nullable=False),
+    Column("previous", Text, nullable=True),
+    Column("rotated_at", DateTime(timezone=True), nullable=True),
+)
+
+# The last webhook message of each job (a WebhookMessage), for a redelivery.
+webhook_messages = Table(
+    "webhook_messages",
+    metadata,
+    Column("job_id", Text, primary_key=True),
+    Column("owner", Text, nullable=False),
+    Column("message", JSONB, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("webhook_messages_updated_idx", "updated_at"),
+)

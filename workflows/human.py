@@ -91,6 +91,9 @@ class HumanInput:
                 "human.answer_ignored", extra={"question": submission.name, "reason": err.message}
             )
 
+    async def waiting_started(self, waiting: WaitingFor) -> None:
+        """Called once a question is asked; the job SDK calls the job's webhook back here."""
+
     async def ask_human(
         self,
         name: str,
@@ -114,6 +117,7 @@ class HumanInput:
         self._waiting_model = schema
         self._received = None
         self._publish_waiting()
+        await self.waiting_started(self._waiting)
         try:
             record = await self._wait(within)
             if record is None and on_timeout.action == "escalate":

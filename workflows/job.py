@@ -19,14 +19,22 @@ from temporalio import workflow
 from temporalio.exceptions import FailureError
 
 from workflows.events import EventLog
+from workflows.model_calls import job_owner
 from workflows.model_steps import ModelSteps, require_valid
 
 with workflow.unsafe.imports_passed_through():
+    from core.contracts.human import WaitingFor
     from core.contracts.job_type import JobProgress
     from core.contracts.options import JobOptions, WithOptions
+    from core.contracts.webhooks import (
+        WEBHOOK_DELIVERY_WORKFLOW,
+        WebhookEvent,
+        WebhookMessage,
+        webhook_body,
+    )
     from core.events import CancelledEvent, CompletedEvent, FailedEvent, StageEvent
     from core.failures import describe_failure
-    from core.jobs import PROGRESS_MEMO
+    from core.jobs import JOB_TYPE_OF_WORKFLOW, PROGRESS_MEMO
 
 # What a job module imports from the SDK.
 __all__ = ["JobWorkflow", "require_valid"]
@@ -79,18 +87,66 @@ class JobWorkflow(ModelSteps, Generic[Run, Progress, Result]):
         except asyncio.CancelledError:
             self.events.publish(CancelledEvent())
             await self.events.flush()
+            await self._call_back("cancelled", "cancelled", None)
             raise
         except FailureError as err:
             error_type, message = describe_failure(err)
-            self.events.publish(FailedEvent(error={"type": error_type, "message": message}))
+            error = {"type": error_type, "message": message}
+            self.events.publish(FailedEvent(error=error))
             await self.events.flush()
+            await self._call_back("failed", "failed", error)
             raise
         self.show("done")
         # Kept on the closed run, so the API reads the final progress without a worker.
         workflow.upsert_memo({PROGRESS_MEMO: self.progress.model_dump(mode="json")})
-        self.events.publish(CompletedEvent(result=result.model_dump(mode="json")))
+        shown = result.model_dump(mode="json")
+        self.events.publish(CompletedEvent(result=shown))
         await self.events.flush()
+        await self._call_back("completed", "completed", shown)
         return result
+
+    async def waiting_started(self, waiting: WaitingFor) -> None:
+        question = {
+            "question_id": waiting.id,
+            "name": waiting.name,
+            "prompt": waiting.prompt,
+            "deadline": waiting.deadline.isoformat(),
+        }
+        await self._call_back("waiting_for_input", "waiting_for_input", question)
+
+    async def _call_back(
+        self, event: WebhookEvent, status: str, detail: dict[str, Any] | None
+    ) -> None:
+        """Start the delivery of the job's webhook for `event`, if it asked for one. Only the
+        start is awaited: the delivery runs on its own and outlives the job."""
+        hook = self.options.webhook
+        if hook is None or event not in hook.events:
+            return
+        info = workflow.info()
+        webhook_id = f"msg_{workflow.uuid4().hex}"
+        message = WebhookMessage(
+            webhook_id=webhook_id,
+            owner=job_owner() or "",
+            job_id=info.workflow_id,
+            url=hook.url,
+            event=event,
+            body=webhook_body(
+                info.workflow_id,
+                JOB_TYPE_OF_WORKFLOW.get(info.workflow_type, info.workflow_type),
+                event,
+                status,
+                workflow.now(),
+                detail,
+            ),
+        )
+        await workflow.start_child_workflow(
+            WEBHOOK_DELIVERY_WORKFLOW,
+            message,
+            id=f"{info.workflow_id}-{webhook_id}",
+            task_queue=info.task_queue,
+            parent_close_policy=workflow.ParentClosePolicy.ABANDON,
+            static_summary=f"{event} webhook of {info.workflow_id}",
+        )
 
     async def continue_as_new(self, next_input: Run) -> NoReturn:
         """Go on in a fresh run (a short history) once the log has every event."""

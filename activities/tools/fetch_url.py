@@ -15,6 +15,7 @@ from ipaddress import ip_address
 
 import httpx
 
+from activities.pinned_http import send_to
 from activities.tools.registry import ToolContext, ToolError, implements
 from core.addresses import IPAddress, is_metadata, non_public
 from core.contracts.tools import FetchUrlArgs
@@ -126,29 +127,6 @@ def _check(url: httpx.URL, allowed: frozenset[str]) -> None:
         )
 
 
-async def _open(
-    http: httpx.AsyncClient, url: httpx.URL, addresses: list[IPAddress]
-) -> httpx.Response:
-    """Start a GET of `url` on a connection to one of `addresses`, never to a name: the Host
-    header, TLS SNI and certificate check still use the URL's host."""
-    headers = {"Host": url.netloc.decode("ascii")}
-    # httpcore gives TLS this name instead of the connection's (an IP); plain HTTP ignores it.
-    extensions = {"sni_hostname": url.raw_host.decode("ascii")}
-
-    async def send(address: IPAddress) -> httpx.Response:
-        request = http.build_request(
-            "GET", url.copy_with(host=str(address)), headers=headers, extensions=extensions
-        )
-        return await http.send(request, stream=True, follow_redirects=False)
-
-    for address in addresses[:-1]:
-        try:
-            return await send(address)
-        except httpx.ConnectError:
-            continue  # e.g. IPv6 without a route: the next checked address, as browsers do
-    return await send(addresses[-1])
-
-
 async def _read(response: httpx.Response, max_bytes: int) -> str:
     body = bytearray()
     async for chunk in response.aiter_bytes():
@@ -174,7 +152,7 @@ async def fetch_url(args: FetchUrlArgs, ctx: ToolContext) -> str:
         _check(url, ctx.fetch_allowed_hosts)
         port = url.port or DEFAULT_PORTS[url.scheme]
         addresses = await ctx.fetch_addresses(url.raw_host.decode("ascii"), port)
-        response = await _open(ctx.http, url, addresses)
+        response = await send_to(ctx.http, "GET", url, addresses, stream=True)
         try:
             if response.is_redirect and "location" in response.headers:
                 url = _parse(response.headers["location"], base=url)

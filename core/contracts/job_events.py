@@ -41,3 +41,6 @@ class TrimmedJobEvents(BaseModel):
     journal_rows: int = Field(default=0, description="Step answers past journal retention.")
     model_calls: int = Field(default=0, description="Calls outside every limit's window.")
     rate_windows: int = Field(default=0, description="Lapsed owner rate-limit windows.")
+    webhook_messages: int = Field(
+        default=0, description="Jobs' last webhook messages past event retention."
+    )

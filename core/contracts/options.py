@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from core.contracts.webhooks import WebhookOptions
+
 
 class JobOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
@@ -27,6 +29,11 @@ class JobOptions(BaseModel):
         None,
         description="Answers from the cross-run cache: `use` them, `refresh` them (call again "
         "and store), or `off`. Unset: `use` for calls at temperature 0, else `off`.",
+    )
+    webhook: WebhookOptions | None = Field(
+        None,
+        description="Call this URL back, signed as Standard Webhooks, when the job ends (or "
+        "at the events named).",
     )
 
 

@@ -65,7 +65,8 @@ async def test_a_retention_run_prunes_the_cache_the_journal_and_the_model_calls(
     dev_env: WorkflowEnvironment, settings: Settings, stores: Stores
 ) -> None:
     """The Schedule's workflow removes expired cache rows, journal rows past
-    AIJOBS_JOURNAL_RETENTION_DAYS and model calls past every window; what is still live stays.
+    AIJOBS_JOURNAL_RETENTION_DAYS, model calls past every window and webhook messages past
+    event retention; what is still live stays.
     Rows are counted before and after."""
     settings.journal_retention_days = 1.0
     tag = uuid.uuid4().hex
@@ -85,6 +86,14 @@ async def test_a_retention_run_prunes_the_cache_the_journal_and_the_model_calls(
                 text("INSERT INTO model_calls (model, at, tokens) VALUES (:m, :at, 10)"),
                 {"m": tag, "at": now - (timedelta(hours=3) if name == "old" else timedelta())},
             )
+            # A job's last webhook message lives as long as its events.
+            await conn.execute(
+                text(
+                    "INSERT INTO webhook_messages (job_id, owner, message, updated_at) "
+                    "VALUES (:k, 'o', '{}', :at)"
+                ),
+                {"k": f"{tag}-{name}", "at": now - (age * 100 if name == "old" else age)},
+            )
 
     async def counts() -> tuple[int, ...]:
         found = []
@@ -93,11 +102,12 @@ async def test_a_retention_run_prunes_the_cache_the_journal_and_the_model_calls(
                 "SELECT count(*) FROM model_journal WHERE key LIKE :tag",
                 "SELECT count(*) FROM model_cache WHERE key LIKE :tag",
                 "SELECT count(*) FROM model_calls WHERE model LIKE :tag",
+                "SELECT count(*) FROM webhook_messages WHERE job_id LIKE :tag",
             ):
                 found.append((await conn.execute(text(query), {"tag": f"{tag}%"})).scalar_one())
         return tuple(found)
 
-    assert await counts() == (2, 2, 2)
+    assert await counts() == (2, 2, 2, 2)
     async with build_worker(settings, dev_env.client, stores):
         result = await dev_env.client.execute_workflow(
             RETENTION_WORKFLOW,
@@ -106,7 +116,8 @@ async def test_a_retention_run_prunes_the_cache_the_journal_and_the_model_calls(
             task_queue=settings.task_queue,
             result_type=TrimmedJobEvents,
         )
-    assert await counts() == (1, 1, 1)
+    assert await counts() == (1, 1, 1, 1)
     assert result.journal_rows >= 1
     assert result.cache_rows >= 1
     assert result.model_calls >= 1
+    assert result.webhook_messages >= 1

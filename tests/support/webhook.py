@@ -16,6 +16,8 @@ from typing import Any
 class Received:
     headers: dict[str, str]
     body: dict[str, Any]
+    # The body as sent, byte for byte (what a signature covers).
+    raw: bytes = b""
 
 
 class Webhook:
@@ -47,9 +49,9 @@ class Webhook:
                 """Quiet."""
 
             def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                raw = self.rfile.read(int(self.headers["Content-Length"]))
                 headers = {k.lower(): v for k, v in self.headers.items()}
-                webhook.received.append(Received(headers, body))
+                webhook.received.append(Received(headers, json.loads(raw), raw))
                 if webhook.replies:
                     status, reply_headers, reply = webhook.replies.popleft()
                 else:
