@@ -40,9 +40,10 @@ typecheck: $(STAMP)
 	$(BIN)/mypy .
 
 # Two pytest processes: the suite mostly waits on servers and subprocesses, so two share the
-# machine's cores well (each brings up its own dev server and PostgreSQL).
+# machine's cores well (each brings up its own dev server and PostgreSQL). Work stealing keeps
+# both busy to the end instead of leaving the long e2e tests to one.
 test: lint typecheck browser
-	$(BIN)/python -m pytest -n 2
+	$(BIN)/python -m pytest -n 2 --dist worksteal
 
 # Page tests drive the distribution's Chromium with Playwright (its own browser builds cannot
 # be downloaded here). Installed only when missing and apt-get is usable by this user;

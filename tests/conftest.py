@@ -175,15 +175,24 @@ async def api(
     # Idle connections are dropped before uvicorn's 5 s keep-alive closes them: a request
     # sent on a connection the server is closing fails with ReadError.
     pool = httpx.Limits(keepalive_expiry=2.0)
+    # A client's patience, not httpx's 5 s default: under the suite's load a start can take
+    # longer, and a test that means to bound latency says so itself.
+    patience = httpx.Timeout(30.0)
     async with (
         build_worker(settings, dev_env.client, stores),
         serve_api(settings, dev_env.client) as url,
         httpx.AsyncClient(
-            base_url=url, headers={"Authorization": f"Bearer {keys['alice']}"}, limits=pool
+            base_url=url,
+            headers={"Authorization": f"Bearer {keys['alice']}"},
+            limits=pool,
+            timeout=patience,
         ) as alice,
         httpx.AsyncClient(
-            base_url=url, headers={"Authorization": f"Bearer {keys['bob']}"}, limits=pool
+            base_url=url,
+            headers={"Authorization": f"Bearer {keys['bob']}"},
+            limits=pool,
+            timeout=patience,
         ) as bob,
-        httpx.AsyncClient(base_url=url, limits=pool) as anonymous,
+        httpx.AsyncClient(base_url=url, limits=pool, timeout=patience) as anonymous,
     ):
         yield Api(url, alice, bob, anonymous, sorted(settings.api_keys))
