@@ -138,7 +138,12 @@ class WebhookActivities:
             "user-agent": "aijobs-webhooks",
         }
         async with asyncio.timeout(ATTEMPT_TIMEOUT_S):
-            return await send_to(self._http, "POST", url, addresses, content=body, headers=headers)
+            # Only the status counts: the receiver's body is never read (it could be huge).
+            response = await send_to(
+                self._http, "POST", url, addresses, content=body, headers=headers, stream=True
+            )
+            await response.aclose()
+            return response
 
     async def _failed(
         self, message: WebhookMessage, attempt: int, status: int | None, error: str, *, final: bool

@@ -71,6 +71,15 @@ class WebhookAttempt(BaseModel):
     error: str | None = None
 
 
+# Where each event's detail goes in `data`: what the API shows under the same name.
+_DETAIL_KEY: dict[str, str] = {
+    "completed": "result",
+    "failed": "error",
+    "cancelled": "result",
+    "waiting_for_input": "waiting_for",
+}
+
+
 def webhook_body(
     job_id: str,
     job_type: str,
@@ -89,12 +98,10 @@ def webhook_body(
         "link": f"/v1/jobs/{job_id}",
     }
     if detail is not None:
-        key = "error" if event == "failed" else "result"
-        data[key] = detail
+        data[_DETAIL_KEY[event]] = detail
     body = {"type": f"job.{event}", "timestamp": at.isoformat(), "data": data}
     if len(_json(body)) > MAX_BODY_CHARS:
-        data.pop("result", None)
-        data.pop("error", None)
+        data.pop(_DETAIL_KEY[event], None)
         data["truncated"] = True
     return body
 

@@ -118,7 +118,7 @@ async def test_a_question_calls_back_and_a_redelivery_keeps_the_id(
     job_id = await start_job(api.alice, review)
     [post] = await received(receiver, 1)
     assert post.body["type"] == "job.waiting_for_input"
-    assert post.body["data"]["result"]["name"] == "review"
+    assert post.body["data"]["waiting_for"]["name"] == "review"
 
     stranger = await api.bob.post(f"/v1/jobs/{job_id}/webhook/redeliver")
     assert stranger.status_code == 404
