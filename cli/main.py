@@ -52,6 +52,9 @@ def _parser() -> argparse.ArgumentParser:
     submit.add_argument(
         "--max-cost-usd", type=float, help="stop the job's model calls once it cost this much"
     )
+    submit.add_argument(
+        "--webhook", metavar="URL", help="call this URL back, signed, when the job ends"
+    )
     submit.add_argument("--watch", action="store_true", help="follow it to the end")
     submit.add_argument("--json", action="store_true", help="with --watch: one event per line")
     follow = commands.add_parser("watch", help="follow a job's events")
@@ -77,8 +80,13 @@ def _parser() -> argparse.ArgumentParser:
 def run(args: argparse.Namespace, api: ApiClient) -> int:
     if args.command == "submit":
         body: dict[str, Any] = {"type": args.type, "input": args.input}
+        options: dict[str, Any] = {}
         if args.max_cost_usd is not None:
-            body["options"] = {"max_cost_usd": args.max_cost_usd}
+            options["max_cost_usd"] = args.max_cost_usd
+        if args.webhook is not None:
+            options["webhook"] = {"url": args.webhook}
+        if options:
+            body["options"] = options
         job = api.start_job(body, args.idempotency_key)
         print(job["id"], file=sys.stderr if args.watch else sys.stdout)
         return watch(api, job["id"], as_json=args.json) if args.watch else 0

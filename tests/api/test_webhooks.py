@@ -5,6 +5,7 @@ refused at the door for plainly private URLs."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,6 +16,7 @@ from core.config import Settings
 from store import Stores
 from tests.api.jobs_client import SUMMARIZE, start_job, wait_for
 from tests.conftest import Api
+from tests.support.cli import aijobs
 from tests.support.polling import eventually
 from tests.support.webhook import Received, Webhook
 
@@ -177,3 +179,22 @@ async def test_webhook_routes_need_a_key(api: Api) -> None:
         assert response.status_code == 401, path
     missing = await api.alice.post("/v1/jobs/job-x/webhook/redeliver")
     assert missing.status_code == 404
+
+
+async def test_the_command_line_asks_for_a_webhook(
+    api: Api, settings: Settings, receiver: Webhook
+) -> None:
+    """`aijobs submit --webhook URL` carries the webhook; a private one is refused with the
+    API's message."""
+    text = json.dumps({"text": "Short."})
+    submitted = await aijobs(
+        api, settings, "submit", "summarize", "--input", text, "--webhook", receiver.url
+    )
+    assert submitted.code == 0, submitted.err
+    [post] = await received(receiver, 1)
+    assert post.body["data"]["id"] == submitted.out.strip()
+    refused = await aijobs(
+        api, settings, "submit", "summarize", "--input", text, "--webhook", "http://10.0.0.1/"
+    )
+    assert refused.code == 1
+    assert "a webhook must reach a public address" in refused.err

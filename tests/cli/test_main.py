@@ -5,39 +5,16 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 from core.config import Settings
 from tests.api.jobs_client import wait_for
-from tests.conftest import Api, key_of
+from tests.conftest import Api
+from tests.support.cli import AIJOBS, aijobs
 from tests.support.fake_openai import FakeOpenAI, Reply
 from tests.support.polling import eventually
 from tests.support.record_history import label_support_tickets
 from tests.support.webhook import Webhook
-
-AIJOBS = str(Path(sys.executable).parent / "aijobs")
-
-
-@dataclass
-class Run:
-    code: int
-    out: str
-    err: str
-
-
-async def aijobs(api: Api, settings: Settings, *args: str, key: str | None = None) -> Run:
-    env = os.environ | {
-        "AIJOBS_URL": api.url,
-        "AIJOBS_API_KEY": key or key_of(settings, "alice-"),
-    }
-    process = await asyncio.create_subprocess_exec(
-        AIJOBS, *args, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
-    )
-    out, err = await asyncio.wait_for(process.communicate(), timeout=60)
-    assert process.returncode is not None
-    return Run(process.returncode, out.decode(), err.decode())
 
 
 async def test_submit_watch_prints_tokens_progress_and_result(
