@@ -322,6 +322,11 @@ async def main() -> int:
     )
     try:
         await _serve(worker, settings)
+    except RuntimeError as err:
+        # The SDK's fatal errors (Temporal lost while the worker validates its namespace, a
+        # poller that gives up): one line, like every other, and a restart by the supervisor.
+        log.error("worker.failed", reason=str(err))
+        return 1
     finally:
         await engine.dispose()
         shutdown_tracing()

@@ -16,12 +16,14 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
-from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.enums.v1 import IndexedValueType, TaskQueueType
 from temporalio.api.operatorservice.v1 import (
     AddSearchAttributesRequest,
     ListSearchAttributesRequest,
     ListSearchAttributesResponse,
 )
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
@@ -166,6 +168,20 @@ async def test_every_log_line_is_json_including_the_sdk_cores(
                 return log.read_text()
 
             await eventually(started, until=lambda text: "worker.started" in text, what="start")
+            client = await Client.connect(address)
+
+            async def polling() -> int:
+                described = await client.workflow_service.describe_task_queue(
+                    DescribeTaskQueueRequest(
+                        namespace="default",
+                        task_queue=TaskQueue(name=settings.task_queue),
+                        task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+                    )
+                )
+                return len(described.pollers)
+
+            # Killed once the worker polls, not while it still checks its namespace.
+            await eventually(polling, until=lambda n: n > 0, what="the worker polling")
             server.kill()
             server.wait(timeout=30)
             await eventually(
