@@ -138,7 +138,7 @@ async def test_make_run_restarts_a_killed_worker_and_the_job_completes(tmp_path:
     ports = new_ports()
     url = f"http://localhost:{ports['api']}"
     log = tmp_path / "stack.log"
-    stack = await start_stack(tmp_path, ports, log)
+    stack = await start_stack(tmp_path, ports, log, {"AIJOBS_DEV_WORKERS": "0"})
     try:
         async with dev_client(tmp_path, url) as http:
             job_id = await waiting_review(http)

@@ -40,6 +40,9 @@ def launch(
         "AIJOBS_DEV_TEMPORAL_PORT": str(ports["temporal"]),
         "AIJOBS_DEV_UI_PORT": str(ports["ui"]),
         "AIJOBS_TASK_QUEUE": f"dev-stack-{ports['api']}",
+        # One worker unless a test asks for make run's default (one per core, "0"): a stack's
+        # start is mostly its workers', and the suite runs stacks beside other tests.
+        "AIJOBS_DEV_WORKERS": "1",
         **(extra or {}),
     }
     return start_dev_stack(env, log)
