@@ -141,16 +141,19 @@ class Stack:
         for child in stopping:
             if child.process is not None:
                 child.process.send_signal(child.stop_signal)
-        running = [c.process for c in stopping]
         deadline = time.monotonic() + STOP_DEADLINE_S
-        for process in running:
-            if process is None:
+        for child in stopping:
+            if child.process is None:
                 continue
             try:
-                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+                child.process.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+                print(
+                    f"aijobs: {child.name} did not stop within {STOP_DEADLINE_S:g}s; killed it",
+                    flush=True,
+                )
+                child.process.kill()
+                child.process.wait()
         return [c.name for c in stopping]
 
 

@@ -16,6 +16,8 @@ from tests.support.fake_openai import FakeOpenAI, Reply, default_reply
 from tests.support.polling import eventually
 
 FLOOD_JOBS = 63
+# Well under the flood's 40 s of work, which an owner without a fair share waits out.
+UNFAIR_WAIT_S = 25
 # 40 chunks a job, 32 in flight a job: about 2,000 calls queued at once.
 FLOOD_TEXT = " ".join(f"Flood sentence {i} is long enough to matter here." for i in range(160))
 
@@ -41,7 +43,7 @@ async def test_a_small_job_finishes_fast_under_another_owners_flood(
     api: Api, fake_openai: FakeOpenAI
 ) -> None:
     """Owner A queues about 2,000 one-second calls on 50 slots (40 s of work); owner B's
-    one-call job still completes in under 10 s. Without fairness it waits out most of the
+    one-call job still completes well before that. Without fairness it waits out most of the
     flood (bench/fairness.py: 40.7 s); with it, it usually takes 3 to 5 s here, the rest
     being workflow tasks queued behind the flood's on a loaded 2-core machine."""
     flood = {
@@ -63,7 +65,10 @@ async def test_a_small_job_finishes_fast_under_another_owners_flood(
     await wait_for(api.bob, small, "completed")
     elapsed = time.monotonic() - started
     try:
-        assert elapsed < 10, f"owner B waited {elapsed:.1f}s behind owner A's flood"
+        # Without fairness B waits out most of the flood's 40 s; with it, 3 to 5 s alone and
+        # up to 15 s seen beside the rest of the suite. The bound tells the two apart without
+        # timing the good case (bench/fairness.py measures it).
+        assert elapsed < UNFAIR_WAIT_S, f"owner B waited {elapsed:.1f}s behind owner A's flood"
     finally:
         # Cleanup, not the property: the worker and the API share this test's event loop with
         # up to 200 flood calls in flight, so 63 cancels at once may take longer than 5 s.

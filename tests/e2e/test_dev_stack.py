@@ -108,6 +108,7 @@ async def test_make_run_stack_serves_a_job_and_survives_restart(tmp_path: Path) 
     finally:
         stopped_in = interrupt(stack, log)
     assert stopped_in < QUICK_STOP_S
+    assert "killed it" not in log.read_text()
     # A quiet stop: no traceback, no warning storm from the dev server, and no SDK line
     # promising a two-minute wait that Ctrl-C does not make.
     stop_output = log.read_text().split("Ctrl-C stops everything.", 1)[1]
@@ -365,7 +366,8 @@ def test_a_child_that_refuses_to_start_is_not_restarted() -> None:
 
 async def test_ctrl_c_is_quick_with_watchers_and_jobs_in_flight(tmp_path: Path) -> None:
     """20 SSE clients on 10 jobs waiting for review, and 10 jobs just started: Ctrl-C stops
-    the whole stack in under 5 s, and after a restart every job is still there."""
+    the whole stack without killing any of it (about 3 s), and after a restart every job is
+    still there."""
     ports = new_ports()
     url = f"http://localhost:{ports['api']}"
     log = tmp_path / "stack.log"
@@ -410,7 +412,11 @@ async def test_ctrl_c_is_quick_with_watchers_and_jobs_in_flight(tmp_path: Path) 
         for task in watchers:
             task.cancel()
         await asyncio.gather(*watchers, return_exceptions=True)
-    assert stopped_in < 5, log.read_text()[-3000:]
+    # No child had to be killed: the event streams were cut, not waited for (that took
+    # 10.6 s, the launcher's deadline, before). It takes about 3 s; the total's bound is
+    # loose because a PostgreSQL shutdown checkpoint under the suite's load can be slow.
+    assert "killed it" not in log.read_text(), log.read_text()[-3000:]
+    assert stopped_in < QUICK_STOP_S, log.read_text()[-3000:]
 
     restarted = await start_stack(tmp_path, ports, log)
     try:
