@@ -18,12 +18,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import text
+from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from core.contracts.agent import AgentRun
 from core.contracts.draft_review import DraftReviewRun
 from core.contracts.human import Submission
-from core.contracts.summarize import SummarizeRun
+from core.contracts.summarize import SummarizeResult, SummarizeRun
 from store.database import create_engine
 from store.embedded import restart, start_embedded
 from store.migrate import upgrade
@@ -59,6 +60,24 @@ def chunks_held(gate: threading.Event, request: dict[str, Any]) -> Reply:
     if "Part " in text and not gate.is_set():
         return Reply.held(gate, "Summary: " + text[:30])
     return default_reply(request)
+
+
+async def summarize_held(
+    client: Client, task_queue: str, fake_openai: FakeOpenAI, job_id: str
+) -> WorkflowHandle[Any, SummarizeResult]:
+    """A summarize job, returned once three of its chunk calls are in flight (held)."""
+    handle = await client.start_workflow(
+        SummarizeWorkflow.run,
+        SummarizeRun(text=TEXT, chunk_chars=200, max_parallel=3),
+        id=job_id,
+        task_queue=task_queue,
+    )
+
+    async def held() -> int:
+        return fake_openai.in_flight
+
+    await eventually(held, until=lambda n: n == 3, what="three chunk calls in flight")
+    return handle
 
 
 async def test_a_database_crash_loses_no_answer_pays_none_twice_and_files_one_ticket(
@@ -120,17 +139,7 @@ async def test_a_database_crash_loses_no_answer_pays_none_twice_and_files_one_ti
                 return int(found.scalar_one())
 
         await eventually(inserts_waiting, until=lambda n: n == 1, what="the ticket insert")
-        summarize = await client.start_workflow(
-            SummarizeWorkflow.run,
-            SummarizeRun(text=TEXT, chunk_chars=200, max_parallel=3),
-            id=f"summarize-{suffix}",
-            task_queue=task_queue,
-        )
-
-        async def held() -> int:
-            return fake_openai.in_flight
-
-        await eventually(held, until=lambda n: n == 3, what="three chunk calls in flight")
+        summarize = await summarize_held(client, task_queue, fake_openai, f"summarize-{suffix}")
         # The ticket's insert is still waiting on the lock when the database goes.
         crash(server)
         gate.set()  # the three chunk answers arrive while the database is down
@@ -207,17 +216,9 @@ async def test_answers_held_for_the_database_outlive_their_worker(
     client = dev_env.client
     first = start_worker(env, tmp_path / "worker-1.log")
     try:
-        handle = await client.start_workflow(
-            SummarizeWorkflow.run,
-            SummarizeRun(text=TEXT, chunk_chars=200, max_parallel=3),
-            id=f"summarize-{uuid.uuid4().hex}",
-            task_queue=task_queue,
+        handle = await summarize_held(
+            client, task_queue, fake_openai, f"summarize-{uuid.uuid4().hex}"
         )
-
-        async def held() -> int:
-            return fake_openai.in_flight
-
-        await eventually(held, until=lambda n: n == 3, what="three chunk calls in flight")
         crash(server)
         gate.set()
 

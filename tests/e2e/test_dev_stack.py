@@ -161,20 +161,8 @@ async def test_make_run_restarts_a_killed_worker_and_the_job_completes(tmp_path:
                 what="restart announced",
             )
 
-            async def answer() -> int:
-                """As docs/api.md tells clients: on 504, read the job; resend while it waits.
-                Resending is safe: the same answer is one Update to Temporal."""
-                if await status() != "waiting_for_input":
-                    return 200
-                answered = await http.post(
-                    f"/v1/jobs/{job_id}/input",
-                    json={"name": "review", "value": {"decision": "approve"}},
-                )
-                return answered.status_code
-
             # The restarted worker boots, and Temporal moves the dead worker's sticky task on.
-            await eventually(answer, until=lambda code: code == 200, timeout_s=60, what="answer")
-            await eventually(status, until=lambda s: s == "completed", what="job completed")
+            await approve_until_completed(http, job_id)
             job = (await http.get(f"/v1/jobs/{job_id}")).json()
             assert job["result"]["outcome"] == "published"
             assert job["result"]["publish"]["destination"] == "outbox"
@@ -230,17 +218,7 @@ async def test_make_run_heals_postgres_and_temporal_and_the_job_completes(tmp_pa
 
             await eventually(ready, until=lambda code: code == 200, timeout_s=60, what="ready")
 
-            async def answer() -> int:
-                if await status() != "waiting_for_input":
-                    return 200
-                answered = await http.post(
-                    f"/v1/jobs/{job_id}/input",
-                    json={"name": "review", "value": {"decision": "approve"}},
-                )
-                return answered.status_code
-
-            await eventually(answer, until=lambda code: code == 200, timeout_s=60, what="answer")
-            await eventually(status, until=lambda s: s == "completed", what="job completed")
+            await approve_until_completed(http, job_id)
             assert set(children(stack.pid, "worker.py")) == workers
             assert set(children(stack.pid, "uvicorn")) == api
     finally:
@@ -328,6 +306,24 @@ async def waiting_review(http: httpx.AsyncClient) -> str:
         lambda: job_status(http, job_id), until=lambda s: s == "waiting_for_input", what="waiting"
     )
     return job_id
+
+
+async def approve_until_completed(http: httpx.AsyncClient, job_id: str) -> None:
+    """Approve the review as docs/api.md tells clients (on 503 or 504, read the job and resend
+    while it waits: the same answer is one Update to Temporal), then wait for the job to end."""
+
+    async def answer() -> int:
+        if await job_status(http, job_id) != "waiting_for_input":
+            return 200
+        answered = await http.post(
+            f"/v1/jobs/{job_id}/input", json={"name": "review", "value": {"decision": "approve"}}
+        )
+        return answered.status_code
+
+    await eventually(answer, until=lambda code: code == 200, timeout_s=60, what="answer")
+    await eventually(
+        lambda: job_status(http, job_id), until=lambda s: s == "completed", what="job completed"
+    )
 
 
 def children(parent: int, command: str) -> list[int]:
@@ -438,7 +434,7 @@ def test_the_last_worker_is_restarted_at_once_and_backoff_is_capped() -> None:
     seconds; the last worker alive is started again at once, so the stack is never left
     without one for long."""
     dies = [sys.executable, "-c", "import os, signal; os.kill(os.getpid(), 9)"]
-    lives = [sys.executable, "-c", "import time; time.sleep(60)"]
+    lives = [sys.executable, "-c", "import signal; signal.pause()"]  # until stopped
     stack = Stack()
     try:
         alive = stack.add(Child("worker-1", lives, restart=True, kind="worker"))
