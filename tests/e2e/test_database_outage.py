@@ -143,6 +143,10 @@ async def test_a_database_crash_loses_no_answer_pays_none_twice_and_files_one_ti
         # The ticket's insert is still waiting on the lock when the database goes.
         crash(server)
         gate.set()  # the three chunk answers arrive while the database is down
+    except BaseException:
+        stop(worker)
+        server.cleanup()
+        raise
     finally:
         await lock.invalidate()
         await engine.dispose()
@@ -150,15 +154,15 @@ async def test_a_database_crash_loses_no_answer_pays_none_twice_and_files_one_ti
     async def waiting_for_database() -> str:
         return log.read_text()
 
-    await eventually(
-        waiting_for_database,
-        until=lambda out: '"what": "model answer"' in out and '"database.waiting"' in out,
-        timeout_s=30,
-        what="the worker holding answers for the database",
-    )
-    restart(server)
     engine = create_engine(url, pool_size=2)
     try:
+        await eventually(
+            waiting_for_database,
+            until=lambda out: '"what": "model answer"' in out and '"database.waiting"' in out,
+            timeout_s=30,
+            what="the worker holding answers for the database",
+        )
+        restart(server)
         await eventually(
             lambda: review.query(DraftReviewWorkflow.waiting_for),
             until=lambda waiting: waiting is not None,
