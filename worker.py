@@ -41,6 +41,7 @@ from activities.model_caller import ModelCaller
 from activities.model_gate import ModelGate
 from activities.notify import NotifyActivities
 from activities.publish import PublishActivities
+from activities.scheduled_runs import ScheduleActivities
 from activities.token_stream import TokenStreams
 from activities.tool_runner import ToolActivities
 from activities.tools.fetch_url import PublicAddresses, tool_http_client
@@ -59,6 +60,7 @@ from store.database import START_WAIT_S, check_ready, create_engine
 from store.encryption_keys import check_keys
 from workflows.event_retention import EventRetentionWorkflow
 from workflows.registry import RegistryMismatch, matched
+from workflows.scheduled_run import ScheduledRunWorkflow
 from workflows.webhook_delivery import WebhookDeliveryWorkflow
 
 log = structlog.get_logger("worker")
@@ -101,7 +103,9 @@ def build_openai_client(settings: Settings) -> tuple[openai.AsyncOpenAI | None, 
     return client, settings.model
 
 
-def build_activities(settings: Settings, stores: Stores) -> list[Callable[..., Any]]:
+def build_activities(
+    settings: Settings, stores: Stores, temporal: Client
+) -> list[Callable[..., Any]]:
     """Every activity, bound to clients and stores created once for this process."""
     client, default_model = build_openai_client(settings)
     # One HTTP client for webhooks, bounded so a stuck server cannot hang a task. Tools get
@@ -157,6 +161,8 @@ def build_activities(settings: Settings, stores: Stores) -> list[Callable[..., A
         settings.webhook_allow_private,
         timedelta(seconds=settings.webhook_secret_grace_s),
     )
+    # A schedule's run checks its owner's quotas as the API does, Temporal's view included.
+    schedules = ScheduleActivities(temporal, settings, stores)
     return [
         llm.complete_chat,
         llm.complete_chats,
@@ -167,6 +173,7 @@ def build_activities(settings: Settings, stores: Stores) -> list[Callable[..., A
         publish.publish_draft,
         notify.notify_person,
         webhooks.deliver_webhook,
+        schedules.admit_scheduled_job,
         events.append_job_events,
         events.trim_job_events,
     ]
@@ -186,7 +193,9 @@ def build_worker(
         task_queue=settings.task_queue,
         deployment_config=deployment_config(settings),
         workflows=all_workflows(),
-        activities=build_activities(settings, stores) if activities is None else activities,
+        activities=(
+            build_activities(settings, stores, client) if activities is None else activities
+        ),
         max_concurrent_activities=settings.max_concurrent_activities,
         # On SIGTERM, calls in flight get this long before Temporal retries them elsewhere.
         graceful_shutdown_timeout=timedelta(seconds=settings.shutdown_grace_s),
@@ -218,10 +227,15 @@ def _cache_workflow_bytecode() -> None:
 
 
 def all_workflows() -> list[type[Any]]:
-    """Every job workflow (one per declared job type, found in workflows/), retention and
-    webhook delivery.
+    """Every job workflow (one per declared job type, found in workflows/), retention, webhook
+    delivery and schedules' runs.
     RegistryMismatch when a declared job type has no workflow or a job workflow no type."""
-    return [*matched(JOB_TYPES), EventRetentionWorkflow, WebhookDeliveryWorkflow]
+    return [
+        *matched(JOB_TYPES),
+        EventRetentionWorkflow,
+        WebhookDeliveryWorkflow,
+        ScheduledRunWorkflow,
+    ]
 
 
 async def _serve(worker: Worker, settings: Settings) -> None:

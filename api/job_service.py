@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import hashlib
-import hmac
 import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -33,8 +30,9 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.job_bounds import with_defaults
-from api.job_views import VISIBILITY_FILTERS, error_from_failure, job_status, links
+from api.job_views import VISIBILITY_FILTERS, error_from_failure, job_status, links, quote
 from api.metrics import JOBS_STARTED
+from api.page_tokens import sign, unsign
 from api.schemas import Job, JobCreated, JobPage, JobStatus, JobSummary, WaitingFor
 from core.config import Settings
 from core.contracts.agent import AgentInput, AgentStart
@@ -59,8 +57,8 @@ from core.errors import (
     StartUnconfirmed,
     WorkerTimeout,
 )
-from core.jobs import JOB_TYPES, PROGRESS_MEMO
-from core.temporal import JOB_OWNER, JOB_TYPE
+from core.jobs import CREATED_AT, JOB_TYPES, PROGRESS_MEMO, job_id_for
+from core.temporal import JOB_OWNER, JOB_SCHEDULE, JOB_TYPE, ended_among
 from store import Stores
 from store.database import outage_as_unavailable
 
@@ -68,16 +66,12 @@ log = structlog.get_logger(__name__)
 
 # The memo key holding a digest of the request, to tell a replay from a reused idempotency key.
 REQUEST_DIGEST = "request_sha256"
-# The memo key holding when the job was started: continue-as-new keeps the memo, while each
-# run's own start time is the run's.
-CREATED_AT = "created_at"
 # A start Temporal did not confirm is asked again, under the same id, this many times at most.
 START_ATTEMPTS = 3
 # Temporal's answers after which a request may or may not have been carried out.
 OUTCOME_UNKNOWN = frozenset(
     {RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED}
 )
-_MAC_BYTES = 16
 
 
 class JobService:
@@ -111,17 +105,11 @@ class JobService:
         not turn a retried request into a conflict."""
         options = options or JobOptions()
         digest = _digest(job_type.name, job_input, options)
-        options = with_defaults(job_input, options, self._settings)
         job_id = job_id_for(self._owner, idempotency_key)
-        start_input = await self._claim_documents(job_input)
+        run_input = await self.run_input(job_input, options)
         # Its event log knows the owner before any event, so watching asks Temporal nothing.
         async with outage_as_unavailable():
             await self._stores_or_fail().events.register(job_id, self._owner)
-        # The workflow's run input is the job's input plus its options.
-        run_input = {
-            **start_input.model_dump(mode="json"),
-            "options": options.model_dump(mode="json"),
-        }
         job, created = await self._start_workflow(job_type, job_id, run_input, digest)
         if created:
             log.info("job.started", job_id=job_id, job_type=job_type.name, owner=self._owner)
@@ -195,6 +183,13 @@ class JobService:
         )
         return handle.first_execution_run_id
 
+    async def run_input(self, job_input: JobInput, options: JobOptions) -> dict[str, Any]:
+        """The job workflow's run input: the job's input, its documents stored, plus its
+        options with the deployment's defaults."""
+        options = with_defaults(job_input, options, self._settings)
+        start_input = await self._claim_documents(job_input)
+        return {**start_input.model_dump(mode="json"), "options": options.model_dump(mode="json")}
+
     async def _claim_documents(self, job_input: BaseModel) -> BaseModel:
         """Store a job's documents once and start it with their ids: history then carries
         names and ids, never the texts. An `extract` job's texts are stored too, so its
@@ -225,6 +220,7 @@ class JobService:
             status=status,
             created_at=await _created_at(desc),
             closed_at=desc.close_time,
+            schedule=desc.typed_search_attributes.get(JOB_SCHEDULE),
             links=links(self._settings, job_id, desc.run_id),
         )
         if status == "waiting_for_input":
@@ -248,10 +244,13 @@ class JobService:
         status: JobStatus | None,
         limit: int,
         page_token: str | None,
+        schedule: str | None = None,
     ) -> JobPage:
-        clauses = [f"{JOB_OWNER.name} = {_quote(self._owner)}"]
+        clauses = [f"{JOB_OWNER.name} = {quote(self._owner)}"]
         if job_type:
-            clauses.append(f"{JOB_TYPE.name} = {_quote(job_type)}")
+            clauses.append(f"{JOB_TYPE.name} = {quote(job_type)}")
+        if schedule:
+            clauses.append(f"{JOB_SCHEDULE.name} = {quote(schedule)}")
         if status:
             clauses.append(VISIBILITY_FILTERS[status])
         else:
@@ -259,7 +258,7 @@ class JobService:
         executions = self._client.list_workflows(
             " AND ".join(clauses),
             page_size=limit,
-            next_page_token=self._decode_token(page_token),
+            next_page_token=unsign(page_token, self._owner, self._settings),
             rpc_timeout=self._rpc_timeout,
         )
         await executions.fetch_next_page()
@@ -270,6 +269,7 @@ class JobService:
                 status=job_status(ex.status, ex.typed_search_attributes),
                 created_at=await _created_at(ex),
                 closed_at=ex.close_time,
+                schedule=ex.typed_search_attributes.get(JOB_SCHEDULE),
                 links=links(self._settings, ex.id, ex.run_id),
             )
             for ex in executions.current_page or []
@@ -277,7 +277,7 @@ class JobService:
         token = executions.next_page_token
         return JobPage(
             jobs=jobs,
-            next_page_token=self._encode_token(token) if token else None,
+            next_page_token=sign(token, self._owner, self._settings) if token else None,
         )
 
     async def cancel(self, job_id: str) -> None:
@@ -337,29 +337,9 @@ class JobService:
         return record
 
     async def ended_among(
-        self,
-        job_ids: Sequence[str],
-        missing_since: datetime,
-        admitted: Mapping[str, datetime],
+        self, job_ids: Sequence[str], missing_since: datetime, admitted: Mapping[str, datetime]
     ) -> Sequence[str]:
-        """Which of these jobs run no more, as Temporal knows them now: closed, or unknown to
-        it although admitted before `missing_since` (a start that never happened)."""
-        limit = asyncio.Semaphore(10)
-
-        async def closed(job_id: str) -> bool:
-            async with limit:
-                try:
-                    desc = await self._client.get_workflow_handle(job_id).describe(
-                        rpc_timeout=self._rpc_timeout
-                    )
-                except RPCError as err:
-                    if err.status == RPCStatusCode.NOT_FOUND:
-                        return admitted[job_id] < missing_since
-                    raise
-            return desc.status != WorkflowExecutionStatus.RUNNING
-
-        found = await asyncio.gather(*(closed(job_id) for job_id in job_ids))
-        return [job_id for job_id, gone in zip(job_ids, found, strict=True) if gone]
+        return await ended_among(self._client, job_ids, missing_since, admitted, self._rpc_timeout)
 
     async def closed(self, job_id: str) -> Job | None:
         """The job if it has closed, else None: one describe, no query to a worker."""
@@ -367,6 +347,10 @@ class JobService:
         if desc.status in (None, WorkflowExecutionStatus.RUNNING):
             return None
         return await self.get(job_id)
+
+    async def check_owned(self, job_id: str) -> None:
+        """JobNotFound unless the job is the owner's."""
+        await self._describe(job_id)
 
     async def _describe(self, job_id: str) -> WorkflowExecutionDescription:
         try:
@@ -395,27 +379,6 @@ class JobService:
         if self._stores is None:
             raise RuntimeError("JobService needs the stores for this")
         return self._stores
-
-    def _encode_token(self, token: bytes) -> str:
-        """Sign Temporal's page token, so a forged one is refused here, not sent to the server."""
-        return base64.urlsafe_b64encode(self._token_mac(token) + token).decode()
-
-    def _decode_token(self, page_token: str | None) -> bytes | None:
-        if not page_token:
-            return None
-        try:
-            raw = base64.urlsafe_b64decode(page_token.encode())
-        except (binascii.Error, ValueError):
-            raise _bad_page_token() from None
-        mac, token = raw[:_MAC_BYTES], raw[_MAC_BYTES:]
-        if not token or not hmac.compare_digest(mac, self._token_mac(token)):
-            raise _bad_page_token()
-        return token
-
-    def _token_mac(self, token: bytes) -> bytes:
-        # Keyed by the owner's name and the configured keys: a token works for its owner only.
-        key = self._owner.encode() + b"\0" + self._settings.page_token_secret
-        return hmac.new(key, token, hashlib.sha256).digest()[:_MAC_BYTES]
 
     def _created(self, desc: WorkflowExecutionDescription) -> JobCreated:
         return JobCreated(
@@ -450,17 +413,3 @@ def _digest(job_type: str, job_input: BaseModel, options: JobOptions) -> str:
     }
     canonical = json.dumps(request, sort_keys=True)
     return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def job_id_for(owner: str, key: str) -> str:
-    """Derive the workflow id from owner and key, so two owners' keys can never collide."""
-    return "job-" + hashlib.sha256(f"{owner}\0{key}".encode()).hexdigest()[:32]
-
-
-def _quote(value: str) -> str:
-    """Quote a value for a visibility query."""
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
-def _bad_page_token() -> InvalidInput:
-    return InvalidInput(("query", "page_token"), "page_token is not one this API issued")

@@ -56,3 +56,8 @@ def error_from_failure(failure: BaseException) -> JobError:
     """Only types and messages leave here; stack traces stay in Temporal for operators."""
     error_type, message = describe_failure(failure)
     return JobError(type=error_type, message=redact(message))
+
+
+def quote(value: str) -> str:
+    """Quote a value for a visibility query."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"

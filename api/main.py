@@ -16,7 +16,17 @@ from api.event_hub import EventHub
 from api.middleware import BodySizeLimit, CodecCors, RequestContext
 from api.openapi import install_openapi
 from api.rate_limit import enforce_rate_limit
-from api.routes import codec, events, health, job_types, jobs, metrics, usage, webhooks
+from api.routes import (
+    codec,
+    events,
+    health,
+    job_types,
+    jobs,
+    metrics,
+    schedules,
+    usage,
+    webhooks,
+)
 from api.temporal_connection import TemporalConnection
 from api.text_guard import refuse_unstorable_text
 from core import redaction
@@ -118,7 +128,14 @@ def create_app(
     app.include_router(codec.router)
     # Every /v1 route counts against its owner's rate limit and takes only storable text.
     limited = [Depends(enforce_rate_limit), Depends(refuse_unstorable_text)]
-    for router in (jobs.router, events.router, job_types.router, usage.router, webhooks.router):
+    for router in (
+        jobs.router,
+        events.router,
+        job_types.router,
+        usage.router,
+        webhooks.router,
+        schedules.router,
+    ):
         app.include_router(router, dependencies=limited)
     # Added last runs first: the request id is bound before the size check answers.
     app.add_middleware(BodySizeLimit)

@@ -13,8 +13,9 @@ _DESCRIPTIONS = {
     400: "The body is not JSON.",
     401: "No valid key.",
     402: "The owner's monthly budget is spent.",
-    404: "No such job for this caller (another owner's job answers the same).",
-    409: "It clashes with the job's state, or the Idempotency-Key was used with another body.",
+    404: "No such job or schedule for this caller (another owner's answers the same).",
+    409: "It clashes with the job's state, the Idempotency-Key was used with another body, "
+    "or the schedule id is taken.",
     413: "The body is over the size limit.",
     415: "The body was not sent as JSON (`Content-Type: application/json`).",
     422: "Invalid input: `detail` names each field.",

@@ -2,16 +2,29 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, Literal
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from core.contracts.options import JobOptions
+from core.contracts.schedules import Refusal
 
 JobStatus = Literal[
     "running", "waiting_for_input", "completed", "failed", "cancelled", "timed_out", "terminated"
 ]
+
+
+def _in_utc(moment: datetime) -> datetime:
+    """The moment in UTC (a time without a zone is UTC); a zone that pushes it past year 1 or
+    9999 is a 422, not an overflow."""
+    try:
+        return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    except OverflowError:
+        raise ValueError("is out of range once converted to UTC") from None
+
+
+UtcTime = Annotated[datetime, AfterValidator(_in_utc)]
 
 
 class JobCreate(BaseModel):
@@ -74,6 +87,7 @@ class Job(BaseModel):
     error: JobError | None = None
     created_at: datetime
     closed_at: datetime | None = None
+    schedule: str | None = Field(None, description="The schedule whose run started it.")
     links: JobLinks
 
 
@@ -83,6 +97,7 @@ class JobSummary(BaseModel):
     status: JobStatus
     created_at: datetime
     closed_at: datetime | None = None
+    schedule: str | None = Field(None, description="The schedule whose run started it.")
     links: JobLinks
 
 
@@ -178,3 +193,160 @@ class WebhookRedelivery(BaseModel):
 
     webhook_id: str
     event: str
+
+
+# What a schedule does when a run is due while the last one's job still runs.
+ScheduleOverlap = Literal["skip", "buffer_one", "allow_all", "cancel_other"]
+SCHEDULE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+Cron = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=200,
+        description="Five fields (minute hour day month weekday), as in crontab.",
+        examples=["0 2 * * *"],
+    ),
+]
+Every = Annotated[
+    str,
+    Field(
+        min_length=2,
+        max_length=32,
+        description="An interval such as `90s`, `15m`, `2h`, `1d` or `1h30m`.",
+        examples=["15m"],
+    ),
+]
+TimeZone = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=64,
+        description="IANA name the cron is read in (`Europe/Berlin`).",
+        examples=["UTC"],
+    ),
+]
+Note = Annotated[str, Field(max_length=500)]
+
+
+class ScheduleCreate(BaseModel):
+    """Run a job on a timetable: `cron` or `every`, not both."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    id: str | None = Field(
+        None,
+        pattern=SCHEDULE_ID_PATTERN,
+        description="Yours to choose (letters, digits, `.`, `_`, `-`; up to 64); made up "
+        "when omitted.",
+        examples=["nightly-evals"],
+    )
+    cron: Cron | None = None
+    every: Every | None = None
+    timezone: TimeZone = "UTC"
+    job: JobCreate
+    overlap: ScheduleOverlap = Field(
+        "skip",
+        description="When a run is due while the last run's job still runs: `skip` it, "
+        "`buffer_one` (start it once that one ends), `allow_all`, or `cancel_other` (cancel "
+        "the running job).",
+    )
+    paused: bool = False
+    note: Note | None = None
+
+
+class ScheduleChange(BaseModel):
+    """What to change: any of the fields; `cron` or `every` replaces the timetable."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    cron: Cron | None = None
+    every: Every | None = None
+    timezone: TimeZone | None = None
+    job: JobCreate | None = None
+    overlap: ScheduleOverlap | None = None
+    paused: bool | None = Field(None, description="Pause (true) or resume (false).")
+    note: Note | None = Field(None, description="Why, shown with the schedule.")
+
+
+class ScheduledJob(BaseModel):
+    """The job each run starts, as it starts it: documents given by text are stored once, and
+    named by id here."""
+
+    type: str
+    input: dict[str, Any]
+    options: dict[str, Any]
+
+
+class ScheduleRun(BaseModel):
+    """One of the schedule's recent runs, and the job it started."""
+
+    scheduled_at: datetime
+    started_at: datetime
+    job_id: str | None = Field(description="Null when the run started no job.")
+    status: JobStatus | Literal["starting", "refused"] = Field(
+        description="The job's status; `refused` when a quota kept the run from starting it."
+    )
+    refused: Refusal | None = Field(
+        None,
+        description="Why no job started: the owner's running jobs (`rate_limited`) or "
+        "monthly budget (`budget_exhausted`).",
+    )
+
+
+class ScheduleLinks(BaseModel):
+    self: str
+    ui: str = Field(description="The schedule in the Temporal Web UI.")
+
+
+class ScheduleSummary(BaseModel):
+    id: str
+    job_type: str
+    paused: bool
+    note: str | None = None
+    next_run: datetime | None = None
+    links: ScheduleLinks
+
+
+class Schedule(ScheduleSummary):
+    cron: str | None = None
+    every: str | None = None
+    timezone: str
+    job: ScheduledJob
+    overlap: ScheduleOverlap
+    created_at: datetime | None = None
+    next_runs: list[datetime] = Field(description="The next five, while not paused.")
+    recent_runs: list[ScheduleRun] = Field(description="The last ten runs, newest first.")
+
+
+class SchedulePage(BaseModel):
+    schedules: list[ScheduleSummary]
+    next_page_token: str | None = Field(
+        description="Pass as `page_token` for the next page; null on the last page."
+    )
+
+
+class ScheduleBackfill(BaseModel):
+    """Run the schedule for the times it would have run between `start` and `end` (both
+    included), now."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    start: UtcTime
+    end: UtcTime
+    overlap: ScheduleOverlap = Field(
+        "allow_all",
+        description="Between the backfilled runs; by default all start (the running-jobs cap "
+        "still holds).",
+    )
+
+
+class BackfillAccepted(BaseModel):
+    id: str
+    start: datetime
+    end: datetime
+    runs: int = Field(description="How many runs the range holds.")
+
+
+class TriggerAccepted(BaseModel):
+    id: str
+    triggered: Literal[True] = True

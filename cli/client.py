@@ -54,7 +54,7 @@ class ApiClient:
             ) from None
         if response.is_error:
             raise CliError(_explain(response))
-        return response.json()
+        return response.json() if response.content else None
 
     def start_job(self, body: dict[str, Any], key: str | None) -> Any:
         """POST /v1/jobs by the API's retry rule: one Idempotency-Key for every attempt, and

@@ -1,4 +1,4 @@
-"""`aijobs` entry point: submit, watch, status, list, input, cancel."""
+"""`aijobs` entry point: submit, watch, status, list, input, cancel, usage, schedule."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any, NoReturn
 
+from cli import schedules
 from cli.client import ApiClient, CliError, CliSettings
 from cli.watch import watch
 
@@ -74,10 +75,13 @@ def _parser() -> argparse.ArgumentParser:
     answer.add_argument("id")
     answer.add_argument("name")
     answer.add_argument("--value", required=True, type=_json_arg, help="JSON object or @file")
+    schedules.add_commands(commands, _json_arg)
     return parser
 
 
 def run(args: argparse.Namespace, api: ApiClient) -> int:
+    if args.command == "schedule":
+        return schedules.run(args, api)
     if args.command == "submit":
         body: dict[str, Any] = {"type": args.type, "input": args.input}
         options: dict[str, Any] = {}

@@ -145,6 +145,11 @@ class Settings(BaseSettings):
     owner_rate_limit: str = Field(default="600/minute", alias="AIJOBS_OWNER_RATE_LIMIT")
     # Jobs one owner may have running at once; a start beyond it is a 429.
     owner_max_running: int = Field(default=100, ge=1, alias="AIJOBS_OWNER_MAX_RUNNING")
+    # Schedules one owner may keep, and the shortest time between two of a schedule's runs.
+    owner_max_schedules: int = Field(default=100, ge=1, alias="AIJOBS_OWNER_MAX_SCHEDULES")
+    min_schedule_interval_s: int = Field(
+        default=60, ge=1, le=86_400, alias="AIJOBS_MIN_SCHEDULE_INTERVAL_S"
+    )
     # Per owner, dollars a calendar month (UTC) of model calls may cost: `owner=amount,...`.
     owner_monthly_budget_usd: Annotated[dict[str, Decimal], NoDecode] = Field(
         default_factory=dict, alias="AIJOBS_OWNER_MONTHLY_BUDGET_USD"

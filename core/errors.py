@@ -35,6 +35,16 @@ class JobNotFound(AijobsError):
         super().__init__(f"job {job_id!r} not found")
 
 
+class ScheduleNotFound(AijobsError):
+    """No such schedule for this owner; another owner's answers the same."""
+
+    status = 404
+    code = "schedule_not_found"
+
+    def __init__(self, schedule_id: str) -> None:
+        super().__init__(f"schedule {schedule_id!r} not found")
+
+
 class LimitReached(AijobsError):
     """An owner's limit: requests per window, or jobs running at once. `headers` carries
     Retry-After and the RateLimit fields."""

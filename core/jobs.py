@@ -7,6 +7,7 @@ workflow a declaration.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import pkgutil
 
@@ -16,6 +17,9 @@ from core.contracts.job_type import JobType
 # Memo key every job's workflow keeps for the API, which reads it without a worker: the
 # final progress of a job that completed.
 PROGRESS_MEMO = "progress"
+# Memo key holding when the job was started: continue-as-new keeps the memo, while each run's
+# own start time is the run's.
+CREATED_AT = "created_at"
 
 
 def _declared() -> dict[str, JobType]:
@@ -36,3 +40,14 @@ JOB_TYPES: dict[str, JobType] = _declared()
 
 # The job type of a workflow type, for activities that know only their workflow's type.
 JOB_TYPE_OF_WORKFLOW: dict[str, str] = {job.workflow_type: job.name for job in JOB_TYPES.values()}
+
+
+def job_id_for(owner: str, key: str) -> str:
+    """Derive the workflow id from owner and key, so two owners' keys can never collide."""
+    return "job-" + hashlib.sha256(f"{owner}\0{key}".encode()).hexdigest()[:32]
+
+
+def scheduled_job_id(owner: str, run_id: str) -> str:
+    """The job a schedule's run (the workflow `run_id`) starts: known before it starts, so the
+    API finds it from the schedule's recent runs alone."""
+    return job_id_for(owner, f"schedule-run\0{run_id}")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
 
 import structlog
 from temporalio.api.enums.v1 import IndexedValueType
@@ -12,7 +14,7 @@ from temporalio.api.operatorservice.v1 import (
     AddSearchAttributesRequest,
     ListSearchAttributesRequest,
 )
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.common import SearchAttributeKey
 from temporalio.runtime import (
     LogForwardingConfig,
@@ -37,7 +39,14 @@ JOB_OWNER = SearchAttributeKey.for_keyword("JobOwner")
 JOB_TYPE = SearchAttributeKey.for_keyword("JobType")
 # Set while a job waits for a person (the name of what it waits for), unset otherwise.
 JOB_WAITING_FOR = SearchAttributeKey.for_keyword("JobWaitingFor")
-SEARCH_ATTRIBUTES: tuple[SearchAttributeKey[str], ...] = (JOB_OWNER, JOB_TYPE, JOB_WAITING_FOR)
+# The owner's schedule id, on a schedule, its runs and the jobs they start.
+JOB_SCHEDULE = SearchAttributeKey.for_keyword("JobSchedule")
+SEARCH_ATTRIBUTES: tuple[SearchAttributeKey[str], ...] = (
+    JOB_OWNER,
+    JOB_TYPE,
+    JOB_WAITING_FOR,
+    JOB_SCHEDULE,
+)
 
 
 # The SDK core's own log lines go through Python logging (so they are JSON like the rest),
@@ -157,3 +166,28 @@ async def ensure_search_attributes(client: Client) -> None:
             "the worker again"
         ) from None
     log.info("temporal.search_attributes_added", names=sorted(missing))
+
+
+async def ended_among(
+    client: Client,
+    job_ids: Sequence[str],
+    missing_since: datetime,
+    admitted: Mapping[str, datetime],
+    rpc_timeout: timedelta,
+) -> Sequence[str]:
+    """Which of these jobs run no more, as Temporal knows them now: closed, or unknown to it
+    although admitted before `missing_since` (a start that never happened)."""
+    limit = asyncio.Semaphore(10)
+
+    async def closed(job_id: str) -> bool:
+        async with limit:
+            try:
+                desc = await client.get_workflow_handle(job_id).describe(rpc_timeout=rpc_timeout)
+            except RPCError as err:
+                if err.status == RPCStatusCode.NOT_FOUND:
+                    return admitted[job_id] < missing_since
+                raise
+        return desc.status != WorkflowExecutionStatus.RUNNING
+
+    found = await asyncio.gather(*(closed(job_id) for job_id in job_ids))
+    return [job_id for job_id, gone in zip(job_ids, found, strict=True) if gone]

@@ -6,16 +6,14 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, Response, status
-from fastapi.exceptions import RequestValidationError
-from pydantic import ValidationError
 from pydantic.json_schema import SkipJsonSchema
 
 from api.deps import CurrentOwner, JobId, SettingsDep, StoresDep, TemporalClient
-from api.job_bounds import check_bounds, with_defaults
-from api.job_service import JobService, job_id_for
-from api.quotas import admit_start
+from api.job_requests import checked_job
+from api.job_service import JobService
 from api.responses import BODY, V1, errors
 from api.schemas import (
+    SCHEDULE_ID_PATTERN,
     CancelAccepted,
     InputAccepted,
     InputSubmit,
@@ -25,10 +23,10 @@ from api.schemas import (
     JobPage,
     JobStatus,
 )
-from api.stored_documents import read_stored_documents
 from core.errors import InvalidInput
-from core.jobs import JOB_TYPES
+from core.jobs import JOB_TYPES, job_id_for
 from store.database import ping
+from store.quotas import admit_start
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"], responses=errors(*V1))
 
@@ -66,27 +64,10 @@ async def create_job(
     key = idempotency_key or f"auto-{uuid.uuid4().hex}"
     request.state.start_headers = {"Idempotency-Key": key, "Job-Id": job_id_for(owner, key)}
     response.headers.update(request.state.start_headers)
-    job_type = JOB_TYPES.get(body.type)
-    if job_type is None:
-        valid = ", ".join(sorted(JOB_TYPES))
-        raise InvalidInput(
-            ("body", "type"), f"unknown job type {body.type!r}; valid types: {valid}"
-        )
-    try:
-        # Strict, as the schema says: `false` is not a number, "3" is not an integer.
-        job_input = job_type.input_model.model_validate(body.input, strict=True)
-    except ValidationError as err:
-        raise RequestValidationError(
-            [
-                {**e, "loc": ("body", "input", *e["loc"])}
-                for e in err.errors(include_url=False, include_context=False)
-            ]
-        ) from None
-    job_input = await read_stored_documents(owner, job_input, stores.documents)
-    check_bounds(job_input, with_defaults(job_input, body.options, settings), settings)
+    job_type, job_input = await checked_job(body, owner, settings, stores)
     jobs = JobService(client, settings, owner, stores)
     job_id = job_id_for(owner, key)
-    await admit_start(owner, job_id, settings, jobs, stores)
+    await admit_start(owner, job_id, settings, jobs.ended_among, stores)
     # A start that failed, or whose outcome is unknown, keeps its place until the owner next
     # reaches the cap: then Temporal says whether it runs (a job never started is not found).
     job, created = await jobs.start(job_type, job_input, key, body.options)
@@ -111,12 +92,17 @@ async def list_jobs(
     ] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     page_token: Annotated[str | SkipJsonSchema[None], Query(max_length=4096)] = None,
+    schedule: Annotated[
+        str | SkipJsonSchema[None],
+        Query(pattern=SCHEDULE_ID_PATTERN, description="Only jobs this schedule started."),
+    ] = None,
 ) -> JobPage:
     """The caller's jobs: running ones first, then closed ones, most recently closed first."""
     if type is not None and type not in JOB_TYPES:
         valid = ", ".join(sorted(JOB_TYPES))
         raise InvalidInput(("query", "type"), f"unknown job type {type!r}; valid types: {valid}")
-    return await JobService(client, settings, owner).list(type, status, limit, page_token)
+    jobs = JobService(client, settings, owner)
+    return await jobs.list(type, status, limit, page_token, schedule)
 
 
 @router.get("/{job_id}", response_model=Job, responses=errors(404))

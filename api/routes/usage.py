@@ -6,31 +6,18 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
-from pydantic import AfterValidator
 from pydantic.json_schema import SkipJsonSchema
 
 from api.deps import CurrentOwner, StoresDep
-from api.quotas import month_start
 from api.responses import V1, errors
-from api.schemas import UsageLine, UsageReport
+from api.schemas import UsageLine, UsageReport, UtcTime
 from core.errors import InvalidInput
 from store.database import outage_as_unavailable
+from store.quotas import month_start
 
 router = APIRouter(prefix="/v1/usage", tags=["usage"], responses=errors(*V1))
 
 MAX_RANGE = timedelta(days=366)
-
-
-def _in_utc(moment: datetime) -> datetime:
-    """The moment in UTC (a time without a zone is UTC); a zone that pushes it past year 1 or
-    9999 is a 422, not an overflow."""
-    try:
-        return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
-    except OverflowError:
-        raise ValueError("is out of range once converted to UTC") from None
-
-
-UtcTime = Annotated[datetime, AfterValidator(_in_utc)]
 
 
 @router.get("", response_model=UsageReport, response_model_by_alias=True)

@@ -7,10 +7,11 @@ import uuid
 from fastapi import APIRouter, status
 
 from api.deps import CurrentOwner, JobId, SettingsDep, StoresDep, TemporalClient
+from api.job_service import JobService
 from api.responses import V1, errors
 from api.schemas import WebhookRedelivery, WebhookSecret
 from core.contracts.webhooks import WEBHOOK_DELIVERY_WORKFLOW, WebhookMessage
-from core.errors import JobNotFound
+from core.errors import JobConflict
 from store.database import outage_as_unavailable
 
 router = APIRouter(tags=["webhooks"], responses=errors(*V1))
@@ -35,7 +36,7 @@ async def rotate_webhook_secret(owner: CurrentOwner, stores: StoresDep) -> Webho
     "/v1/jobs/{job_id}/webhook/redeliver",
     response_model=WebhookRedelivery,
     status_code=status.HTTP_202_ACCEPTED,
-    responses=errors(404),
+    responses=errors(404, 409),
 )
 async def redeliver_webhook(
     job_id: JobId,
@@ -44,12 +45,16 @@ async def redeliver_webhook(
     settings: SettingsDep,
     stores: StoresDep,
 ) -> WebhookRedelivery:
-    """Send the job's last webhook again, with the same `webhook-id` (404 when the job sent
-    none, or is not yours)."""
+    """Send the job's last webhook again, with the same `webhook-id` (409 when the job sent
+    none yet, 404 when it is not yours)."""
     async with outage_as_unavailable():
         stored = await stores.webhooks.last(owner, job_id)
     if stored is None:
-        raise JobNotFound(job_id)
+        await JobService(client, settings, owner).check_owned(job_id)
+        raise JobConflict(
+            f"job {job_id!r} has sent no webhook: it asked for none, or none of its events "
+            "has happened yet"
+        )
     message = WebhookMessage.model_validate(stored)
     await client.start_workflow(
         WEBHOOK_DELIVERY_WORKFLOW,

@@ -15,9 +15,9 @@ import pytest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from api import quotas as quota_check
 from api.routes import jobs as jobs_routes
 from core.config import Settings
+from store import quotas as quota_check
 from tests.api.jobs_client import SUMMARIZE
 from tests.conftest import Api, key_of
 from tests.support.api_server import serve_api

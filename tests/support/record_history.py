@@ -4,7 +4,8 @@
 `summarize` (multi-chunk, a combine level, one rate-limited retry), `draft_review` (a
 revision across continue-as-new, then approval and publish; one file per run), `agent` (tool
 calls, a rejected malformed call, an approved side effect), `extract` (a repaired answer) and
-`classify` (a batch, a repaired answer and a confirmation). Jobs run on the dev server
+`classify` (a batch, a repaired answer and a confirmation), and `scheduled_run` (a schedule's
+run: its quota check, then its summarize job as a child). Jobs run on the dev server
 against the fake model, and the histories are written beside the replay test, which finds
 them by listing the folder. Before the first release, a workflow change that no longer
 replays is re-recorded here; after it, such a change ships as a new worker deployment version
@@ -31,6 +32,7 @@ from core.contracts.classify import ClassifyRun
 from core.contracts.draft_review import DraftReviewRun
 from core.contracts.extract import ExtractDocument, ExtractRun
 from core.contracts.human import Submission
+from core.contracts.schedules import ScheduledRun, Timetable
 from core.contracts.summarize import SummarizeRun
 from tests.conftest import make_settings
 from tests.support.database import embedded_stores
@@ -42,6 +44,7 @@ from workflows.agent import AgentWorkflow
 from workflows.classify import ClassifyWorkflow
 from workflows.draft_review import DraftReviewWorkflow
 from workflows.extract import ExtractWorkflow
+from workflows.scheduled_run import ScheduledRunWorkflow
 from workflows.summarize import SummarizeWorkflow
 
 HISTORIES = Path(__file__).resolve().parents[1] / "workflows" / "histories"
@@ -163,6 +166,28 @@ async def classify(client: Client, task_queue: str, fake: FakeOpenAI) -> Workflo
     return handle
 
 
+async def scheduled_run(
+    client: Client, task_queue: str, fake: FakeOpenAI
+) -> WorkflowHandle[Any, Any]:
+    job = SummarizeRun(text="A short text to summarize. It has two sentences.")
+    handle = await client.start_workflow(
+        ScheduledRunWorkflow.run,
+        ScheduledRun(
+            schedule="nightly",
+            owner="recorder",
+            timetable=Timetable(cron="0 2 * * *"),
+            job_type="summarize",
+            workflow_type="SummarizeWorkflow",
+            run_input=job.model_dump(mode="json"),
+        ),
+        # The job's id derives from the run's: the replay test names the run by the file's stem.
+        id="scheduled_run",
+        task_queue=task_queue,
+    )
+    await handle.result()
+    return handle
+
+
 Scenario = Callable[[Client, str, FakeOpenAI], Awaitable[WorkflowHandle[Any, Any]]]
 
 SCENARIOS: dict[str, Scenario] = {
@@ -171,6 +196,7 @@ SCENARIOS: dict[str, Scenario] = {
     "agent": agent,
     "extract": extract,
     "classify": classify,
+    "scheduled_run": scheduled_run,
 }
 
 

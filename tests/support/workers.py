@@ -51,7 +51,7 @@ async def lost_after_running(
 
     # No grace: stopping A hands its hung attempt back to Temporal at once.
     quick = settings.model_copy(update={"shutdown_grace_s": 0})
-    activities = _replace(build_activities(quick, stores), name, make)
+    activities = _replace(build_activities(quick, stores, env.client), name, make)
     async with build_worker(quick, env.client, stores, activities):
         yield
 
@@ -72,7 +72,7 @@ async def other_worker(
 
     engine = create_engine(database_url, pool_size=2)
     try:
-        activities = _replace(build_activities(settings, Stores.on(engine)), name, make)
+        activities = _replace(build_activities(settings, Stores.on(engine), env.client), name, make)
         async with build_worker(settings, env.client, Stores.on(engine), activities):
             yield
     finally:

@@ -15,6 +15,7 @@ from temporalio.worker import Replayer
 # The sandbox re-imports this module for the workflow defined below; pass heavy modules through.
 with workflow.unsafe.imports_passed_through():
     from core.contracts.llm import TokenUsage
+    from core.contracts.schedules import SCHEDULED_RUN_WORKFLOW
     from core.contracts.summarize import SummarizeResult, SummarizeRun
     from core.jobs import JOB_TYPES
     from worker import all_workflows
@@ -28,14 +29,15 @@ def load(path: Path) -> WorkflowHistory:
 
 
 def test_every_job_type_has_a_recorded_history() -> None:
-    """The replay check below covers every declared job type, whatever the folder holds."""
+    """The replay check below covers every declared job type and a schedule's run, whatever
+    the folder holds."""
     recorded = {
         json.loads(p.read_text())["events"][0]["workflowExecutionStartedEventAttributes"][
             "workflowType"
         ]["name"]
         for p in HISTORIES
     }
-    assert {job.workflow_type for job in JOB_TYPES.values()} <= recorded
+    assert {job.workflow_type for job in JOB_TYPES.values()} | {SCHEDULED_RUN_WORKFLOW} <= recorded
 
 
 def test_no_history_carries_a_patch_marker() -> None:

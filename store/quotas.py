@@ -1,14 +1,19 @@
-"""An owner's start quotas: jobs running at once, and the month's budget."""
+"""An owner's start quotas, counted in the database: jobs running at once, and the month's
+budget. The API checks them at every start, and a schedule's run before it starts its job."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
-from api.job_service import JobService
 from core.config import Settings
 from core.errors import BudgetExhausted, LimitReached
 from store import Stores
 from store.database import outage_as_unavailable
+
+# Which of these jobs run no more, as Temporal knows them now: closed, or unknown to it
+# although admitted before the given time (a start that never happened).
+EndedAmong = Callable[[Sequence[str], datetime, Mapping[str, datetime]], Awaitable[Sequence[str]]]
 
 # A running-jobs refusal suggests trying again after this long.
 RUNNING_RETRY_AFTER_S = 10
@@ -22,7 +27,7 @@ def month_start(now: datetime) -> datetime:
 
 
 async def admit_start(
-    owner: str, job_id: str, settings: Settings, jobs: JobService, stores: Stores
+    owner: str, job_id: str, settings: Settings, ended_among: EndedAmong, stores: Stores
 ) -> None:
     """BudgetExhausted (402) past the monthly budget, LimitReached (429) past the running cap;
     otherwise `job_id` counts as one of the owner's running jobs from now on.
@@ -45,11 +50,11 @@ async def admit_start(
     async with outage_as_unavailable():
         running = await stores.running.admit(owner, job_id, limit)
     if running is not None:
-        ended = await jobs.ended_among(
+        ended = await ended_among(
             [job.job_id for job in running],
             # A job admitted a moment ago may be starting still: Temporal does not know it yet.
-            missing_since=datetime.now(UTC) - START_GRACE,
-            admitted={job.job_id: job.started_at for job in running},
+            datetime.now(UTC) - START_GRACE,
+            {job.job_id: job.started_at for job in running},
         )
         async with outage_as_unavailable():
             await stores.running.forget(ended)
