@@ -41,9 +41,10 @@ typecheck: $(STAMP)
 
 # Two pytest processes: the suite mostly waits on servers and subprocesses, so two share the
 # machine's cores well (each brings up its own dev server and PostgreSQL). Work stealing keeps
-# both busy to the end instead of leaving the long e2e tests to one.
+# both busy to the end instead of leaving the long e2e tests to one. The slowest tests are
+# listed at the end, so the next one to shorten is in plain sight.
 test: lint typecheck browser
-	$(BIN)/python -m pytest -n 2 --dist worksteal
+	$(BIN)/python -m pytest -n 2 --dist worksteal --durations=15
 
 # Page tests drive the distribution's Chromium with Playwright (its own browser builds cannot
 # be downloaded here). Installed only when missing and apt-get is usable by this user;

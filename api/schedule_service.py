@@ -28,7 +28,7 @@ from temporalio.client import (
 )
 from temporalio.client import Schedule as TemporalSchedule
 from temporalio.client import ScheduleBackfill as TemporalBackfill
-from temporalio.common import SearchAttributePair, TypedSearchAttributes
+from temporalio.common import Priority, SearchAttributePair, TypedSearchAttributes
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.job_requests import checked_job
@@ -289,6 +289,8 @@ class ScheduleService:
                 [SearchAttributePair(JOB_SCHEDULE, run.schedule)]
             ),
             static_summary=f"run of {self._owner}'s schedule {run.schedule}: {run.job_type}",
+            # Its quota check shares the task queue fairly by owner, as the job's calls do.
+            priority=Priority(fairness_key=self._owner),
         )
 
     def _attributes(self, run: ScheduledRun) -> TypedSearchAttributes:

@@ -165,6 +165,25 @@ async def test_overlap_skip_starts_no_second_job_while_one_runs(
     assert cancelled.status_code == 202
 
 
+async def test_overlap_cancel_other_cancels_the_running_job(api: Api) -> None:
+    """With `cancel_other`, the next run cancels the job that still waits, then starts its own."""
+    await create(
+        api.alice, {"id": "drafts", "every": "1h", "overlap": "cancel_other", "job": DRAFT}
+    )
+    await api.alice.post("/v1/schedules/drafts/trigger")
+    [first] = await runs(api.alice, "drafts", 1)
+    await wait_for(api.alice, first["job_id"], "waiting_for_input")
+    again = await api.alice.post(
+        "/v1/schedules/drafts/backfill", json=ONE_PAST_RUN | {"overlap": "cancel_other"}
+    )
+    assert again.status_code == 202, again.text
+    await wait_for(api.alice, first["job_id"], "cancelled")
+    recent = await runs(api.alice, "drafts", 2)
+    second = next(r for r in recent if r["job_id"] != first["job_id"])
+    await wait_for(api.alice, second["job_id"], "waiting_for_input")
+    await api.alice.post(f"/v1/jobs/{second['job_id']}/cancel")
+
+
 async def test_a_run_past_the_budget_is_recorded_and_starts_no_job(
     api: Api, settings: Settings
 ) -> None:
