@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import structlog
@@ -76,6 +76,8 @@ _OVERLAP_NAMES = {policy: name for name, policy in OVERLAPS.items()}
 # next one is waited for (Temporal's own default, a year, would start a year of missed runs).
 CATCHUP_WINDOW = timedelta(hours=1)
 NEXT_RUNS = 5
+# How long a change's answer waits for Temporal to show it.
+SETTLE_S = 5.0
 # A backfill may start at most this many runs at once.
 MAX_BACKFILL_RUNS = 100
 
@@ -201,20 +203,30 @@ class ScheduleService:
             schedule.spec = spec_of(table)
             if body.overlap is not None:
                 schedule.policy.overlap = OVERLAPS[body.overlap]
+            if body.paused is not None:
+                schedule.state.paused = body.paused
+                schedule.state.note = body.note or ("paused" if body.paused else "resumed")
+            elif body.note is not None:
+                schedule.state.note = body.note
             return ScheduleUpdate(schedule=schedule, search_attributes=self._attributes(run))
 
         try:
             await handle.update(updated, rpc_timeout=self._rpc_timeout)
         except RPCError as err:
             raise _refused_spec(err, table) from err
-        if body.paused is True:
-            await handle.pause(note=body.note or "paused", rpc_timeout=self._rpc_timeout)
-        elif body.paused is False:
-            await handle.unpause(note=body.note or "resumed", rpc_timeout=self._rpc_timeout)
-        elif body.note is not None:
-            await handle.update(_with_note(body.note), rpc_timeout=self._rpc_timeout)
         log.info("schedule.changed", schedule=schedule_id, owner=self._owner)
+        await self._settled(schedule_id, desc.info.last_updated_at or desc.info.created_at)
         return await self.get(schedule_id)
+
+    async def _settled(self, schedule_id: str, before: datetime) -> None:
+        """Wait, briefly, until a read shows the update: Temporal applies it to the schedule
+        a moment after accepting it, and the answer should show the schedule as changed."""
+        deadline = asyncio.get_running_loop().time() + SETTLE_S
+        while asyncio.get_running_loop().time() < deadline:
+            desc = await self._describe(schedule_id)
+            if (desc.info.last_updated_at or before) > before:
+                return
+            await asyncio.sleep(0.05)  # pacing the reads, not synchronising on a guess
 
     async def trigger(self, schedule_id: str) -> None:
         await self._describe(schedule_id)
@@ -394,15 +406,6 @@ class ScheduleService:
             reason = Refusal.model_validate(refused)
             return view.model_copy(update={"status": "refused", "refused": reason})
         return view
-
-
-def _with_note(note: str) -> Callable[[ScheduleUpdateInput], ScheduleUpdate]:
-    def updated(current: ScheduleUpdateInput) -> ScheduleUpdate:
-        schedule = current.description.schedule
-        schedule.state.note = note
-        return ScheduleUpdate(schedule=schedule)
-
-    return updated
 
 
 def _refused_spec(err: RPCError, table: Timetable) -> Exception:
