@@ -142,6 +142,7 @@ def build_activities(
         answers=stores.answers,
         journal_retention=timedelta(days=settings.journal_retention_days),
         webhooks=stores.webhooks,
+        claims=stores.claims,
     )
     tools = ToolActivities(
         tool_http_client(),
@@ -152,7 +153,7 @@ def build_activities(
         PublicAddresses(allow_private=settings.fetch_allow_private),
     )
     publish = PublishActivities(settings.publish_webhook, stores.outbox, http)
-    notify = NotifyActivities(settings.notify_webhook, http)
+    notify = NotifyActivities(settings.notify_webhook, http, settings.public_url)
     # Pinned to checked addresses like fetch_url, so it shares that client's rules.
     webhooks = WebhookActivities(
         tool_http_client(timeout=15.0),

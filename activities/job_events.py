@@ -16,7 +16,14 @@ from core.contracts.job_events import (
     TrimJobEvents,
     TrimmedJobEvents,
 )
-from store import JobEventLog, ModelAnswers, ModelCallLog, PostgresLimitStorage, WebhookStore
+from store import (
+    InboxClaims,
+    JobEventLog,
+    ModelAnswers,
+    ModelCallLog,
+    PostgresLimitStorage,
+    WebhookStore,
+)
 from store.job_events import NewEvent
 
 log = structlog.get_logger(__name__)
@@ -33,9 +40,11 @@ class JobEventActivities:
         answers: ModelAnswers | None = None,
         journal_retention: timedelta = timedelta(days=7),
         webhooks: WebhookStore | None = None,
+        claims: InboxClaims | None = None,
     ) -> None:
         self._events = events
         self._webhooks = webhooks
+        self._claims = claims
         self._rate_limits = rate_limits
         self._model_calls = model_calls
         self._answers = answers
@@ -60,7 +69,7 @@ class JobEventActivities:
         """Remove what retention lets go, each kind in batches, heartbeating between them:
         events past their retention, expired cache rows, journal entries past the journal's
         retention, model calls that count for nothing, lapsed rate-limit windows, and the
-        webhook messages of jobs whose events went."""
+        webhook messages of jobs whose events went, and reviewers' lapsed claims."""
         now = datetime.now(UTC)
         cutoff, token_cutoff = now - self._retention, now - self._token_retention
         trimmed = TrimmedJobEvents()
@@ -86,6 +95,8 @@ class JobEventActivities:
             trimmed.webhook_messages = await _in_batches(
                 lambda batch: webhooks.prune(self._retention, batch)
             )
+        if self._claims is not None:
+            trimmed.inbox_claims = await _in_batches(self._claims.prune)
         log.info("retention.pruned", **trimmed.model_dump())
         return trimmed
 

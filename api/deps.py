@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Path, Request
@@ -10,8 +11,8 @@ from temporalio.client import Client
 
 from api.event_hub import EventHub
 from api.temporal_connection import TemporalConnection
-from core.config import Settings, owner_of
-from core.errors import NotAuthenticated
+from core.config import Reviewer, Settings, owner_of, reviewer_of
+from core.errors import NotAllowed, NotAuthenticated
 from store import Stores
 
 _bearer = HTTPBearer(auto_error=False, description="An API key from AIJOBS_API_KEYS.")
@@ -49,19 +50,58 @@ def _event_hub(request: Request) -> EventHub:
 EventHubDep = Annotated[EventHub, Depends(_event_hub)]
 
 
-def _current_owner(
+@dataclass(frozen=True)
+class Caller:
+    """Who presented the key: an owner (their jobs, everything) or a reviewer (answers to the
+    questions of jobs granted to their groups, nothing else)."""
+
+    owner: str | None = None
+    reviewer: Reviewer | None = None
+
+    @property
+    def name(self) -> str:
+        """The rate-limit and audit name: the owner's, or `reviewer:<name>`."""
+        return self.owner if self.owner is not None else f"reviewer:{self.reviewer_or_fail.name}"
+
+    @property
+    def reviewer_or_fail(self) -> Reviewer:
+        if self.reviewer is None:
+            raise NotAllowed("the inbox is for reviewer keys (AIJOBS_REVIEWERS)")
+        return self.reviewer
+
+
+def _current_caller(
     settings: SettingsDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> str:
-    """The owner whose key was presented. Every key is compared, in constant time."""
+) -> Caller:
+    """The owner or reviewer whose key was presented. Every key is compared, in constant
+    time."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise NotAuthenticated("send an API key as 'Authorization: Bearer <key>'")
     owner = owner_of(credentials.credentials, settings.api_keys)
-    if owner is None:
+    reviewer = reviewer_of(credentials.credentials, settings.reviewers)
+    if owner is None and reviewer is None:
         raise NotAuthenticated("the API key is not valid")
-    return owner
+    return Caller(owner=owner) if owner is not None else Caller(reviewer=reviewer)
 
 
+CurrentCaller = Annotated[Caller, Depends(_current_caller)]
+
+
+def _current_owner(caller: CurrentCaller) -> str:
+    """The owner whose key was presented; a reviewer's key is refused (403)."""
+    if caller.owner is None:
+        raise NotAllowed(
+            "a reviewer key answers questions only: GET /v1/inbox, then POST /v1/jobs/{id}/input"
+        )
+    return caller.owner
+
+
+def _current_reviewer(caller: CurrentCaller) -> Reviewer:
+    return caller.reviewer_or_fail
+
+
+CurrentReviewer = Annotated[Reviewer, Depends(_current_reviewer)]
 CurrentOwner = Annotated[str, Depends(_current_owner)]
 
 

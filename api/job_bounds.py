@@ -40,6 +40,13 @@ def check_bounds(job_input: JobInput, options: JobOptions, settings: Settings) -
             )
     if options.webhook is not None:
         _check_webhook_url(options.webhook.url, settings)
+    for index, group in enumerate(options.reviewers):
+        if group not in settings.reviewer_groups:
+            known = ", ".join(sorted(settings.reviewer_groups)) or "none"
+            raise InvalidInput(
+                ("body", "options", "reviewers", index),
+                f"no reviewer is in group {group!r} (AIJOBS_REVIEWERS); groups: {known}",
+            )
     plan = job_input.plan()
     limit = settings.max_calls_per_job
     if plan.model_calls > limit:

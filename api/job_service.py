@@ -7,7 +7,7 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 import structlog
 from pydantic import BaseModel
@@ -34,7 +34,7 @@ from api.job_views import VISIBILITY_FILTERS, error_from_failure, job_status, li
 from api.metrics import JOBS_STARTED
 from api.page_tokens import sign, unsign
 from api.schemas import Job, JobCreated, JobPage, JobStatus, JobSummary, WaitingFor
-from core.config import Settings
+from core.config import Reviewer, Settings
 from core.contracts.agent import AgentInput, AgentStart
 from core.contracts.extract import ExtractInput
 from core.contracts.human import (
@@ -58,7 +58,14 @@ from core.errors import (
     WorkerTimeout,
 )
 from core.jobs import CREATED_AT, JOB_TYPES, PROGRESS_MEMO, job_id_for
-from core.temporal import JOB_OWNER, JOB_SCHEDULE, JOB_TYPE, ended_among
+from core.temporal import (
+    JOB_OWNER,
+    JOB_REVIEWERS,
+    JOB_SCHEDULE,
+    JOB_TYPE,
+    ended_among,
+    reviewer_attribute,
+)
 from store import Stores
 from store.database import outage_as_unavailable
 
@@ -83,11 +90,15 @@ class JobService:
         settings: Settings,
         owner: str,
         stores: Stores | None = None,
+        reviewer: Reviewer | None = None,
     ) -> None:
+        """With `reviewer`, the service sees the jobs granted to the reviewer's groups instead
+        of the owner's, and answers only (the routes let reviewers do nothing else)."""
         self._client = client
         self._settings = settings
         self._owner = owner
         self._stores = stores
+        self._reviewer = reviewer
         self._rpc_timeout = timedelta(seconds=settings.rpc_timeout_s)
 
     async def start(
@@ -172,6 +183,7 @@ class JobService:
                 [
                     SearchAttributePair(JOB_OWNER, self._owner),
                     SearchAttributePair(JOB_TYPE, job_type.name),
+                    *reviewer_attribute(run_input),
                 ]
             ),
             memo={REQUEST_DIGEST: digest, CREATED_AT: datetime.now(UTC).isoformat()},
@@ -290,9 +302,15 @@ class JobService:
         log.info("job.cancel_requested", job_id=job_id, owner=self._owner)
 
     async def submit_input(
-        self, job_id: str, name: str, value: dict[str, Any], question_id: str | None = None
+        self,
+        job_id: str,
+        name: str,
+        value: dict[str, Any],
+        question_id: str | None = None,
+        via: Literal["api", "inbox"] = "api",
     ) -> AnswerRecord:
-        """Answer the job's pending question through its validated Update."""
+        """Answer the job's pending question through its validated Update; a 409 naming the
+        reviewer who holds a claim on it, unless that is the caller."""
         desc = await self._describe(job_id)
         job_type = JOB_TYPES.get(desc.typed_search_attributes.get(JOB_TYPE) or "")
         if job_type is None or not job_type.accepts_input:
@@ -305,12 +323,15 @@ class JobService:
             if not waiting:
                 raise JobConflict(f"job {job_id!r} is not waiting for input")
             question_id = str(waiting.get("id") or "") or None
+        answerer = self._reviewer.name if self._reviewer else self._owner
+        if question_id is not None:
+            await self._check_claim(job_id, question_id, answerer)
         submission = Submission(
-            name=name, value=value, question_id=question_id, answered_by=self._owner
+            name=name, value=value, question_id=question_id, answered_by=answerer, via=via
         )
         # The same answer to the same question, sent twice, is one Update (Temporal dedupes by
         # id within a run); the same answer to the next question is a new one.
-        canonical = json.dumps([self._owner, question_id, name, value], sort_keys=True).encode()
+        canonical = json.dumps([answerer, question_id, name, value], sort_keys=True).encode()
         update_id = f"answer-{hashlib.sha256(canonical).hexdigest()[:32]}"
         handle = self._client.get_workflow_handle(job_id)
         try:
@@ -333,8 +354,21 @@ class JobService:
             if err.status == RPCStatusCode.NOT_FOUND:
                 raise JobConflict(f"job {job_id!r} closed before the answer arrived") from err
             raise
-        log.info("job.input_accepted", job_id=job_id, name=name, owner=self._owner)
+        log.info("job.input_accepted", job_id=job_id, name=name, by=answerer, via=via)
         return record
+
+    async def _check_claim(self, job_id: str, question_id: str, answerer: str) -> None:
+        if self._stores is None:
+            return
+        async with outage_as_unavailable():
+            claims = await self._stores.claims.holders([(job_id, question_id)])
+        claim = claims.get((job_id, question_id))
+        if claim is not None and claim.reviewer != answerer:
+            raise JobConflict(
+                f"question {question_id!r} is claimed by {claim.reviewer} until "
+                f"{claim.expires_at.isoformat(timespec='seconds')}: leave it to them, or answer "
+                "once the claim is released or lapses"
+            )
 
     async def ended_among(
         self, job_ids: Sequence[str], missing_since: datetime, admitted: Mapping[str, datetime]
@@ -361,7 +395,11 @@ class JobService:
             if err.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT):
                 raise JobNotFound(job_id) from err
             raise
-        if desc.typed_search_attributes.get(JOB_OWNER) != self._owner:
+        attributes = desc.typed_search_attributes
+        if self._reviewer is not None:
+            if not self._reviewer.groups & set(attributes.get(JOB_REVIEWERS) or ()):
+                raise JobNotFound(job_id)
+        elif attributes.get(JOB_OWNER) != self._owner:
             raise JobNotFound(job_id)
         return desc
 

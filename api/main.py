@@ -20,9 +20,11 @@ from api.routes import (
     codec,
     events,
     health,
+    inbox,
     job_types,
     jobs,
     metrics,
+    review_page,
     schedules,
     usage,
     webhooks,
@@ -126,6 +128,8 @@ def create_app(
     app.include_router(metrics.router)
     # Operators' codec keys, not owners' API keys, and no owner rate limit.
     app.include_router(codec.router)
+    # Reviewers' page: its own sign-in and cookie session, not API keys.
+    app.include_router(review_page.router)
     # Every /v1 route counts against its owner's rate limit and takes only storable text.
     limited = [Depends(enforce_rate_limit), Depends(refuse_unstorable_text)]
     for router in (
@@ -135,6 +139,7 @@ def create_app(
         usage.router,
         webhooks.router,
         schedules.router,
+        inbox.router,
     ):
         app.include_router(router, dependencies=limited)
     # Added last runs first: the request id is bound before the size check answers.

@@ -12,7 +12,7 @@ import structlog
 from fastapi import Request, Response
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
 
-from api.deps import CurrentOwner, SettingsDep
+from api.deps import CurrentCaller, SettingsDep
 from core.errors import DatabaseUnavailable, LimitReached
 from store.database import outage_as_unavailable
 
@@ -27,9 +27,11 @@ def _rate(text: str) -> limits.RateLimitItem:
 
 
 async def enforce_rate_limit(
-    request: Request, response: Response, owner: CurrentOwner, settings: SettingsDep
+    request: Request, response: Response, caller: CurrentCaller, settings: SettingsDep
 ) -> None:
-    """Count this request against its owner; LimitReached (429) beyond the rate."""
+    """Count this request against its owner (or reviewer); LimitReached (429) beyond the
+    rate."""
+    owner = caller.name
     limiter: SlidingWindowCounterRateLimiter = request.app.state.rate_limiter
     rate = _rate(settings.owner_rate_limit)
     try:

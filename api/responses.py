@@ -13,6 +13,7 @@ _DESCRIPTIONS = {
     400: "The body is not JSON.",
     401: "No valid key.",
     402: "The owner's monthly budget is spent.",
+    403: "A reviewer's key, which answers questions only.",
     404: "No such job or schedule for this caller (another owner's answers the same).",
     409: "It clashes with the job's state, the Idempotency-Key was used with another body, "
     "or the schedule id is taken.",
@@ -33,7 +34,7 @@ _RETRY_AFTER = {
 
 _SCHEMA = "#/components/schemas/ErrorBody"
 # What every authenticated /v1 route can answer; routes add their own.
-V1 = (401, 422, 429, 500, 503)
+V1 = (401, 403, 422, 429, 500, 503)
 # Routes that read a JSON body.
 BODY = (400, 413, 415, 422)
 

@@ -350,3 +350,37 @@ class BackfillAccepted(BaseModel):
 class TriggerAccepted(BaseModel):
     id: str
     triggered: Literal[True] = True
+
+
+class InboxItem(BaseModel):
+    """A question a reviewer may answer: `POST /v1/jobs/{job_id}/input` with `name`, a `value`
+    that fits `schema`, and `question_id`."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    job_id: str
+    job_type: str
+    question_id: str
+    name: str
+    prompt: str
+    context: dict[str, Any] | None = None
+    answer_schema: dict[str, Any] = Field(alias="schema")
+    asked_at: datetime | None = None
+    deadline: datetime
+    groups: list[str] = Field(description="The job's reviewer groups that are yours.")
+    claimed_by: str | None = None
+    claim_expires_at: datetime | None = None
+
+
+class InboxPage(BaseModel):
+    items: list[InboxItem]
+    next_page_token: str | None = Field(
+        description="Pass as `page_token` for the next page; null on the last page."
+    )
+
+
+class ClaimView(BaseModel):
+    question_id: str
+    job_id: str
+    claimed_by: str | None
+    expires_at: datetime | None = None

@@ -7,13 +7,13 @@ from __future__ import annotations
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 
-from api.deps import CurrentOwner
+from api.deps import CurrentCaller
 from core.contracts.text import unstorable_strings
 
 _BODY_METHODS = {"POST", "PUT", "PATCH"}
 
 
-async def refuse_unstorable_text(request: Request, _: CurrentOwner) -> None:
+async def refuse_unstorable_text(request: Request, _: CurrentCaller) -> None:
     """A router dependency. It needs the owner first, so a stranger still gets 401, not 422."""
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     is_json = media_type == "application/json" or media_type.endswith("+json")

@@ -6,6 +6,8 @@ import base64
 import binascii
 import hashlib
 import hmac
+import json
+import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
@@ -15,6 +17,7 @@ import limits
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from core.contracts.human import GROUP_PATTERN
 from core.errors import SettingsInvalid
 
 # A guessable key is no key: `secrets.token_urlsafe(24)` gives 32 characters.
@@ -65,6 +68,24 @@ def owner_of(presented: str, keys: dict[str, tuple[ApiKey, ...]]) -> str | None:
 
 
 @dataclass(frozen=True)
+class Reviewer:
+    """A person who answers the questions of jobs granted to one of their groups."""
+
+    name: str
+    key: ApiKey
+    groups: frozenset[str]
+
+
+def reviewer_of(presented: str, reviewers: dict[str, Reviewer]) -> Reviewer | None:
+    """The reviewer whose key this is, comparing every key so timing does not tell which."""
+    found = None
+    for reviewer in reviewers.values():
+        if reviewer.key.matches(presented):
+            found = reviewer
+    return found
+
+
+@dataclass(frozen=True)
 class ModelLimit:
     """At most `requests` calls and `tokens` tokens per window to one model (None: no cap)."""
 
@@ -95,6 +116,13 @@ class Settings(BaseSettings):
     api_keys: Annotated[dict[str, tuple[ApiKey, ...]], NoDecode] = Field(
         default_factory=dict, alias="AIJOBS_API_KEYS"
     )
+    # People who answer jobs' questions, by group: `{"maria": {"key": "...", "groups":
+    # ["legal"]}}` (a key may be `sha256:<hex>`). They can answer, never start or read jobs.
+    reviewers: Annotated[dict[str, Reviewer], NoDecode] = Field(
+        default_factory=dict, alias="AIJOBS_REVIEWERS"
+    )
+    # How long a reviewer's claim on a question keeps others off it.
+    claim_ttl_s: int = Field(default=900, ge=10, le=86_400, alias="AIJOBS_CLAIM_TTL_S")
     # Who may decode payloads through the codec server (operators, not owners): same form.
     codec_keys: Annotated[dict[str, tuple[ApiKey, ...]], NoDecode] = Field(
         default_factory=dict, alias="AIJOBS_CODEC_KEYS"
@@ -106,6 +134,8 @@ class Settings(BaseSettings):
     # The worker's Prometheus endpoint (SDK and model metrics); 0 serves none.
     worker_metrics_port: int = Field(default=0, ge=0, le=65535, alias="AIJOBS_WORKER_METRICS_PORT")
     ui_url: str = Field(default="http://localhost:8233", alias="AIJOBS_UI_URL")
+    # Where people reach the API: links to a question's page in notifications start with it.
+    public_url: str = Field(default="http://localhost:8000", alias="AIJOBS_PUBLIC_URL")
     max_body_bytes: int = Field(default=1_000_000, gt=0, alias="AIJOBS_MAX_BODY_BYTES")
     rpc_timeout_s: float = Field(default=10.0, gt=0, alias="AIJOBS_RPC_TIMEOUT_S")
     max_concurrent_activities: int = Field(
@@ -224,6 +254,15 @@ class Settings(BaseSettings):
             seen.add(parsed.digest)
             keys[owner] = (*keys.get(owner, ()), parsed)
         return keys
+
+    @field_validator("reviewers", mode="before")
+    @classmethod
+    def _parse_reviewers(cls, raw: object) -> object:
+        if not isinstance(raw, str):
+            return raw
+        if not raw.strip():
+            return {}
+        return parse_reviewers(raw)
 
     @field_validator("encryption_keys", mode="before")
     @classmethod
@@ -350,9 +389,54 @@ class Settings(BaseSettings):
         return hashlib.sha256(b"aijobs-page-token\0" + material.encode()).digest()
 
     @property
+    def session_secret(self) -> bytes:
+        """Signs reviewers' page sessions; derived from every key, so replicas agree on it and
+        a changed key ends the sessions it opened."""
+        material = "\0".join(
+            [f"{o}={k.digest.hex()}" for o, keys in sorted(self.api_keys.items()) for k in keys]
+            + [f"{r}={v.key.digest.hex()}" for r, v in sorted(self.reviewers.items())]
+        )
+        return hashlib.sha256(b"aijobs-inbox-session\0" + material.encode()).digest()
+
+    @property
+    def reviewer_groups(self) -> frozenset[str]:
+        return frozenset(g for reviewer in self.reviewers.values() for g in reviewer.groups)
+
+    @property
     def uses_offline_model(self) -> bool:
         """No key and no endpoint: answer with the built-in offline model."""
         return self.openai_api_key is None and self.openai_base_url is None
+
+
+def parse_reviewers(raw: str) -> dict[str, Reviewer]:
+    """AIJOBS_REVIEWERS: a JSON object of name -> {"key", "groups"}."""
+    variable = "AIJOBS_REVIEWERS"
+    shape = 'a JSON object such as {"maria": {"key": "...", "groups": ["legal"]}}'
+    try:
+        given = json.loads(raw)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{variable} is not JSON ({err.msg}); give {shape}") from None
+    if not isinstance(given, dict):
+        raise ValueError(f"{variable} must be {shape}")
+    reviewers: dict[str, Reviewer] = {}
+    seen: set[bytes] = set()
+    for name, entry in given.items():
+        key, groups = (
+            (entry.get("key"), entry.get("groups")) if isinstance(entry, dict) else (None, None)
+        )
+        if not isinstance(key, str) or not isinstance(groups, list) or not groups:
+            raise ValueError(f'{variable}: {name!r} needs a "key" and a list of "groups"')
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", name):
+            raise ValueError(f"{variable}: {name!r} is not a usable name (letters, digits, . _ -)")
+        for group in groups:
+            if not isinstance(group, str) or not re.fullmatch(GROUP_PATTERN, group):
+                raise ValueError(f"{variable}: group {group!r} of {name!r} is not a group name")
+        parsed = ApiKey.parse(key, variable)
+        if parsed.digest in seen:
+            raise ValueError(f"{variable} gives one key twice (reviewer {name!r})")
+        seen.add(parsed.digest)
+        reviewers[name] = Reviewer(name, parsed, frozenset(groups))
+    return reviewers
 
 
 def _pairs(raw: str, variable: str, shape: str) -> list[tuple[str, str]]:

@@ -25,6 +25,24 @@ class NotAuthenticated(AijobsError):
         self.challenge = challenge
 
 
+class NotAllowed(AijobsError):
+    """A valid key that may not do this: a reviewer's key anywhere but answering."""
+
+    status = 403
+    code = "forbidden"
+
+
+class QuestionNotFound(AijobsError):
+    """No such waiting question for this reviewer; one of a job not granted to them answers
+    the same."""
+
+    status = 404
+    code = "question_not_found"
+
+    def __init__(self, question_id: str) -> None:
+        super().__init__(f"question {question_id!r} not found")
+
+
 class JobNotFound(AijobsError):
     """No such job for this owner. Another owner's job is reported the same way, on purpose."""
 

@@ -78,6 +78,7 @@ def configured_secrets(settings: Settings) -> list[str]:
             found.append(secret.get_secret_value())
     for keys in (settings.api_keys, settings.codec_keys):
         found += [k.plain.get_secret_value() for owned in keys.values() for k in owned if k.plain]
+    found += [r.key.plain.get_secret_value() for r in settings.reviewers.values() if r.key.plain]
     found += [key.get_secret_value() for key in settings.encryption_keys.values()]
     urls = [settings.openai_base_url, settings.publish_webhook, settings.notify_webhook]
     if settings.database_url is not None:

@@ -7,6 +7,7 @@ import logging
 import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 import structlog
 from temporalio.api.enums.v1 import IndexedValueType
@@ -15,7 +16,11 @@ from temporalio.api.operatorservice.v1 import (
     ListSearchAttributesRequest,
 )
 from temporalio.client import Client, WorkflowExecutionStatus
-from temporalio.common import SearchAttributeKey
+from temporalio.common import (
+    SearchAttributeIndexedValueType,
+    SearchAttributeKey,
+    SearchAttributePair,
+)
 from temporalio.runtime import (
     LogForwardingConfig,
     LoggingConfig,
@@ -41,12 +46,29 @@ JOB_TYPE = SearchAttributeKey.for_keyword("JobType")
 JOB_WAITING_FOR = SearchAttributeKey.for_keyword("JobWaitingFor")
 # The owner's schedule id, on a schedule, its runs and the jobs they start.
 JOB_SCHEDULE = SearchAttributeKey.for_keyword("JobSchedule")
-SEARCH_ATTRIBUTES: tuple[SearchAttributeKey[str], ...] = (
+# The reviewer groups a job grants its questions to (`options.reviewers`): the inbox's filter.
+JOB_REVIEWERS = SearchAttributeKey.for_keyword_list("JobReviewers")
+KEYWORD_ATTRIBUTES: tuple[SearchAttributeKey[str], ...] = (
     JOB_OWNER,
     JOB_TYPE,
     JOB_WAITING_FOR,
     JOB_SCHEDULE,
 )
+SEARCH_ATTRIBUTES: tuple[SearchAttributeKey[Any], ...] = (*KEYWORD_ATTRIBUTES, JOB_REVIEWERS)
+
+
+def reviewer_attribute(run_input: Mapping[str, Any]) -> list[SearchAttributePair[Any]]:
+    """The job's reviewer groups as a search attribute, from its run input's options (none
+    when it grants none)."""
+    groups = (run_input.get("options") or {}).get("reviewers") or []
+    return [SearchAttributePair(JOB_REVIEWERS, list(groups))] if groups else []
+
+
+# Their types as Temporal's CLI and the server name them.
+TYPE_NAMES = {
+    SearchAttributeIndexedValueType.KEYWORD: "Keyword",
+    SearchAttributeIndexedValueType.KEYWORD_LIST: "KeywordList",
+}
 
 
 # The SDK core's own log lines go through Python logging (so they are JSON like the rest),
@@ -120,7 +142,7 @@ def dev_server_search_attribute_flags() -> list[str]:
     """`--search-attribute` flags that register our attributes on `temporal server start-dev`."""
     flags: list[str] = []
     for key in SEARCH_ATTRIBUTES:
-        flags += ["--search-attribute", f"{key.name}=Keyword"]
+        flags += ["--search-attribute", f"{key.name}={TYPE_NAMES[key.indexed_value_type]}"]
     return flags
 
 
@@ -136,7 +158,11 @@ async def ensure_search_attributes(client: Client) -> None:
     managed in its console), and a worker that started anyway would wedge every job that sets
     one. The time-skipping test server can add attributes but not list them.
     """
-    wanted = {key.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD for key in SEARCH_ATTRIBUTES}
+    wanted = {
+        key.name: IndexedValueType.ValueType(key.indexed_value_type.value)
+        for key in SEARCH_ATTRIBUTES
+    }
+    types = {key.name: TYPE_NAMES[key.indexed_value_type] for key in SEARCH_ATTRIBUTES}
     try:
         existing = await client.operator_service.list_search_attributes(
             ListSearchAttributesRequest(namespace=client.namespace)
@@ -159,7 +185,7 @@ async def ensure_search_attributes(client: Client) -> None:
     except RPCError as err:
         if existing is None:
             return
-        names = ", ".join(f"{name} (Keyword)" for name in sorted(missing))
+        names = ", ".join(f"{name} ({types[name]})" for name in sorted(missing))
         raise SearchAttributesMissing(
             f"namespace {client.namespace!r} lacks the search attributes {names} and refused to "
             f"add them ({err.message}); add them (Temporal Cloud: in its console), then start "

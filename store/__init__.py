@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from store.conversations import ConversationStore
 from store.documents import DocumentStore
+from store.inbox_claims import InboxClaims
 from store.job_events import JobEventLog
 from store.ledger import Ledger
 from store.model_answers import ModelAnswers
@@ -38,6 +39,7 @@ class Stores:
     answers: ModelAnswers
     running: RunningJobs
     webhooks: WebhookStore
+    claims: InboxClaims
 
     @classmethod
     def on(cls, engine: AsyncEngine) -> Stores:
@@ -54,12 +56,14 @@ class Stores:
             answers=ModelAnswers(engine),
             running=RunningJobs(engine),
             webhooks=WebhookStore(engine),
+            claims=InboxClaims(engine),
         )
 
 
 __all__ = [
     "ConversationStore",
     "DocumentStore",
+    "InboxClaims",
     "JobEventLog",
     "Ledger",
     "ModelAnswers",

@@ -230,3 +230,16 @@ webhook_messages = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Index("webhook_messages_updated_idx", "updated_at"),
 )
+
+
+# A reviewer's claim on a waiting question: others see it, and may not answer it, until it
+# expires or is released.
+inbox_claims = Table(
+    "inbox_claims",
+    metadata,
+    Column("job_id", Text, primary_key=True),
+    Column("question_id", Text, primary_key=True),
+    Column("reviewer", Text, nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Index("inbox_claims_expires_idx", "expires_at"),
+)

@@ -20,7 +20,12 @@ import yaml
 from sqlalchemy.engine import make_url
 
 from core.config import Settings
-from core.temporal import DEV_SERVER_FAIRNESS_FLAGS, SEARCH_ATTRIBUTES
+from core.temporal import (
+    DEV_SERVER_FAIRNESS_FLAGS,
+    JOB_REVIEWERS,
+    KEYWORD_ATTRIBUTES,
+    SEARCH_ATTRIBUTES,
+)
 from tests.support.compose import ComposeInvalid, resolve
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -240,13 +245,16 @@ def test_temporal_matches_make_run() -> None:
 
 
 def test_temporal_has_our_search_attributes_and_fairness() -> None:
-    """temporal-setup registers our search attributes as Keyword in the namespace the app
-    uses, and the server's dynamic config turns fairness on as the dev server's flag does."""
+    """temporal-setup registers our search attributes (Keyword, and one KeywordList) in the
+    namespace the app uses, and the server's dynamic config turns fairness on as the dev
+    server's flag does."""
     script = _script("temporal-setup")
     loop = re.search(r"for name in ([\w ]+); do", script)
     assert loop is not None
-    assert set(loop[1].split()) == {key.name for key in SEARCH_ATTRIBUTES}
+    assert set(loop[1].split()) == {key.name for key in KEYWORD_ATTRIBUTES}
     assert '--name "$$name" --type Keyword' in script
+    assert "--name JobReviewers --type KeywordList" in script
+    assert set(SEARCH_ATTRIBUTES) == {*KEYWORD_ATTRIBUTES, JOB_REVIEWERS}
     namespace = SERVICES["temporal-setup"]["environment"]["TEMPORAL_NAMESPACE"]
     for name in ("worker", "api"):
         assert SERVICES[name]["environment"]["TEMPORAL_NAMESPACE"] == namespace

@@ -135,9 +135,9 @@ async def test_missing_search_attributes_stop_the_worker_naming_them() -> None:
     client: Any = SimpleNamespace(namespace="prod", operator_service=operator)
     with pytest.raises(SearchAttributesMissing) as refused:
         await ensure_search_attributes(client)
-    assert operator.asked_to_add == ["JobSchedule", "JobType", "JobWaitingFor"]
+    assert operator.asked_to_add == ["JobReviewers", "JobSchedule", "JobType", "JobWaitingFor"]
     message = refused.value.message
-    assert "JobSchedule (Keyword), JobType (Keyword), JobWaitingFor (Keyword)" in message
+    assert "JobReviewers (KeywordList), JobSchedule (Keyword), JobType (Keyword)" in message
     assert "JobOwner" not in message
 
 

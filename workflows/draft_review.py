@@ -54,7 +54,7 @@ class DraftReviewWorkflow(JobWorkflow[DraftReviewRun, DraftReviewProgress, Draft
             Review,
             within=timedelta(seconds=input.review_timeout_s),
             on_timeout=REVIEW_TIMEOUT_POLICY[input.on_review_timeout],
-            context={"draft": current.draft, "round": number, "max_rounds": input.max_rounds},
+            context=_review_context(current, rounds[:-1], input.max_rounds),
         )
         current.review, current.reviewed = review, record
 
@@ -101,6 +101,23 @@ class DraftReviewWorkflow(JobWorkflow[DraftReviewRun, DraftReviewProgress, Draft
             rounds=input.carried.rounds,
             usage=self.progress.usage,
         )
+
+
+def _review_context(
+    current: DraftRound, earlier: list[DraftRound], max_rounds: int
+) -> dict[str, object]:
+    """What a reviewer decides on: the draft, and after a revision the draft before it and
+    the feedback that asked for the change (the review page shows the difference)."""
+    context: dict[str, object] = {
+        "draft": current.draft,
+        "round": current.round,
+        "max_rounds": max_rounds,
+    }
+    if earlier:
+        last = earlier[-1]
+        context["previous_draft"] = last.draft
+        context["feedback"] = last.review.feedback if last.review else None
+    return context
 
 
 def _draft_prompt(job: DraftReviewInput, earlier: list[DraftRound]) -> ChatRequest:

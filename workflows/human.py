@@ -70,7 +70,7 @@ class HumanInput:
         description='Answer the pending question: {"name": ..., "value": {...}}.',
     )
     def submit_answer(self, submission: Submission) -> AnswerRecord:
-        return self._accept(submission, via="update")
+        return self._accept(submission, via=submission.via)
 
     @submit_answer.validator
     def _check_answer(self, submission: Submission) -> None:
@@ -111,6 +111,7 @@ class HumanInput:
             name=name,
             prompt=prompt,
             answer_schema=schema.model_json_schema(),
+            asked_at=workflow.now(),
             deadline=workflow.now() + within,
             context=context,
         )
@@ -162,6 +163,28 @@ class HumanInput:
             return None
         return self._received
 
+    def tell_reviewers(self, waiting: WaitingFor, groups: list[str]) -> None:
+        """Notify the job's reviewer groups of a new question, retried in the background
+        until its deadline (the same delivery as an escalation)."""
+        request = NotifyRequest(
+            job_id=workflow.info().workflow_id,
+            name=waiting.name,
+            prompt=waiting.prompt,
+            reason=f"a question for {', '.join(groups)}",
+            event="asked",
+            question_id=waiting.id,
+            groups=groups,
+        )
+        telling = workflow.start_activity(
+            NOTIFY_PERSON,
+            request,
+            start_to_close_timeout=timedelta(seconds=30),
+            schedule_to_close_timeout=max(waiting.deadline - workflow.now(), timedelta(minutes=1)),
+            retry_policy=NOTIFY_RETRY,
+            summary=f"tell {', '.join(groups)} of {waiting.name}",
+        )
+        telling.add_done_callback(_log_notify_failure)
+
     def _escalate(self, within: timedelta) -> None:
         """Notify someone and extend the deadline once. The notification retries in the
         background: a webhook outage must not fail a job that a person can still answer."""
@@ -209,9 +232,11 @@ class HumanInput:
                 type=INVALID_ANSWER,
             ) from None
 
-    def _accept(self, submission: Submission, via: Literal["update", "signal"]) -> AnswerRecord:
+    def _accept(
+        self, submission: Submission, via: Literal["api", "inbox", "signal"]
+    ) -> AnswerRecord:
         parsed = self._parse(submission)
-        by = submission.answered_by or ("temporal-client" if via == "update" else "operator")
+        by = submission.answered_by or ("temporal-client" if via != "signal" else "operator")
         self._received = self._record(submission.name, parsed.model_dump(mode="json"), by, via)
         return self._received
 
@@ -220,7 +245,7 @@ class HumanInput:
         name: str,
         value: dict[str, Any],
         by: str,
-        via: Literal["update", "signal", "timeout"],
+        via: Literal["api", "inbox", "signal", "timeout"],
     ) -> AnswerRecord:
         question = self._waiting.id if self._waiting else None
         return AnswerRecord(

@@ -106,6 +106,8 @@ class JobWorkflow(ModelSteps, Generic[Run, Progress, Result]):
         return result
 
     async def waiting_started(self, waiting: WaitingFor) -> None:
+        if self.options.reviewers:
+            self.tell_reviewers(waiting, self.options.reviewers)
         question = {
             "question_id": waiting.id,
             "name": waiting.name,

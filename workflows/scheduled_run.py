@@ -19,7 +19,7 @@ with workflow.unsafe.imports_passed_through():
         ScheduledRunResult,
     )
     from core.jobs import CREATED_AT, scheduled_job_id
-    from core.temporal import JOB_OWNER, JOB_SCHEDULE, JOB_TYPE
+    from core.temporal import JOB_OWNER, JOB_SCHEDULE, JOB_TYPE, reviewer_attribute
 
 
 @workflow.defn(name=SCHEDULED_RUN_WORKFLOW)
@@ -52,6 +52,7 @@ class ScheduledRunWorkflow:
                     SearchAttributePair(JOB_OWNER, run.owner),
                     SearchAttributePair(JOB_TYPE, run.job_type),
                     SearchAttributePair(JOB_SCHEDULE, run.schedule),
+                    *reviewer_attribute(run.run_input),
                 ]
             ),
             memo={CREATED_AT: workflow.now().isoformat()},

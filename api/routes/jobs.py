@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Request, Response, status
 from pydantic.json_schema import SkipJsonSchema
 
-from api.deps import CurrentOwner, JobId, SettingsDep, StoresDep, TemporalClient
+from api.deps import CurrentCaller, CurrentOwner, JobId, SettingsDep, StoresDep, TemporalClient
 from api.job_requests import checked_job
 from api.job_service import JobService
 from api.responses import BODY, V1, errors
@@ -126,18 +126,19 @@ async def get_job(
 async def submit_input(
     job_id: JobId,
     body: InputSubmit,
-    owner: CurrentOwner,
+    caller: CurrentCaller,
     client: TemporalClient,
     settings: SettingsDep,
     stores: StoresDep,
 ) -> InputAccepted:
-    """Answer what the job waits for (`waiting_for.name`); the value must fit its schema."""
+    """Answer what the job waits for (`waiting_for.name`); the value must fit its schema. The
+    job's owner may answer, and so may a reviewer of a group the job grants
+    (`options.reviewers`); a question another reviewer has claimed is a 409 naming them."""
     # A job cannot move on from an answer while its event log is away: 503 at once, rather
     # than a wait on the job that ends near the input timeout.
     await ping(stores.engine)
-    record = await JobService(client, settings, owner).submit_input(
-        job_id, body.name, body.value, body.question_id
-    )
+    jobs = JobService(client, settings, caller.name, stores, reviewer=caller.reviewer)
+    record = await jobs.submit_input(job_id, body.name, body.value, body.question_id)
     return InputAccepted(
         question_id=record.question_id,
         name=record.name,

@@ -12,6 +12,9 @@ UPDATE_NAME = "submit_answer"
 SIGNAL_NAME = "answer"
 WAITING_MEMO = "waiting_for"
 
+# A reviewer group's name (AIJOBS_REVIEWERS), as a job grants it in `options.reviewers`.
+GROUP_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+
 # Error types the API maps to HTTP statuses.
 NOT_WAITING = "NotWaiting"
 INVALID_ANSWER = "InvalidAnswer"
@@ -31,6 +34,8 @@ class Submission(BaseModel):
     question_id: str | None = Field(default=None, max_length=100)
     # Set by the API from the caller's key. Signals may name themselves ("cli", "temporal-ui").
     answered_by: str | None = Field(default=None, max_length=200)
+    # How it was sent, set by the API: its JSON routes, or a reviewer's inbox page.
+    via: Literal["api", "inbox"] = "api"
 
 
 class WaitingFor(BaseModel):
@@ -42,6 +47,7 @@ class WaitingFor(BaseModel):
     name: str
     prompt: str
     answer_schema: dict[str, Any]
+    asked_at: datetime | None = None
     deadline: datetime
     # What the person needs to decide, in full: the draft, or the proposed call and why it
     # needs approval. Kept for the whole wait (events expire; the question does not).
@@ -55,7 +61,8 @@ class AnswerRecord(BaseModel):
     name: str
     value: dict[str, Any]
     answered_by: str
-    via: Literal["update", "signal", "timeout"]
+    # `api` and `inbox` arrive through the validated Update; `signal` through the UI or CLI.
+    via: Literal["api", "inbox", "signal", "timeout"]
     at: datetime
 
 

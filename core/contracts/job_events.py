@@ -41,6 +41,7 @@ class TrimmedJobEvents(BaseModel):
     journal_rows: int = Field(default=0, description="Step answers past journal retention.")
     model_calls: int = Field(default=0, description="Calls outside every limit's window.")
     rate_windows: int = Field(default=0, description="Lapsed owner rate-limit windows.")
+    inbox_claims: int = Field(default=0, description="Reviewers' claims that lapsed.")
     webhook_messages: int = Field(
         default=0, description="Jobs' last webhook messages past event retention."
     )

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from core.contracts.human import GROUP_PATTERN
 from core.contracts.webhooks import WebhookOptions
 
 
@@ -29,6 +30,12 @@ class JobOptions(BaseModel):
         None,
         description="Answers from the cross-run cache: `use` them, `refresh` them (call again "
         "and store), or `off`. Unset: `use` for calls at temperature 0, else `off`.",
+    )
+    reviewers: list[Annotated[str, Field(pattern=GROUP_PATTERN)]] = Field(
+        default_factory=list,
+        max_length=20,
+        description="Reviewer groups (AIJOBS_REVIEWERS) whose members may see and answer this "
+        "job's questions, in the inbox or through the API. Empty: only the owner answers.",
     )
     webhook: WebhookOptions | None = Field(
         None,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 PUBLISH_DRAFT = "publish_draft"
 NOTIFY_PERSON = "notify_person"
@@ -26,7 +26,14 @@ class PublishReceipt(BaseModel):
 
 
 class NotifyRequest(BaseModel):
+    """Someone must answer: a question was `asked` of reviewer groups, or nobody answered it
+    before its deadline (`escalated`)."""
+
     job_id: str
     name: str
     prompt: str
     reason: str
+    event: Literal["asked", "escalated"] = "escalated"
+    question_id: str | None = None
+    # The reviewer groups the job grants; the activity adds the question's inbox link.
+    groups: list[str] = Field(default_factory=list)

@@ -66,7 +66,7 @@ async def test_answer_completes_the_job_with_an_audit_trail(
     result = job["result"]
     assert result["outcome"] == "published"
     assert result["rounds"][0]["reviewed"]["answered_by"] == accepted["answered_by"]
-    assert result["rounds"][0]["reviewed"]["via"] == "update"
+    assert result["rounds"][0]["reviewed"]["via"] == "api"
     entries = await stores.outbox.entries(job_id)
     assert [text for _, _, text in entries] == ["Office hours are now 9 to 5."]
 

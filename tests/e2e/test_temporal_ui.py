@@ -4,37 +4,19 @@ with no codec banner and no extra step."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import httpx
 import pytest
 from playwright.async_api import async_playwright
 
+from tests.support.browser import CHROMIUM_ARGS, chromium
 from tests.support.dev_stack import interrupt, new_ports, start_stack
 from tests.support.polling import eventually
 
 pytestmark = pytest.mark.e2e
 
-# As the browser probe of this machine runs it: no sandbox as root, and nothing fetched from
-# outside (component updates, background networking, first-run pages).
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 TEXT = "Jobs are durable. Workers may crash.\n\nThe zebra-7731 job still finishes."
-
-
-def chromium() -> str:
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if found is None:
-        pytest.fail("Chromium is missing: `make test` installs the distribution's package")
-    return found
 
 
 async def test_the_ui_shows_a_jobs_input_and_result_as_they_are(tmp_path: Path) -> None:

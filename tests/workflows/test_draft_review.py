@@ -89,7 +89,7 @@ async def test_approve_publishes_the_draft_once(
     ]
     [only] = result.rounds
     assert only.reviewed is not None
-    assert (only.reviewed.answered_by, only.reviewed.via) == ("alice", "update")
+    assert (only.reviewed.answered_by, only.reviewed.via) == ("alice", "api")
 
 
 async def test_revise_runs_a_new_round_in_a_new_run(
