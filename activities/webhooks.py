@@ -19,6 +19,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.database_waits import until_stored
+from activities.heartbeat import heartbeating
 from activities.pinned_http import send_to
 from core.addresses import IPAddress, is_metadata, non_public
 from core.contracts.webhooks import DELIVER_WEBHOOK, WEBHOOK_REFUSED, WebhookAttempt, WebhookMessage
@@ -74,8 +75,10 @@ class WebhookActivities:
         status: int | None = None
         try:
             url = _parse(message.url)
-            addresses = await self._addresses(url)
-            response = await self._send(message, url, addresses)
+            # Beats while the receiver takes its time, so a lost worker is noticed at once.
+            async with heartbeating():
+                addresses = await self._addresses(url)
+                response = await self._send(message, url, addresses)
             status = response.status_code
             if response.is_success:
                 await self._record(

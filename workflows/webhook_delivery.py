@@ -41,6 +41,8 @@ class WebhookDeliveryWorkflow:
                 message,
                 result_type=WebhookAttempt,
                 start_to_close_timeout=timedelta(seconds=30),
+                # An attempt on a worker that died is tried again in seconds, not at 30 s.
+                heartbeat_timeout=timedelta(seconds=6),
                 schedule_to_close_timeout=DELIVERY_WINDOW,
                 retry_policy=DELIVERY_RETRY,
                 summary=f"{message.event} → webhook",
