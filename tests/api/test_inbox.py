@@ -14,24 +14,23 @@ import pytest
 from core.config import Settings, parse_reviewers
 from tests.api.jobs_client import SUMMARIZE, start_job, wait_for
 from tests.conftest import Api
+from tests.support.fake_openai import FakeOpenAI, Reply
 from tests.support.polling import eventually
 from tests.support.webhook import Webhook
 
 MARIA_KEY = "maria-key-0123456789abcdef"
 OMAR_KEY = "omar-key-0123456789abcdefgh"
 LENA_KEY = "lena-key-0123456789abcdefgh"
-REVIEWERS = {
-    "maria": {"key": MARIA_KEY, "groups": ["legal", "support"]},
-    "omar": {"key": OMAR_KEY, "groups": ["legal"]},
-    "lena": {"key": LENA_KEY, "groups": ["marketing"]},
-}
+# Groups are the deployment's, and the dev server is shared by the session: each test's are
+# its own (`legal-<queue>`), so no test sees another's questions.
+GROUPS: dict[str, str] = {}
 
 
 def draft_for(*groups: str) -> dict[str, Any]:
     return {
         "type": "draft_review",
         "input": {"brief": "Announce the picnic."},
-        "options": {"reviewers": list(groups)},
+        "options": {"reviewers": [GROUPS[g] for g in groups]},
     }
 
 
@@ -42,8 +41,14 @@ def receiver() -> Iterator[Webhook]:
 
 
 @pytest.fixture(autouse=True)
-def reviewers(settings: Settings, receiver: Webhook) -> None:
-    settings.reviewers = parse_reviewers(json.dumps(REVIEWERS))
+def reviewers(settings: Settings, receiver: Webhook, task_queue: str) -> None:
+    GROUPS.update({g: f"{g}-{task_queue[-12:]}" for g in ("legal", "support", "marketing")})
+    reviewers = {
+        "maria": {"key": MARIA_KEY, "groups": [GROUPS["legal"], GROUPS["support"]]},
+        "omar": {"key": OMAR_KEY, "groups": [GROUPS["legal"]]},
+        "lena": {"key": LENA_KEY, "groups": [GROUPS["marketing"]]},
+    }
+    settings.reviewers = parse_reviewers(json.dumps(reviewers))
     settings.notify_webhook = receiver.url
 
 
@@ -72,7 +77,7 @@ async def test_a_reviewer_sees_only_what_their_groups_were_given(api: Api) -> No
         [item] = await inbox_of(maria, 1)
         assert item["job_id"] == legal
         assert item["name"] == "review"
-        assert item["groups"] == ["legal"]
+        assert item["groups"] == [GROUPS["legal"]]
         assert item["schema"]["properties"]["decision"]
         assert item["context"]["draft"]
         [theirs] = await inbox_of(lena, 1)
@@ -83,9 +88,38 @@ async def test_a_reviewer_sees_only_what_their_groups_were_given(api: Api) -> No
             json={"name": "review", "value": {"decision": "approve"}},
         )
         assert refused.status_code == 404
-        bad_group = await maria.get("/v1/inbox", params={"group": "marketing"})
+        bad_group = await maria.get("/v1/inbox", params={"group": GROUPS["marketing"]})
         assert bad_group.status_code == 422
     for job_id in (legal, marketing):
+        await api.alice.post(f"/v1/jobs/{job_id}/cancel")
+
+
+async def test_the_inbox_pages_and_filters_by_type(api: Api, fake_openai: FakeOpenAI) -> None:
+    """Two questions, one per page in deadline order; `type` narrows to the agent's."""
+    fake_openai.script(Reply.calls(("create_ticket", {"title": "Printer", "body": "Jammed."})))
+    agent = {
+        "type": "agent",
+        "input": {"goal": "File a ticket.", "tools": ["create_ticket"]},
+        "options": {"reviewers": [GROUPS["legal"]]},
+    }
+    second = await start_job(api.alice, agent)
+    await wait_for(api.alice, second, "waiting_for_input")
+    first = await start_job(api.alice, draft_for("legal"))
+    async with as_key(api, OMAR_KEY) as omar:
+        both = await inbox_of(omar, 2)
+        assert [i["deadline"] for i in both] == sorted(i["deadline"] for i in both)
+        page = (await omar.get("/v1/inbox", params={"limit": 1})).json()
+        assert [i["job_id"] for i in page["items"]] == [both[0]["job_id"]]
+        rest = await omar.get(
+            "/v1/inbox", params={"limit": 1, "page_token": page["next_page_token"]}
+        )
+        assert [i["job_id"] for i in rest.json()["items"]] == [both[1]["job_id"]]
+        assert rest.json()["next_page_token"] is None
+        borrowed = await api.bob.get("/v1/jobs", params={"page_token": page["next_page_token"]})
+        assert borrowed.status_code == 422
+        agents = (await omar.get("/v1/inbox", params={"type": "agent"})).json()["items"]
+        assert [i["job_id"] for i in agents] == [second]
+    for job_id in (first, second):
         await api.alice.post(f"/v1/jobs/{job_id}/cancel")
 
 
@@ -161,14 +195,15 @@ async def test_each_question_is_told_to_its_groups_with_a_link(api: Api, receive
     [note] = await eventually(told, what="a notification")
     assert note["event"] == "asked"
     assert note["job_id"] == job_id
-    assert note["groups"] == ["legal", "support"]
+    assert note["groups"] == [GROUPS["legal"], GROUPS["support"]]
     assert note["link"].endswith(f"/inbox/questions/{note['question_id']}")
     await api.alice.post(f"/v1/jobs/{job_id}/cancel")
 
 
 async def test_a_start_naming_an_unknown_group_is_422(api: Api) -> None:
     """A typo in a group would leave a job nobody can see."""
-    refused = await api.alice.post("/v1/jobs", json=draft_for("legl"))
+    typo = {**draft_for(), "options": {"reviewers": ["legl"]}}
+    refused = await api.alice.post("/v1/jobs", json=typo)
     assert refused.status_code == 422
     assert refused.json()["detail"][0]["loc"] == ["body", "options", "reviewers", 0]
-    assert "legal" in refused.json()["message"]
+    assert GROUPS["legal"] in refused.json()["message"]

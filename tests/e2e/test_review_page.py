@@ -22,14 +22,17 @@ from tests.support.fake_openai import FakeOpenAI, Reply
 pytestmark = pytest.mark.e2e
 
 KEY = "maria-key-0123456789abcdef"
+GROUP = ["legal"]
 DOCS = Path(__file__).parents[2] / "docs" / "images"
 # Set to refresh the screenshots kept in docs/images.
 REFRESH_SCREENSHOTS = os.environ.get("AIJOBS_REFRESH_SCREENSHOTS") == "1"
 
 
 @pytest.fixture(autouse=True)
-def reviewers(settings: Settings) -> None:
-    settings.reviewers = parse_reviewers(json.dumps({"maria": {"key": KEY, "groups": ["legal"]}}))
+def reviewers(settings: Settings, task_queue: str) -> None:
+    # The dev server is the session's: this test's group is its own.
+    GROUP[0] = f"legal-{task_queue[-12:]}"
+    settings.reviewers = parse_reviewers(json.dumps({"maria": {"key": KEY, "groups": GROUP}}))
 
 
 @pytest.fixture
@@ -79,7 +82,7 @@ async def test_a_reviewer_revises_then_approves_a_draft(
         {
             "type": "draft_review",
             "input": {"brief": "Announce the picnic."},
-            "options": {"reviewers": ["legal"]},
+            "options": {"reviewers": GROUP},
         },
     )
     await wait_for(api.alice, job_id, "waiting_for_input")
@@ -118,7 +121,7 @@ async def test_a_reviewer_approves_an_agents_ticket(
         {
             "type": "agent",
             "input": {"goal": "File a ticket about the printer.", "tools": ["create_ticket"]},
-            "options": {"reviewers": ["legal"]},
+            "options": {"reviewers": GROUP},
         },
     )
     await wait_for(api.alice, job_id, "waiting_for_input")
@@ -127,6 +130,10 @@ async def test_a_reviewer_approves_an_agents_ticket(
     arguments = page.get_by_role("region", name="Tool call")
     await expect(arguments.get_by_role("row", name="title")).to_contain_text("Printer")
     await expect(arguments.get_by_role("row", name="body")).to_contain_text("Jammed again.")
+    # On a phone's width the page reflows: nothing to scroll sideways.
+    await page.set_viewport_size({"width": 390, "height": 844})
+    overflow = await page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0
     await page.get_by_role("button", name="allow").click()
     await expect(page.get_by_role("status")).to_contain_text("Recorded: allow")
     job = await wait_for(api.alice, job_id, "completed")
@@ -143,7 +150,7 @@ async def test_a_wrong_key_and_a_form_without_its_token_are_refused(
         {
             "type": "draft_review",
             "input": {"brief": "Announce the picnic."},
-            "options": {"reviewers": ["legal"]},
+            "options": {"reviewers": GROUP},
         },
     )
     page = await browser.new_page()
