@@ -90,6 +90,9 @@ async def test_a_reviewer_revises_then_approves_a_draft(
     await keep(page, "inbox-list.png", tmp_path)
     await open_question(page, api, "Review draft 1 of 3")
     await expect(page.get_by_text("The picnic is on Saturday at noon.")).to_be_visible()
+    # The job's own rule, shown on the page: a revision needs feedback.
+    await page.get_by_role("button", name="revise").click()
+    await expect(page.get_by_role("alert")).to_contain_text("a revision needs feedback")
     await page.get_by_label("Feedback").fill("Say where it is.")
     await page.get_by_role("button", name="revise").click()
     await expect(page.get_by_role("status")).to_contain_text("Recorded: revise")
