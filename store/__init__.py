@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from store.collections import CollectionStore
 from store.conversations import ConversationStore
 from store.documents import DocumentStore
 from store.inbox_claims import InboxClaims
@@ -40,6 +41,7 @@ class Stores:
     running: RunningJobs
     webhooks: WebhookStore
     claims: InboxClaims
+    collections: CollectionStore
 
     @classmethod
     def on(cls, engine: AsyncEngine) -> Stores:
@@ -57,10 +59,12 @@ class Stores:
             running=RunningJobs(engine),
             webhooks=WebhookStore(engine),
             claims=InboxClaims(engine),
+            collections=CollectionStore(engine),
         )
 
 
 __all__ = [
+    "CollectionStore",
     "ConversationStore",
     "DocumentStore",
     "InboxClaims",

@@ -3,21 +3,27 @@ that the migrated schema and these definitions agree."""
 
 from __future__ import annotations
 
+from pgvector.sqlalchemy import Vector
 from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
     Computed,
     DateTime,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Identity,
     Index,
     Integer,
     MetaData,
     Numeric,
     Table,
     Text,
+    UniqueConstraint,
     func,
+    text,
 )
-from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR
 
 metadata = MetaData()
 
@@ -242,4 +248,74 @@ inbox_claims = Table(
     Column("reviewer", Text, nullable=False),
     Column("expires_at", DateTime(timezone=True), nullable=False),
     Index("inbox_claims_expires_idx", "expires_at"),
+)
+
+
+# Embedding dimensions searched through an HNSW index; others are searched exactly.
+INDEXED_DIMENSIONS = (256, 384, 768, 1024, 1536)
+
+# An owner's named set of documents for retrieval, and the embedding model it was built with.
+collections = Table(
+    "collections",
+    metadata,
+    Column("owner", Text, primary_key=True),
+    Column("name", Text, primary_key=True),
+    Column("embedding_model", Text, nullable=False),
+    Column("dimension", Integer, nullable=False),
+    Column("created_at", DateTime(timezone=True), server_default=func.now()),
+    Column("updated_at", DateTime(timezone=True), server_default=func.now()),
+)
+
+collection_documents = Table(
+    "collection_documents",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("owner", Text, nullable=False),
+    Column("collection", Text, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("source", Text, nullable=True),
+    Column("chunks", Integer, nullable=False),
+    Column("tokens", Integer, nullable=False),
+    Column("updated_at", DateTime(timezone=True), server_default=func.now()),
+    ForeignKeyConstraint(
+        ["owner", "collection"], ["collections.owner", "collections.name"], ondelete="CASCADE"
+    ),
+    UniqueConstraint("owner", "collection", "name"),
+)
+
+# A document's passages: text, outline, digest, embedding (any dimension; the common ones
+# have an HNSW index each) and full-text vector.
+collection_chunks = Table(
+    "collection_chunks",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("owner", Text, nullable=False),
+    Column("collection", Text, nullable=False),
+    Column(
+        "document_id",
+        Text,
+        ForeignKey("collection_documents.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("position", Integer, nullable=False),
+    Column("headings", ARRAY(Text), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("digest", Text, nullable=False),
+    Column("tokens", Integer, nullable=False),
+    Column("dimension", Integer, nullable=False),
+    Column("embedding", Vector(), nullable=False),
+    Column("search_text", TSVECTOR, Computed("to_tsvector('english', text)", persisted=True)),
+    Index("collection_chunks_scope_idx", "owner", "collection"),
+    Index("collection_chunks_document_idx", "document_id"),
+    Index("collection_chunks_text_idx", "search_text", postgresql_using="gin"),
+    # One HNSW index per common dimension, on the column cast to it (migration 0014).
+    *(
+        Index(
+            f"collection_chunks_hnsw_{dimension}",
+            text(f"(embedding::vector({dimension})) vector_cosine_ops"),
+            postgresql_using="hnsw",
+            postgresql_where=text(f"dimension = {dimension}"),
+        )
+        for dimension in INDEXED_DIMENSIONS
+    ),
 )
