@@ -35,6 +35,7 @@ from temporalio.worker import Worker, WorkerDeploymentConfig
 
 from activities.agent_llm import AgentLLMActivities
 from activities.billing import Billing
+from activities.ingest import IngestActivities
 from activities.job_events import JobEventActivities
 from activities.llm import LLMActivities
 from activities.model_caller import ModelCaller
@@ -48,6 +49,7 @@ from activities.tools.fetch_url import PublicAddresses, tool_http_client
 from activities.webhooks import WebhookActivities
 from core import redaction
 from core.config import Settings, get_settings
+from core.embedding_client import EmbeddingClient
 from core.errors import DatabaseNotReady, KeysMismatch, SearchAttributesMissing, SettingsInvalid
 from core.jobs import JOB_TYPES
 from core.logging import configure_logging
@@ -143,6 +145,7 @@ def build_activities(
         journal_retention=timedelta(days=settings.journal_retention_days),
         webhooks=stores.webhooks,
         claims=stores.claims,
+        embeddings=stores.embeddings,
     )
     tools = ToolActivities(
         tool_http_client(),
@@ -162,6 +165,16 @@ def build_activities(
         settings.webhook_allow_private,
         timedelta(seconds=settings.webhook_secret_grace_s),
     )
+    ingest = IngestActivities(
+        EmbeddingClient(settings, httpx.AsyncClient(timeout=settings.llm_timeout_s)),
+        stores,
+        gate,
+        billing,
+        tool_http_client(),
+        settings.fetch_allowed_hosts,
+        PublicAddresses(allow_private=settings.fetch_allow_private),
+        settings.fetch_max_bytes,
+    )
     # A schedule's run checks its owner's quotas as the API does, Temporal's view included.
     schedules = ScheduleActivities(temporal, settings, stores)
     return [
@@ -175,6 +188,7 @@ def build_activities(
         notify.notify_person,
         webhooks.deliver_webhook,
         schedules.admit_scheduled_job,
+        ingest.ingest_document,
         events.append_job_events,
         events.trim_job_events,
     ]

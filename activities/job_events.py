@@ -17,6 +17,7 @@ from core.contracts.job_events import (
     TrimmedJobEvents,
 )
 from store import (
+    EmbeddingCache,
     InboxClaims,
     JobEventLog,
     ModelAnswers,
@@ -41,10 +42,12 @@ class JobEventActivities:
         journal_retention: timedelta = timedelta(days=7),
         webhooks: WebhookStore | None = None,
         claims: InboxClaims | None = None,
+        embeddings: EmbeddingCache | None = None,
     ) -> None:
         self._events = events
         self._webhooks = webhooks
         self._claims = claims
+        self._embeddings = embeddings
         self._rate_limits = rate_limits
         self._model_calls = model_calls
         self._answers = answers
@@ -69,7 +72,8 @@ class JobEventActivities:
         """Remove what retention lets go, each kind in batches, heartbeating between them:
         events past their retention, expired cache rows, journal entries past the journal's
         retention, model calls that count for nothing, lapsed rate-limit windows, and the
-        webhook messages of jobs whose events went, and reviewers' lapsed claims."""
+        webhook messages of jobs whose events went, reviewers' lapsed claims, and kept
+        embeddings past the journal's retention."""
         now = datetime.now(UTC)
         cutoff, token_cutoff = now - self._retention, now - self._token_retention
         trimmed = TrimmedJobEvents()
@@ -97,6 +101,11 @@ class JobEventActivities:
             )
         if self._claims is not None:
             trimmed.inbox_claims = await _in_batches(self._claims.prune)
+        if self._embeddings is not None:
+            embeddings = self._embeddings
+            trimmed.embeddings = await _in_batches(
+                lambda batch: embeddings.prune(self._journal_retention, batch)
+            )
         log.info("retention.pruned", **trimmed.model_dump())
         return trimmed
 

@@ -8,14 +8,15 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import Protocol, TypeVar
 
 import structlog
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities import heartbeat, model_metrics
-from activities.chat_completions import Completion
 from core.config import ModelLimit
+from core.contracts.llm import TokenUsage
 from core.events import RateLimitedEvent
 from store import JobEventLog, ModelCallLog
 from store.job_events import NewEvent
@@ -29,6 +30,19 @@ FIRST_PAUSE_S = 1.0
 MAX_PAUSE_S = 60.0
 # A long wait is checked again this often (another worker's estimate may have shrunk).
 RECHECK_S = 2.0
+
+
+class _Metered(Protocol):
+    """A model's answer as the gate needs it: what it used, and any pause it asked for."""
+
+    @property
+    def usage(self) -> TokenUsage: ...
+
+    @property
+    def pause_s(self) -> float | None: ...
+
+
+Metered = TypeVar("Metered", bound=_Metered)
 
 
 class ModelGate:
@@ -49,8 +63,8 @@ class ModelGate:
         model: str,
         estimate: int,
         step: str | None,
-        make_call: Callable[[], Awaitable[Completion]],
-    ) -> Completion:
+        make_call: Callable[[], Awaitable[Metered]],
+    ) -> Metered:
         """Make the call once the model has room, as often as the provider answers 429."""
         pause = FIRST_PAUSE_S
         while True:

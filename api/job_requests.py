@@ -10,11 +10,13 @@ from api.job_bounds import check_bounds, with_defaults
 from api.schemas import JobCreate
 from api.stored_documents import read_stored_documents
 from core.config import Settings
+from core.contracts.ingest import IngestInput
 from core.contracts.job_type import JobType
 from core.contracts.plan import JobInput
 from core.errors import InvalidInput
 from core.jobs import JOB_TYPES
 from store import Stores
+from store.database import outage_as_unavailable
 
 
 async def checked_job(
@@ -56,5 +58,39 @@ async def _checked(
             ]
         ) from None
     job_input = await read_stored_documents(owner, job_input, stores.documents)
+    if isinstance(job_input, IngestInput):
+        await _check_ingest(owner, job_input, settings, stores)
     check_bounds(job_input, with_defaults(job_input, body.options, settings), settings)
     return job_type, job_input
+
+
+async def _check_ingest(
+    owner: str, job_input: IngestInput, settings: Settings, stores: Stores
+) -> None:
+    """Stored ids that exist, one name per document, and the collection's own model."""
+    ids = [d.id for d in job_input.documents if d.id is not None]
+    async with outage_as_unavailable():
+        stored = await stores.documents.read(owner, ids)
+        collection = await stores.collections.get(owner, job_input.collection)
+    names: dict[str, int] = {}
+    for index, d in enumerate(job_input.documents):
+        if d.id is not None and d.id not in stored:
+            raise InvalidInput(
+                ("body", "input", "documents", index, "id"),
+                f"no stored document {d.id!r} (ids come from your own earlier jobs)",
+            )
+        name = d.name or (stored[d.id].name if d.id is not None else d.url) or ""
+        if name in names:
+            raise InvalidInput(
+                ("body", "input", "documents", index),
+                f"documents {names[name]} and {index} are both named {name!r}: a collection "
+                "holds one document per name",
+            )
+        names[name] = index
+    model = job_input.embedding_model or settings.default_embedding_model
+    if collection is not None and collection.embedding_model != model:
+        raise InvalidInput(
+            ("body", "input", "embedding_model"),
+            f"collection {job_input.collection!r} was built with {collection.embedding_model}, "
+            f"not {model}: a collection keeps one embedding model",
+        )

@@ -44,6 +44,7 @@ from core.contracts.human import (
     AnswerRecord,
     Submission,
 )
+from core.contracts.ingest import IngestInput, IngestRun, StoredSource
 from core.contracts.job_type import JobType
 from core.contracts.options import JobOptions
 from core.contracts.plan import JobInput
@@ -216,11 +217,41 @@ class JobService:
                 for d, ref in zip(job_input.documents, refs, strict=True)
             ]
             return job_input.model_copy(update={"documents": documents})
+        if isinstance(job_input, IngestInput):
+            return await self._claim_ingest(job_input, stores)
         if not isinstance(job_input, AgentInput) or not job_input.documents:
             return job_input
         async with outage_as_unavailable():
             refs = await stores.documents.put(self._owner, job_input.documents)
         return AgentStart(**job_input.model_dump(exclude={"documents"}), document_refs=refs)
+
+    async def _claim_ingest(self, job_input: IngestInput, stores: Stores) -> IngestRun:
+        """An ingest job carries names and stored ids (or URLs), never texts."""
+        given = [
+            Document(name=d.name or "", text=d.text)
+            for d in job_input.documents
+            if d.text is not None
+        ]
+        stored_ids = [d.id for d in job_input.documents if d.id is not None]
+        async with outage_as_unavailable():
+            refs = iter(await stores.documents.put(self._owner, given))
+            stored = await stores.documents.read(self._owner, stored_ids)
+        sources = []
+        for d in job_input.documents:
+            if d.text is not None:
+                ref = next(refs)
+                sources.append(StoredSource(name=ref.name, document_id=ref.id))
+            elif d.id is not None:
+                sources.append(StoredSource(name=d.name or stored[d.id].name, document_id=d.id))
+            else:
+                sources.append(StoredSource(name=d.name or d.url or "", url=d.url))
+        return IngestRun(
+            collection=job_input.collection,
+            documents=sources,
+            chunk_tokens=job_input.chunk_tokens,
+            overlap_tokens=job_input.overlap_tokens,
+            embedding_model=job_input.embedding_model or self._settings.default_embedding_model,
+        )
 
     async def get(self, job_id: str) -> Job:
         desc = await self._describe(job_id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import httpx
 import structlog
 from fastapi import Depends, FastAPI
 from fastapi_offline import FastAPIOffline
@@ -18,6 +19,7 @@ from api.openapi import install_openapi
 from api.rate_limit import enforce_rate_limit
 from api.routes import (
     codec,
+    collections,
     events,
     health,
     inbox,
@@ -33,6 +35,7 @@ from api.temporal_connection import TemporalConnection
 from api.text_guard import refuse_unstorable_text
 from core import redaction
 from core.config import Settings, get_settings
+from core.embedding_client import EmbeddingClient
 from core.errors import DatabaseNotReady, KeysMismatch, SettingsInvalid
 from core.logging import configure_logging
 from core.telemetry import TelemetryInvalid, configure_tracing, shutdown_tracing, tracing_on
@@ -105,11 +108,15 @@ def create_app(
         hub = EventHub(engine, stores.events)
         hub.start()
         app.state.event_hub = hub
+        # A search embeds its query here: one client for the process, bounded in time.
+        embedding_http = httpx.AsyncClient(timeout=httpx.Timeout(10.0))
+        app.state.embedder = EmbeddingClient(resolved, embedding_http)
         log.info("api.started", temporal=resolved.temporal_address, owners=len(resolved.api_keys))
         try:
             yield
         finally:
             await hub.close()
+            await embedding_http.aclose()
             await engine.dispose()
             shutdown_tracing()
 
@@ -140,6 +147,7 @@ def create_app(
         webhooks.router,
         schedules.router,
         inbox.router,
+        collections.router,
     ):
         app.include_router(router, dependencies=limited)
     # Added last runs first: the request id is bound before the size check answers.

@@ -384,3 +384,50 @@ class ClaimView(BaseModel):
     job_id: str
     claimed_by: str | None
     expires_at: datetime | None = None
+
+
+class CollectionSummary(BaseModel):
+    name: str
+    embedding_model: str
+    dimension: int
+    documents: int
+    chunks: int
+    tokens: int
+    created_at: datetime
+    last_ingest: datetime
+
+
+class CollectionDocument(BaseModel):
+    id: str
+    name: str
+    source: str | None = Field(None, description="The URL it was fetched from, if any.")
+    chunks: int
+    tokens: int
+    updated_at: datetime
+
+
+class CollectionDetail(CollectionSummary):
+    document_list: list[CollectionDocument] = Field(serialization_alias="document_list")
+
+
+class CollectionPage(BaseModel):
+    collections: list[CollectionSummary]
+
+
+class SearchHit(BaseModel):
+    chunk_id: int
+    document: str
+    document_id: str
+    position: int
+    headings: list[str]
+    text: str
+    score: float = Field(description="Reciprocal-rank fusion of the two rankings.")
+    vector_rank: int | None = Field(description="Rank by cosine similarity, if among the first.")
+    text_rank: int | None = Field(description="Rank by full-text match, if it matched.")
+
+
+class SearchResults(BaseModel):
+    collection: str
+    query: str
+    hits: list[SearchHit]
+    took_ms: float

@@ -110,6 +110,9 @@ class Settings(BaseSettings):
     openai_api_key: SecretStr | None = Field(default=None, alias="OPENAI_API_KEY")
     openai_base_url: str | None = Field(default=None, alias="OPENAI_BASE_URL")
     model: str = Field(default="gpt-4o-mini", alias="AIJOBS_MODEL")
+    # The model that embeds passages and questions, unless a job names another; with no key
+    # and no endpoint, the offline model embeds instead.
+    embedding_model: str = Field(default="text-embedding-3-small", alias="AIJOBS_EMBEDDING_MODEL")
     llm_timeout_s: float = Field(default=120.0, gt=0, alias="AIJOBS_LLM_TIMEOUT_S")
 
     # `owner=key,owner=key2,other=sha256:<hex>`: an owner may hold several keys (rotation).
@@ -401,6 +404,10 @@ class Settings(BaseSettings):
     @property
     def reviewer_groups(self) -> frozenset[str]:
         return frozenset(g for reviewer in self.reviewers.values() for g in reviewer.groups)
+
+    @property
+    def default_embedding_model(self) -> str:
+        return "offline" if self.uses_offline_model else self.embedding_model
 
     @property
     def uses_offline_model(self) -> bool:

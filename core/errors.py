@@ -63,6 +63,24 @@ class ScheduleNotFound(AijobsError):
         super().__init__(f"schedule {schedule_id!r} not found")
 
 
+class CollectionNotFound(AijobsError):
+    """No such collection (or document in it) for this owner; another owner's answers the
+    same."""
+
+    status = 404
+    code = "collection_not_found"
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"collection {name!r} not found")
+
+
+class ModelUnavailable(AijobsError):
+    """The embedding endpoint failed a synchronous call; try again."""
+
+    status = 503
+    code = "model_unavailable"
+
+
 class LimitReached(AijobsError):
     """An owner's limit: requests per window, or jobs running at once. `headers` carries
     Retry-After and the RateLimit fields."""

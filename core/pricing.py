@@ -29,13 +29,17 @@ class ModelPrices:
             return (per_input * input_tokens + per_output * output_tokens) / PER_MILLION
         if model in self._unknown:
             return None
+        usage = Usage(input_tokens=input_tokens, output_tokens=output_tokens)
         try:
-            price = calc_price(
-                Usage(input_tokens=input_tokens, output_tokens=output_tokens), model_ref=model
-            )
+            price = calc_price(usage, model_ref=model)
         except LookupError:
-            self._unknown.add(model)
-            return None
+            try:
+                # The table's provider matching misses some of OpenAI's own models (its
+                # embedding models): the API here speaks OpenAI's protocol, so ask for its.
+                price = calc_price(usage, model_ref=model, provider_id="openai")
+            except LookupError:
+                self._unknown.add(model)
+                return None
         return price.total_price
 
     def knows(self, model: str) -> bool:

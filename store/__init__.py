@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from store.collections import CollectionStore
 from store.conversations import ConversationStore
 from store.documents import DocumentStore
+from store.embeddings import EmbeddingCache
 from store.inbox_claims import InboxClaims
 from store.job_events import JobEventLog
 from store.ledger import Ledger
@@ -42,6 +43,7 @@ class Stores:
     webhooks: WebhookStore
     claims: InboxClaims
     collections: CollectionStore
+    embeddings: EmbeddingCache
 
     @classmethod
     def on(cls, engine: AsyncEngine) -> Stores:
@@ -60,6 +62,7 @@ class Stores:
             webhooks=WebhookStore(engine),
             claims=InboxClaims(engine),
             collections=CollectionStore(engine),
+            embeddings=EmbeddingCache(engine),
         )
 
 
@@ -67,6 +70,7 @@ __all__ = [
     "CollectionStore",
     "ConversationStore",
     "DocumentStore",
+    "EmbeddingCache",
     "InboxClaims",
     "JobEventLog",
     "Ledger",

@@ -34,6 +34,23 @@ class Collection:
 
 
 @dataclass(frozen=True)
+class CollectionStats:
+    documents: int
+    chunks: int
+    tokens: int
+
+
+@dataclass(frozen=True)
+class StoredDocument:
+    id: str
+    name: str
+    source: str | None
+    chunks: int
+    tokens: int
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
 class Replaced:
     """What re-ingesting a document did to its passages."""
 
@@ -269,5 +286,66 @@ class CollectionStore:
             # Its documents and their passages go with it (ON DELETE CASCADE).
             done = await conn.execute(
                 delete(collections).where(collections.c.owner == owner, collections.c.name == name)
+            )
+        return bool(done.rowcount)
+
+    async def owned(self, owner: str) -> list[tuple[Collection, CollectionStats]]:
+        """The owner's collections, by name, with their sizes."""
+        docs = collection_documents
+        stats = (
+            select(
+                docs.c.collection,
+                func.count().label("documents"),
+                func.coalesce(func.sum(docs.c.chunks), 0).label("chunks"),
+                func.coalesce(func.sum(docs.c.tokens), 0).label("tokens"),
+            )
+            .where(docs.c.owner == owner)
+            .group_by(docs.c.collection)
+            .subquery()
+        )
+        query = (
+            select(collections, stats.c.documents, stats.c.chunks, stats.c.tokens)
+            .outerjoin(stats, stats.c.collection == collections.c.name)
+            .where(collections.c.owner == owner)
+            .order_by(collections.c.name)
+        )
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [
+            (
+                Collection(
+                    owner=row.owner,
+                    name=row.name,
+                    embedding_model=row.embedding_model,
+                    dimension=row.dimension,
+                    created_at=row.created_at,
+                    updated_at=row.updated_at,
+                ),
+                CollectionStats(row.documents or 0, int(row.chunks or 0), int(row.tokens or 0)),
+            )
+            for row in rows
+        ]
+
+    async def documents(self, owner: str, name: str) -> list[StoredDocument]:
+        docs = collection_documents
+        async with self._engine.connect() as conn:
+            rows = await conn.execute(
+                select(docs)
+                .where(docs.c.owner == owner, docs.c.collection == name)
+                .order_by(docs.c.name)
+            )
+            return [
+                StoredDocument(r.id, r.name, r.source, r.chunks, r.tokens, r.updated_at)
+                for r in rows
+            ]
+
+    async def delete_document(self, owner: str, name: str, doc_id: str) -> bool:
+        """One document and its passages; False when the owner's collection has no such id."""
+        docs = collection_documents
+        async with self._engine.begin() as conn:
+            done = await conn.execute(
+                delete(docs).where(
+                    docs.c.owner == owner, docs.c.collection == name, docs.c.id == doc_id
+                )
             )
         return bool(done.rowcount)

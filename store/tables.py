@@ -319,3 +319,17 @@ collection_chunks = Table(
         for dimension in INDEXED_DIMENSIONS
     ),
 )
+
+
+# Every embedding an owner paid for, by owner, model and text: a retried or repeated
+# ingest finds it here instead of asking the model again.
+embedding_cache = Table(
+    "embedding_cache",
+    metadata,
+    Column("key", Text, primary_key=True),
+    Column("owner", Text, nullable=False),
+    Column("model", Text, nullable=False),
+    Column("embedding", Vector(), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("embedding_cache_created_idx", "created_at"),
+)

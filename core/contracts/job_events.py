@@ -42,6 +42,9 @@ class TrimmedJobEvents(BaseModel):
     model_calls: int = Field(default=0, description="Calls outside every limit's window.")
     rate_windows: int = Field(default=0, description="Lapsed owner rate-limit windows.")
     inbox_claims: int = Field(default=0, description="Reviewers' claims that lapsed.")
+    embeddings: int = Field(
+        default=0, description="Kept embeddings older than the journal's retention."
+    )
     webhook_messages: int = Field(
         default=0, description="Jobs' last webhook messages past event retention."
     )

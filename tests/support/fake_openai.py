@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from core.offline_embedding import offline_embedding
+
 
 @dataclass
 class Reply:
@@ -105,6 +107,8 @@ class FakeOpenAI:
 
     def __init__(self, responder: Callable[[dict[str, Any]], Reply] = default_reply) -> None:
         self.responder = responder
+        # `POST /embeddings`: each input's vector (a test may put its own here).
+        self.embed: Callable[[str], list[float]] = offline_embedding
         self.requests: list[Recorded] = []
         self.completed: list[Recorded] = []
         # time.monotonic() of every streamed text delta as it was written, for benchmarks.
@@ -181,6 +185,10 @@ def _handler_for(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
             body = json.loads(raw or b"{}")
             recorded = Recorded(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
             fake._record(recorded, completed=False)
+            if self.path.endswith("/embeddings"):
+                self._embeddings(body)
+                fake._record(recorded, completed=True)
+                return
             if not self.path.endswith("/chat/completions"):
                 self._send(404, json.dumps({"error": {"message": "no such route"}}).encode())
                 return
@@ -194,6 +202,21 @@ def _handler_for(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
                 fake._track(-1)
             if reply.status == 200 and reply.body is None:
                 fake._record(recorded, completed=True)
+
+        def _embeddings(self, body: dict[str, Any]) -> None:
+            texts = body["input"] if isinstance(body["input"], list) else [body["input"]]
+            data = [
+                {"object": "embedding", "index": i, "embedding": fake.embed(text)}
+                for i, text in enumerate(texts)
+            ]
+            tokens = sum(len(str(text).split()) for text in texts)
+            answer = {
+                "object": "list",
+                "data": data,
+                "model": body["model"],
+                "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+            }
+            self._send(200, json.dumps(answer).encode())
 
         def _answer(self, body: dict[str, Any], reply: Reply, headers: dict[str, str]) -> None:
             if reply.echo_headers:

@@ -4,8 +4,9 @@
 `summarize` (multi-chunk, a combine level, one rate-limited retry), `draft_review` (a
 revision across continue-as-new, then approval and publish; one file per run), `agent` (tool
 calls, a rejected malformed call, an approved side effect), `extract` (a repaired answer) and
-`classify` (a batch, a repaired answer and a confirmation), and `scheduled_run` (a schedule's
-run: its quota check, then its summarize job as a child). Jobs run on the dev server
+`classify` (a batch, a repaired answer and a confirmation), `scheduled_run` (a schedule's
+run: its quota check, then its summarize job as a child), and `ingest` (two documents that
+fail alone: a missing stored id and a private URL). Jobs run on the dev server
 against the fake model, and the histories are written beside the replay test, which finds
 them by listing the folder. Before the first release, a workflow change that no longer
 replays is re-recorded here; after it, such a change ships as a new worker deployment version
@@ -32,6 +33,7 @@ from core.contracts.classify import ClassifyRun
 from core.contracts.draft_review import DraftReviewRun
 from core.contracts.extract import ExtractDocument, ExtractRun
 from core.contracts.human import Submission
+from core.contracts.ingest import IngestRun, StoredSource
 from core.contracts.schedules import ScheduledRun, Timetable
 from core.contracts.summarize import SummarizeRun
 from tests.conftest import make_settings
@@ -44,6 +46,7 @@ from workflows.agent import AgentWorkflow
 from workflows.classify import ClassifyWorkflow
 from workflows.draft_review import DraftReviewWorkflow
 from workflows.extract import ExtractWorkflow
+from workflows.ingest import IngestWorkflow
 from workflows.scheduled_run import ScheduledRunWorkflow
 from workflows.summarize import SummarizeWorkflow
 
@@ -188,6 +191,24 @@ async def scheduled_run(
     return handle
 
 
+async def ingest(client: Client, task_queue: str, fake: FakeOpenAI) -> WorkflowHandle[Any, Any]:
+    handle = await client.start_workflow(
+        IngestWorkflow.run,
+        IngestRun(
+            collection="handbook",
+            documents=[
+                StoredSource(name="missing.md", document_id="doc-missing"),
+                StoredSource(name="private.html", url="http://10.0.0.1/x"),
+            ],
+            embedding_model="offline",
+        ),
+        id=f"ingest-{uuid.uuid4().hex[:8]}",
+        task_queue=task_queue,
+    )
+    await handle.result()
+    return handle
+
+
 Scenario = Callable[[Client, str, FakeOpenAI], Awaitable[WorkflowHandle[Any, Any]]]
 
 SCENARIOS: dict[str, Scenario] = {
@@ -197,6 +218,7 @@ SCENARIOS: dict[str, Scenario] = {
     "extract": extract,
     "classify": classify,
     "scheduled_run": scheduled_run,
+    "ingest": ingest,
 }
 
 

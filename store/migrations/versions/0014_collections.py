@@ -1,5 +1,7 @@
 """collections, collection_documents, collection_chunks: an owner's documents for retrieval,
-cut into passages with their embeddings (pgvector) and their full-text vectors.
+cut into passages with their embeddings (pgvector) and their full-text vectors; and
+embedding_cache, every embedding an owner paid for, by model and text (a retry or a
+re-ingest never pays twice).
 
 Chunks of every dimension share one table: `embedding` has no fixed dimension, and each
 common dimension has its own partial HNSW index on `embedding::vector(D)`. Another dimension
@@ -88,6 +90,17 @@ def upgrade() -> None:
         ["search_text"],
         postgresql_using="gin",
     )
+    op.create_table(
+        "embedding_cache",
+        sa.Column("key", sa.Text, primary_key=True),
+        sa.Column("owner", sa.Text, nullable=False),
+        sa.Column("model", sa.Text, nullable=False),
+        sa.Column("embedding", Vector(), nullable=False),
+        sa.Column(
+            "created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+        ),
+    )
+    op.create_index("embedding_cache_created_idx", "embedding_cache", ["created_at"])
     for dimension in INDEXED_DIMENSIONS:
         op.execute(
             f"CREATE INDEX collection_chunks_hnsw_{dimension} ON collection_chunks "
@@ -97,6 +110,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table("embedding_cache")
     op.drop_table("collection_chunks")
     op.drop_table("collection_documents")
     op.drop_table("collections")
