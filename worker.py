@@ -42,6 +42,7 @@ from activities.model_caller import ModelCaller
 from activities.model_gate import ModelGate
 from activities.notify import NotifyActivities
 from activities.publish import PublishActivities
+from activities.retrieval import RetrievalActivities
 from activities.scheduled_runs import ScheduleActivities
 from activities.token_stream import TokenStreams
 from activities.tool_runner import ToolActivities
@@ -175,6 +176,12 @@ def build_activities(
         PublicAddresses(allow_private=settings.fetch_allow_private),
         settings.fetch_max_bytes,
     )
+    retrieval = RetrievalActivities(
+        EmbeddingClient(settings, httpx.AsyncClient(timeout=settings.llm_timeout_s)),
+        stores,
+        billing,
+        default_model,
+    )
     # A schedule's run checks its owner's quotas as the API does, Temporal's view included.
     schedules = ScheduleActivities(temporal, settings, stores)
     return [
@@ -189,6 +196,7 @@ def build_activities(
         webhooks.deliver_webhook,
         schedules.admit_scheduled_job,
         ingest.ingest_document,
+        retrieval.retrieve_passages,
         events.append_job_events,
         events.trim_job_events,
     ]

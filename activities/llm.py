@@ -17,6 +17,7 @@ from temporalio.exceptions import ApplicationError
 from activities import offline_model
 from activities.database_waits import until_stored
 from activities.heartbeat import heartbeating
+from activities.json_field_stream import JsonFieldText
 from activities.model_caller import ModelCall, ModelCaller
 from activities.structured_output import check, offline_instance
 from activities.token_stream import TokenStreams
@@ -139,7 +140,10 @@ class LLMActivities:
         it has them, else JSON mode; either way the answer is checked against the schema here
         and any mismatch returned for the workflow to ask a repair (never a retry: the same
         prompt would get the same answer)."""
-        answer = await self._ask_structured(request, request.json_schema)
+        field = request.stream_field
+        async with self._tokens.open(request.step if field else None) as on_text:
+            streamed = JsonFieldText(field, on_text) if field and on_text else None
+            answer = await self._ask_structured(request, request.json_schema, on_text=streamed)
         return StructuredResult(
             data=answer.data,
             errors=answer.errors,
@@ -155,11 +159,14 @@ class LLMActivities:
         schema: dict[str, Any],
         part: str | None = None,
         may_be_answered: bool = False,
+        on_text: Callable[[str], None] | None = None,
     ) -> ChatResult:
         model = request.model or self._default_model
         if self._caller is None or model == offline_model.OFFLINE_MODEL:
             text = next(m.content for m in reversed(request.messages) if m.role == "user")
             data = offline_instance(schema, text)
+            if on_text is not None:
+                on_text(json.dumps(data))
             words = sum(len(m.content.split()) for m in request.messages)
             return ChatResult(
                 text=json.dumps(data),
@@ -177,13 +184,13 @@ class LLMActivities:
             },
         )
         try:
-            answer = await self._caller.answer(call, None)
+            answer = await self._caller.answer(call, on_text)
         except ApplicationError as err:
             if err.type != "InvalidRequest" or "response_format" not in err.message:
                 raise
             # A server without structured outputs: JSON mode, and the schema check below.
             json_mode = replace(call, response_format={"type": "json_object"})
-            answer = await self._caller.answer(json_mode, None)
+            answer = await self._caller.answer(json_mode, on_text)
         raw = answer.completion.content or ""
         data, errors = check(raw, schema)
         log.info("llm.structured", model=answer.completion.model, valid=not errors)

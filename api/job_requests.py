@@ -10,6 +10,7 @@ from api.job_bounds import check_bounds, with_defaults
 from api.schemas import JobCreate
 from api.stored_documents import read_stored_documents
 from core.config import Settings
+from core.contracts.answer import AnswerInput
 from core.contracts.ingest import IngestInput
 from core.contracts.job_type import JobType
 from core.contracts.plan import JobInput
@@ -60,6 +61,14 @@ async def _checked(
     job_input = await read_stored_documents(owner, job_input, stores.documents)
     if isinstance(job_input, IngestInput):
         await _check_ingest(owner, job_input, settings, stores)
+    if isinstance(job_input, AnswerInput):
+        async with outage_as_unavailable():
+            found = await stores.collections.get(owner, job_input.collection)
+        if found is None:
+            raise InvalidInput(
+                ("body", "input", "collection"),
+                f"no collection {job_input.collection!r}: an ingest job makes it",
+            )
     check_bounds(job_input, with_defaults(job_input, body.options, settings), settings)
     return job_type, job_input
 

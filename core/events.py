@@ -33,6 +33,15 @@ class StepCompletedEvent(BaseModel):
     source: str = "model"
 
 
+class RetrievedEvent(BaseModel):
+    """A retrieval step: which passages it found (best first), and how long it took."""
+
+    type: Literal["retrieved"] = "retrieved"
+    step: str
+    chunk_ids: list[int]
+    took_ms: float
+
+
 class ToolCallEvent(BaseModel):
     type: Literal["tool_call"] = "tool_call"
     step: int
@@ -141,6 +150,7 @@ Event = Annotated[
     StageEvent
     | TokenEvent
     | StepCompletedEvent
+    | RetrievedEvent
     | ToolCallEvent
     | ToolResultEvent
     | WaitingForInputEvent
@@ -161,6 +171,7 @@ EVENT_TYPES = (
     "stage",
     "token",
     "step_completed",
+    "retrieved",
     "tool_call",
     "tool_result",
     "waiting_for_input",

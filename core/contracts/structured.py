@@ -23,6 +23,8 @@ class StructuredRequest(BaseModel):
     owner: str | None = None
     cache: CachePolicy | None = None
     fail_fast: bool = False
+    # A top-level string field whose text streams as the step's `token` events.
+    stream_field: str | None = None
 
 
 class StructuredResult(BaseModel):

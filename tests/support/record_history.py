@@ -5,8 +5,9 @@
 revision across continue-as-new, then approval and publish; one file per run), `agent` (tool
 calls, a rejected malformed call, an approved side effect), `extract` (a repaired answer) and
 `classify` (a batch, a repaired answer and a confirmation), `scheduled_run` (a schedule's
-run: its quota check, then its summarize job as a child), and `ingest` (two documents that
-fail alone: a missing stored id and a private URL). Jobs run on the dev server
+run: its quota check, then its summarize job as a child), `ingest` (two documents that
+fail alone: a missing stored id and a private URL), and `answer` (retrieval from a collection
+an offline ingest filled, and a structured answer that is not grounded). Jobs run on the dev server
 against the fake model, and the histories are written beside the replay test, which finds
 them by listing the folder. Before the first release, a workflow change that no longer
 replays is re-recorded here; after it, such a change ships as a new worker deployment version
@@ -26,9 +27,10 @@ from pathlib import Path
 from typing import Any
 
 from temporalio.client import Client, WorkflowHandle
-from temporalio.common import WorkflowIDReusePolicy
+from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 
 from core.contracts.agent import AgentRun
+from core.contracts.answer import AnswerRun
 from core.contracts.classify import ClassifyRun
 from core.contracts.draft_review import DraftReviewRun
 from core.contracts.extract import ExtractDocument, ExtractRun
@@ -36,6 +38,9 @@ from core.contracts.human import Submission
 from core.contracts.ingest import IngestRun, StoredSource
 from core.contracts.schedules import ScheduledRun, Timetable
 from core.contracts.summarize import SummarizeRun
+from core.contracts.tools import Document
+from core.temporal import JOB_OWNER
+from store import Stores
 from tests.conftest import make_settings
 from tests.support.database import embedded_stores
 from tests.support.fake_openai import FakeOpenAI, Reply
@@ -43,6 +48,7 @@ from tests.support.polling import eventually
 from tests.support.temporal import start_dev_server
 from worker import build_worker
 from workflows.agent import AgentWorkflow
+from workflows.answer import AnswerWorkflow
 from workflows.classify import ClassifyWorkflow
 from workflows.draft_review import DraftReviewWorkflow
 from workflows.extract import ExtractWorkflow
@@ -53,7 +59,9 @@ from workflows.summarize import SummarizeWorkflow
 HISTORIES = Path(__file__).resolve().parents[1] / "workflows" / "histories"
 
 
-async def summarize(client: Client, task_queue: str, fake: FakeOpenAI) -> WorkflowHandle[Any, Any]:
+async def summarize(
+    client: Client, task_queue: str, fake: FakeOpenAI, stores: Stores
+) -> WorkflowHandle[Any, Any]:
     fake.script(Reply.error(429, "slow down", retry_after="1"))
     text = "\n\n".join(f"Part {i} " + "word " * 28 for i in range(5))
     handle = await client.start_workflow(
@@ -67,7 +75,7 @@ async def summarize(client: Client, task_queue: str, fake: FakeOpenAI) -> Workfl
 
 
 async def draft_review(
-    client: Client, task_queue: str, fake: FakeOpenAI
+    client: Client, task_queue: str, fake: FakeOpenAI, stores: Stores
 ) -> WorkflowHandle[Any, Any]:
     handle = await client.start_workflow(
         DraftReviewWorkflow.run,
@@ -87,7 +95,9 @@ async def draft_review(
     return handle
 
 
-async def agent(client: Client, task_queue: str, fake: FakeOpenAI) -> WorkflowHandle[Any, Any]:
+async def agent(
+    client: Client, task_queue: str, fake: FakeOpenAI, stores: Stores
+) -> WorkflowHandle[Any, Any]:
     fake.script(
         Reply.calls(("calculator", {"expression": "6 * 7"}), ("calculator", "{bad json")),
         Reply.calls(("create_ticket", {"title": "Answer", "body": "42"})),
@@ -108,7 +118,9 @@ async def agent(client: Client, task_queue: str, fake: FakeOpenAI) -> WorkflowHa
     return handle
 
 
-async def extract(client: Client, task_queue: str, fake: FakeOpenAI) -> WorkflowHandle[Any, Any]:
+async def extract(
+    client: Client, task_queue: str, fake: FakeOpenAI, stores: Stores
+) -> WorkflowHandle[Any, Any]:
     fake.script(
         Reply.ok('{"vendor": "Acme"}'),
         Reply.ok('{"vendor": "Acme", "total": 12.5}'),
@@ -148,7 +160,9 @@ def label_support_tickets(request: dict[str, Any]) -> Reply:
     return Reply.ok(json.dumps({"label": label, "confidence": 0.9}))
 
 
-async def classify(client: Client, task_queue: str, fake: FakeOpenAI) -> WorkflowHandle[Any, Any]:
+async def classify(
+    client: Client, task_queue: str, fake: FakeOpenAI, stores: Stores
+) -> WorkflowHandle[Any, Any]:
     fake.responder = label_support_tickets
     handle = await client.start_workflow(
         ClassifyWorkflow.run,
@@ -170,7 +184,7 @@ async def classify(client: Client, task_queue: str, fake: FakeOpenAI) -> Workflo
 
 
 async def scheduled_run(
-    client: Client, task_queue: str, fake: FakeOpenAI
+    client: Client, task_queue: str, fake: FakeOpenAI, stores: Stores
 ) -> WorkflowHandle[Any, Any]:
     job = SummarizeRun(text="A short text to summarize. It has two sentences.")
     handle = await client.start_workflow(
@@ -191,7 +205,9 @@ async def scheduled_run(
     return handle
 
 
-async def ingest(client: Client, task_queue: str, fake: FakeOpenAI) -> WorkflowHandle[Any, Any]:
+async def ingest(
+    client: Client, task_queue: str, fake: FakeOpenAI, stores: Stores
+) -> WorkflowHandle[Any, Any]:
     handle = await client.start_workflow(
         IngestWorkflow.run,
         IngestRun(
@@ -209,7 +225,36 @@ async def ingest(client: Client, task_queue: str, fake: FakeOpenAI) -> WorkflowH
     return handle
 
 
-Scenario = Callable[[Client, str, FakeOpenAI], Awaitable[WorkflowHandle[Any, Any]]]
+async def answer(
+    client: Client, task_queue: str, fake: FakeOpenAI, stores: Stores
+) -> WorkflowHandle[Any, Any]:
+    [ref] = await stores.documents.put(
+        "recorder", [Document(name="policy.md", text="# Refunds\n\nRefunds take thirty days.")]
+    )
+    source = StoredSource(name="policy.md", document_id=ref.id)
+    ingesting = await client.start_workflow(
+        IngestWorkflow.run,
+        IngestRun(collection="policy", documents=[source], embedding_model="offline"),
+        id=f"ingest-{uuid.uuid4().hex[:8]}",
+        task_queue=task_queue,
+        search_attributes=TypedSearchAttributes([SearchAttributePair(JOB_OWNER, "recorder")]),
+    )
+    await ingesting.result()
+    fake.responder = lambda request: Reply.ok(
+        json.dumps({"answer": "Thirty days.", "grounded": False, "citations": []})
+    )
+    handle = await client.start_workflow(
+        AnswerWorkflow.run,
+        AnswerRun(collection="policy", question="How long do refunds take?"),
+        id=f"answer-{uuid.uuid4().hex[:8]}",
+        task_queue=task_queue,
+        search_attributes=TypedSearchAttributes([SearchAttributePair(JOB_OWNER, "recorder")]),
+    )
+    await handle.result()
+    return handle
+
+
+Scenario = Callable[[Client, str, FakeOpenAI, Stores], Awaitable[WorkflowHandle[Any, Any]]]
 
 SCENARIOS: dict[str, Scenario] = {
     "summarize": summarize,
@@ -219,6 +264,7 @@ SCENARIOS: dict[str, Scenario] = {
     "classify": classify,
     "scheduled_run": scheduled_run,
     "ingest": ingest,
+    "answer": answer,
 }
 
 
@@ -238,7 +284,7 @@ async def record(name: str) -> list[Path]:
                 embedded_stores(Path(data_dir)) as (_, stores),
                 build_worker(settings, env.client, stores),
             ):
-                handle = await SCENARIOS[name](env.client, settings.task_queue, fake)
+                handle = await SCENARIOS[name](env.client, settings.task_queue, fake, stores)
             runs = [
                 execution.run_id
                 async for execution in env.client.list_workflows(f"WorkflowId = '{handle.id}'")
