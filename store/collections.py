@@ -220,7 +220,12 @@ class CollectionStore:
             ),
             by_text AS (
                 SELECT id, row_number() OVER (ORDER BY ts_rank_cd(search_text, q) DESC) AS rank
-                FROM collection_chunks, websearch_to_tsquery('english', :query) AS q
+                FROM collection_chunks, (
+                    -- Any of the query's words, not all: a question's words are rarely all
+                    -- in the passage that answers it; the rank prefers passages with more.
+                    SELECT to_tsquery('simple', string_agg(quote_literal(lexeme), ' | ')) AS q
+                    FROM unnest(to_tsvector('english', :query))
+                ) AS words
                 WHERE owner = :owner AND collection = :collection AND search_text @@ q
                 ORDER BY ts_rank_cd(search_text, q) DESC
                 LIMIT :candidates

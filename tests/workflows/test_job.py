@@ -34,9 +34,11 @@ def test_every_declared_job_type_has_its_workflow_and_back() -> None:
     or a job workflow without a declaration, stops it with both named."""
     assert {w.__name__ for w in matched(JOB_TYPES)} == {
         "AgentWorkflow",
+        "AnswerWorkflow",
         "ClassifyWorkflow",
         "DraftReviewWorkflow",
         "ExtractWorkflow",
+        "IngestWorkflow",
         "SummarizeWorkflow",
     }
     ghost = JobType(
