@@ -8,6 +8,7 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
 
 from sqlalchemy import bindparam, delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
@@ -201,10 +202,17 @@ class CollectionStore:
         return Replaced(added=len(new - old), reused=len(new & old), removed=len(old - new))
 
     async def search(
-        self, owner: str, collection: str, query: str, vector: Sequence[float], k: int
+        self,
+        owner: str,
+        collection: str,
+        query: str,
+        vector: Sequence[float],
+        k: int,
+        mode: Literal["hybrid", "vector", "text"] = "hybrid",
     ) -> list[Hit]:
         """The `k` best passages of the owner's collection: vector similarity (cosine) and
-        full-text rank, fused by reciprocal rank. Nothing outside the collection is read."""
+        full-text rank, fused by reciprocal rank (`mode` keeps one of them alone, to compare).
+        Nothing outside the collection is read."""
         dimension = len(vector)
         # An integer from the vector's length, not from the caller: safe to write into SQL,
         # and the partial index for that dimension matches the expression.
@@ -216,7 +224,7 @@ class CollectionStore:
                 FROM collection_chunks
                 WHERE owner = :owner AND collection = :collection AND dimension = :dimension
                 ORDER BY {as_typed} <=> :vector
-                LIMIT :candidates
+                LIMIT :vector_candidates
             ),
             by_text AS (
                 SELECT id, row_number() OVER (ORDER BY ts_rank_cd(search_text, q) DESC) AS rank
@@ -228,7 +236,7 @@ class CollectionStore:
                 ) AS words
                 WHERE owner = :owner AND collection = :collection AND search_text @@ q
                 ORDER BY ts_rank_cd(search_text, q) DESC
-                LIMIT :candidates
+                LIMIT :text_candidates
             )
             SELECT c.id, c.document_id, d.name AS document, c.position, c.headings, c.text,
                    v.rank AS vector_rank, t.rank AS text_rank,
@@ -254,7 +262,8 @@ class CollectionStore:
                     "collection": collection,
                     "dimension": dimension,
                     "query": query,
-                    "candidates": CANDIDATES,
+                    "vector_candidates": 0 if mode == "text" else CANDIDATES,
+                    "text_candidates": 0 if mode == "vector" else CANDIDATES,
                     "rrf": RRF_K,
                     "k": k,
                 },

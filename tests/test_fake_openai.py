@@ -37,7 +37,17 @@ async def test_streams_deltas_then_usage(fake_openai: FakeOpenAI) -> None:
 
 
 async def test_unknown_route_is_404(fake_openai: FakeOpenAI) -> None:
-    """Only Chat Completions is served; anything else is a 404 the client reports."""
+    """Chat Completions and Embeddings are served; anything else is a 404 the client
+    reports."""
     client = openai.AsyncOpenAI(api_key="k", base_url=fake_openai.base_url, max_retries=0)
     with pytest.raises(openai.NotFoundError, match="no such route"):
-        await client.embeddings.create(model="m", input="x")
+        await client.moderations.create(input="x")
+
+
+async def test_embeddings_speak_the_wire_protocol(fake_openai: FakeOpenAI) -> None:
+    """The SDK reads the fake's embeddings: one vector per input, in order, with usage."""
+    client = openai.AsyncOpenAI(api_key="k", base_url=fake_openai.base_url, max_retries=0)
+    fake_openai.embed = lambda text: [float(len(text)), 1.0]
+    answer = await client.embeddings.create(model="m", input=["ab", "abcd"])
+    assert [row.embedding for row in answer.data] == [[2.0, 1.0], [4.0, 1.0]]
+    assert answer.usage.prompt_tokens == 2

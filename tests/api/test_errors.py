@@ -41,7 +41,7 @@ async def test_unknown_type_lists_valid_ones(api: Api) -> None:
     assert response.status_code == 422
     [error] = response.json()["detail"]
     assert error["loc"] == ["body", "type"]
-    valid = "agent, classify, draft_review, extract, summarize"
+    valid = "agent, answer, classify, draft_review, extract, ingest, summarize"
     assert error["msg"] == f"unknown job type 'translate'; valid types: {valid}"
 
 

@@ -162,7 +162,15 @@ async def test_job_types_list_each_type_with_schema(api: Api) -> None:
     response = await api.alice.get("/v1/job-types")
     assert response.status_code == 200
     types = {t["name"]: t for t in response.json()}
-    assert set(types) == {"summarize", "draft_review", "agent", "extract", "classify"}
+    assert set(types) == {
+        "summarize",
+        "draft_review",
+        "agent",
+        "extract",
+        "classify",
+        "ingest",
+        "answer",
+    }
     assert types["extract"]["input_schema"]["required"] == ["documents", "schema"]
     summarize = types["summarize"]
     assert summarize["input_schema"]["required"] == ["text"]

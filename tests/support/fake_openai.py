@@ -109,6 +109,8 @@ class FakeOpenAI:
         self.responder = responder
         # `POST /embeddings`: each input's vector (a test may put its own here).
         self.embed: Callable[[str], list[float]] = offline_embedding
+        # How long each `POST /embeddings` takes (a benchmark's provider latency).
+        self.embed_delay_s = 0.0
         self.requests: list[Recorded] = []
         self.completed: list[Recorded] = []
         # time.monotonic() of every streamed text delta as it was written, for benchmarks.
@@ -204,6 +206,8 @@ def _handler_for(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
                 fake._record(recorded, completed=True)
 
         def _embeddings(self, body: dict[str, Any]) -> None:
+            if fake.embed_delay_s:
+                time.sleep(fake.embed_delay_s)
             texts = body["input"] if isinstance(body["input"], list) else [body["input"]]
             data = [
                 {"object": "embedding", "index": i, "embedding": fake.embed(text)}
