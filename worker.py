@@ -148,14 +148,6 @@ def build_activities(
         claims=stores.claims,
         embeddings=stores.embeddings,
     )
-    tools = ToolActivities(
-        tool_http_client(),
-        stores.documents,
-        stores.tickets,
-        settings.fetch_allowed_hosts,
-        settings.fetch_max_bytes,
-        PublicAddresses(allow_private=settings.fetch_allow_private),
-    )
     publish = PublishActivities(settings.publish_webhook, stores.outbox, http)
     notify = NotifyActivities(settings.notify_webhook, http, settings.public_url)
     # Pinned to checked addresses like fetch_url, so it shares that client's rules.
@@ -181,6 +173,15 @@ def build_activities(
         stores,
         billing,
         default_model,
+    )
+    tools = ToolActivities(
+        tool_http_client(),
+        stores.documents,
+        stores.tickets,
+        settings.fetch_allowed_hosts,
+        settings.fetch_max_bytes,
+        PublicAddresses(allow_private=settings.fetch_allow_private),
+        retrieval.search,
     )
     # A schedule's run checks its owner's quotas as the API does, Temporal's view included.
     schedules = ScheduleActivities(temporal, settings, stores)

@@ -16,8 +16,10 @@ from core.contracts.answer import (
     RetrievedPassage,
     RetrieveRequest,
 )
+from core.contracts.llm import TokenUsage
 from core.embedding_client import OFFLINE_MODEL, EmbeddingClient, EmbeddingFailed
 from store import Stores
+from store.collections import Hit
 
 
 class RetrievalActivities:
@@ -32,37 +34,8 @@ class RetrievalActivities:
     @activity.defn(name=RETRIEVE_PASSAGES)
     async def retrieve_passages(self, request: RetrieveRequest) -> Retrieved:
         started = time.perf_counter()
-        collection = await until_stored(
-            lambda: self._stores.collections.get(request.owner, request.collection),
-            "collection",
-        )
-        if collection is None:
-            raise ApplicationError(
-                f"no collection {request.collection!r}: ingest documents into it first",
-                type="CollectionNotFound",
-                non_retryable=True,
-            )
-        model = collection.embedding_model
-        try:
-            embedded = await self._embedder.embed(model, [request.question])
-        except EmbeddingFailed as err:
-            raise ApplicationError(
-                str(err), type="EmbeddingFailed", non_retryable=err.permanent
-            ) from err
-        usage = embedded.usage
-        if model != OFFLINE_MODEL:
-            bill = self._billing.bill(request.owner, model, embedded.model, usage)
-            usage = bill.usage
-            await until_stored(lambda: self._stores.ledger.record(bill.charge), "ledger line")
-        hits = await until_stored(
-            lambda: self._stores.collections.search(
-                request.owner,
-                request.collection,
-                request.question,
-                embedded.vectors[0],
-                request.top_k,
-            ),
-            "collection",
+        model, hits, usage = await self._search(
+            request.owner, request.collection, request.question, request.top_k
         )
         return Retrieved(
             passages=[
@@ -81,3 +54,40 @@ class RetrievalActivities:
             took_ms=round((time.perf_counter() - started) * 1000, 1),
             usage=usage,
         )
+
+    async def search(self, owner: str, collection: str, query: str, k: int) -> list[Hit]:
+        """The same hybrid search, for a tool inside an activity (an agent's
+        `search_documents` over the collections its job names)."""
+        _, hits, _ = await self._search(owner, collection, query, k)
+        return hits
+
+    async def _search(
+        self, owner: str, name: str, query: str, k: int
+    ) -> tuple[str, list[Hit], TokenUsage]:
+        """The question embedded with the collection's own model (billed), then searched."""
+        collection = await until_stored(
+            lambda: self._stores.collections.get(owner, name), "collection"
+        )
+        if collection is None:
+            raise ApplicationError(
+                f"no collection {name!r}: ingest documents into it first",
+                type="CollectionNotFound",
+                non_retryable=True,
+            )
+        model = collection.embedding_model
+        try:
+            embedded = await self._embedder.embed(model, [query])
+        except EmbeddingFailed as err:
+            raise ApplicationError(
+                str(err), type="EmbeddingFailed", non_retryable=err.permanent
+            ) from err
+        usage = embedded.usage
+        if model != OFFLINE_MODEL:
+            bill = self._billing.bill(owner, model, embedded.model, usage, part=f"search-{name}")
+            usage = bill.usage
+            await until_stored(lambda: self._stores.ledger.record(bill.charge), "ledger line")
+        hits = await until_stored(
+            lambda: self._stores.collections.search(owner, name, query, embedded.vectors[0], k),
+            "collection",
+        )
+        return model, hits, usage

@@ -9,7 +9,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.tools import TOOLS, ToolContext, ToolError
-from activities.tools.registry import AddressCheck
+from activities.tools.registry import AddressCheck, CollectionSearch
 from core.contracts.tools import (
     INVALID_ARGUMENTS,
     RUN_TOOL,
@@ -37,7 +37,9 @@ class ToolActivities:
         fetch_allowed_hosts: frozenset[str],
         fetch_max_bytes: int,
         fetch_addresses: AddressCheck,
+        search_collection: CollectionSearch | None = None,
     ) -> None:
+        self._search_collection = search_collection
         self._http = http
         self._documents = documents
         self._tickets = tickets
@@ -68,6 +70,8 @@ class ToolActivities:
             job_id=request.job_id,
             idempotency_key=request.idempotency_key,
             document_ids=tuple(request.documents),
+            collections=tuple(request.collections),
+            search_collection=self._search_collection,
         )
         try:
             content = await tool.run(args, context)

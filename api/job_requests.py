@@ -10,6 +10,7 @@ from api.job_bounds import check_bounds, with_defaults
 from api.schemas import JobCreate
 from api.stored_documents import read_stored_documents
 from core.config import Settings
+from core.contracts.agent import AgentInput
 from core.contracts.answer import AnswerInput
 from core.contracts.ingest import IngestInput
 from core.contracts.job_type import JobType
@@ -61,14 +62,18 @@ async def _checked(
     job_input = await read_stored_documents(owner, job_input, stores.documents)
     if isinstance(job_input, IngestInput):
         await _check_ingest(owner, job_input, settings, stores)
+    named: list[tuple[tuple[str | int, ...], str]] = []
     if isinstance(job_input, AnswerInput):
+        named = [(("body", "input", "collection"), job_input.collection)]
+    if isinstance(job_input, AgentInput):
+        named = [
+            (("body", "input", "collections", i), c) for i, c in enumerate(job_input.collections)
+        ]
+    for loc, name in named:
         async with outage_as_unavailable():
-            found = await stores.collections.get(owner, job_input.collection)
+            found = await stores.collections.get(owner, name)
         if found is None:
-            raise InvalidInput(
-                ("body", "input", "collection"),
-                f"no collection {job_input.collection!r}: an ingest job makes it",
-            )
+            raise InvalidInput(loc, f"no collection {name!r}: an ingest job makes it")
     check_bounds(job_input, with_defaults(job_input, body.options, settings), settings)
     return job_type, job_input
 

@@ -73,6 +73,7 @@ class AgentWorkflow(JobWorkflow[AgentRun, AgentProgress, AgentResult]):
                         approval_within=timedelta(seconds=input.approval_timeout_s),
                         proposed_by=reply.model,
                         documents=[d.id for d in input.document_refs],
+                        collections=input.collections,
                     )
                 except ToolDenied as denied:
                     return self._result("denied", denied.reason, None)

@@ -77,6 +77,7 @@ class ToolRunner(HumanInput):
         approval_within: timedelta,
         proposed_by: str | None = None,
         documents: Sequence[str] = (),
+        collections: Sequence[str] = (),
     ) -> str:
         """Run one proposed call and return what the model sees: the tool's result, or why it
         did not run. Raises ToolDenied when a person refused it. `documents`: the stored
@@ -126,7 +127,7 @@ class ToolRunner(HumanInput):
         self.show("running_tool")
         started = workflow.now()
         try:
-            status, content = await self._execute(call, checked, step, documents)
+            status, content = await self._execute(call, checked, step, documents, collections)
         except _NotPerformed as err:
             audit.status = "error"
             self._audited(audit, err.reason)
@@ -139,7 +140,12 @@ class ToolRunner(HumanInput):
         return self._audited(audit, content)
 
     async def _execute(
-        self, call: ProposedCall, arguments: dict[str, Any], step: int, documents: Sequence[str]
+        self,
+        call: ProposedCall,
+        arguments: dict[str, Any],
+        step: int,
+        documents: Sequence[str],
+        collections: Sequence[str],
     ) -> tuple[Literal["ok", "error"], str]:
         tool = TOOL_SPECS[call.name]
         job_id = workflow.info().workflow_id
@@ -153,6 +159,7 @@ class ToolRunner(HumanInput):
                     owner=job_owner() or "",
                     job_id=job_id,
                     documents=list(documents),
+                    collections=list(collections),
                 ),
                 result_type=ToolResult,
                 start_to_close_timeout=tool.timeout,

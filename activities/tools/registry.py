@@ -10,14 +10,15 @@ from pydantic import BaseModel
 
 from core.addresses import IPAddress
 from core.contracts.tools import TOOL_SPECS, ToolSpec
+from store import DocumentStore, TicketStore
+from store.collections import Hit
 
 if TYPE_CHECKING:
     import httpx
 
-    from store import DocumentStore, TicketStore
-
 Args = TypeVar("Args", bound=BaseModel)
 Run = Callable[[Args, "ToolContext"], Awaitable[str]]
+CollectionSearch: TypeAlias = Callable[[str, str, str, int], Awaitable[list[Hit]]]
 # Resolves (host, port) for fetch_url into the addresses it may connect to, or raises ToolError.
 AddressCheck: TypeAlias = Callable[[str, int], Awaitable[list[IPAddress]]]
 
@@ -42,6 +43,10 @@ class ToolContext:
     idempotency_key: str
     # The documents the job was given (ids): a search reads these and no others.
     document_ids: tuple[str, ...] = ()
+    # The owner's collections the job named, and the hybrid search over one of them
+    # (owner, collection, query, k): a search reads these collections and no others.
+    collections: tuple[str, ...] = ()
+    search_collection: CollectionSearch | None = None
 
 
 @dataclass(frozen=True)

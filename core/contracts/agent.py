@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from core.contracts.ingest import CollectionName
 from core.contracts.job_type import JobProgress, JobType
 from core.contracts.llm import TokenUsage
 from core.contracts.options import WithOptions
@@ -34,6 +35,12 @@ class AgentInput(JobInput):
         None,
         max_length=50,
         description="Stored once for `search_documents`; the job carries only their ids.",
+    )
+    collections: list[CollectionName] = Field(
+        default_factory=list,
+        max_length=5,
+        description="Your collections `search_documents` also searches (hybrid retrieval); "
+        "it never reads any other.",
     )
     approval_timeout_s: int = Field(86_400, ge=60, le=30 * 86_400)
 

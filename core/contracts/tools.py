@@ -180,6 +180,8 @@ class ToolRequest(BaseModel):
     job_id: str
     # The stored documents this job was given: all that `search_documents` may read.
     documents: list[str] = Field(default_factory=list)
+    # The owner's collections the job named: searched too, and nothing else.
+    collections: list[str] = Field(default_factory=list)
 
 
 class ToolResult(BaseModel):

@@ -10,7 +10,7 @@ import httpx
 
 from tests.api.jobs_client import start_job, wait_for
 from tests.conftest import Api
-from tests.support.fake_openai import FakeOpenAI
+from tests.support.fake_openai import FakeOpenAI, Reply
 
 HANDBOOK = """# Leave
 
@@ -155,3 +155,33 @@ async def test_bad_ingest_starts_are_422(api: Api) -> None:
     mixed = await api.alice.post("/v1/jobs", json=cases[-1][0])
     assert "text-embedding-3-small" in mixed.json()["message"]
     assert "text-embedding-3-large" in mixed.json()["message"]
+
+
+async def test_an_agent_searches_the_collections_it_names_and_no_other(
+    api: Api, fake_openai: FakeOpenAI
+) -> None:
+    """search_documents reads the named collection (hybrid); bob cannot name alice's."""
+    await run(api.alice, ingest({"name": "handbook.md", "text": HANDBOOK}))
+    fake_openai.script(
+        Reply.calls(("search_documents", {"query": "expense code"})),
+        Reply.ok("The code is zebra-7731."),
+    )
+    agent = {
+        "type": "agent",
+        "input": {
+            "goal": "Find the expense code.",
+            "tools": ["search_documents"],
+            "collections": ["handbook"],
+        },
+    }
+    job_id = await start_job(api.alice, agent)
+    job = await wait_for(api.alice, job_id, "completed")
+    assert job["result"]["answer"] == "The code is zebra-7731."
+    # What the tool returned went back to the model in the next step.
+    follow_up = [r.body for r in fake_openai.requests if r.path.endswith("/chat/completions")][-1]
+    tool_message = next(m for m in follow_up["messages"] if m["role"] == "tool")
+    assert "handbook/handbook.md" in tool_message["content"]
+    assert "zebra-7731" in tool_message["content"]
+    refused = await api.bob.post("/v1/jobs", json=agent)
+    assert refused.status_code == 422
+    assert refused.json()["detail"][0]["loc"] == ["body", "input", "collections", 0]
