@@ -11,6 +11,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
@@ -34,6 +35,22 @@ def head_revision() -> str:
 
 def current_revision(conn: Connection) -> str | None:
     return MigrationContext.configure(conn).get_current_revision()
+
+
+def require_extension(conn: Connection, name: str) -> None:
+    """DatabaseNotReady, in one line naming it, when the server cannot create extension
+    `name` (a PostgreSQL without pgvector, say); a migration calls this before creating it."""
+    from core.errors import DatabaseNotReady
+
+    available = conn.execute(
+        text("SELECT 1 FROM pg_available_extensions WHERE name = :name"), {"name": name}
+    ).scalar()
+    if available is None:
+        raise DatabaseNotReady(
+            f"this PostgreSQL has no {name!r} extension, which collections need: install "
+            f"pgvector on the server (https://github.com/pgvector/pgvector), or use a "
+            "PostgreSQL that ships it (the embedded one `make run` starts does)"
+        )
 
 
 def upgrade(url: str) -> None:

@@ -20,6 +20,10 @@ You get thirty days of leave. Ask your lead first.
 
 Keep every receipt. The expense code is zebra-7731.
 """
+OFFICE = """# Office
+
+The office opens at nine and closes at six.
+"""
 TRAVEL = """# Travel
 
 Book trains for trips under four hours. Flights need approval.
@@ -46,14 +50,19 @@ async def test_ingest_embeds_each_passage_once_and_replaces_a_changed_document(
 ) -> None:
     first = await run(
         api.alice,
-        ingest({"name": "handbook.md", "text": HANDBOOK}, {"name": "travel.md", "text": TRAVEL}),
+        ingest(
+            {"name": "handbook.md", "text": HANDBOOK},
+            {"name": "travel.md", "text": TRAVEL},
+            {"name": "office.md", "text": OFFICE},
+        ),
     )
     assert [(d["name"], d["status"], d["chunks"]) for d in first["documents"]] == [
         ("handbook.md", "ingested", 2),
         ("travel.md", "ingested", 1),
+        ("office.md", "ingested", 1),
     ]
     assert first["embedding_model"] == "text-embedding-3-small"
-    assert len(embedded_texts(fake_openai)) == 3
+    assert len(embedded_texts(fake_openai)) == 4
     assert first["usage"]["input_tokens"] > 0
 
     # The same travel.md again: nothing new to embed. A changed handbook: one passage.
@@ -66,7 +75,7 @@ async def test_ingest_embeds_each_passage_once_and_replaces_a_changed_document(
     assert (by_name["travel.md"]["embedded"], by_name["travel.md"]["reused"]) == (0, 1)
     handbook = by_name["handbook.md"]
     assert (handbook["embedded"], handbook["added"], handbook["removed"]) == (1, 1, 1)
-    assert len(embedded_texts(fake_openai)) == 4
+    assert len(embedded_texts(fake_openai)) == 5
 
     old = await api.alice.get("/v1/collections/handbook/search", params={"q": "zebra-7731"})
     assert all("zebra-7731" not in hit["text"] for hit in old.json()["hits"])
@@ -78,8 +87,8 @@ async def test_ingest_embeds_each_passage_once_and_replaces_a_changed_document(
     assert top["text_rank"] == 1
 
     detail = (await api.alice.get("/v1/collections/handbook")).json()
-    assert (detail["documents"], detail["chunks"]) == (2, 3)
-    assert {d["name"] for d in detail["document_list"]} == {"handbook.md", "travel.md"}
+    assert (detail["documents"], detail["chunks"]) == (3, 4)
+    assert {d["name"] for d in detail["document_list"]} == {"handbook.md", "travel.md", "office.md"}
 
 
 async def test_a_document_that_fails_does_not_fail_the_others(api: Api) -> None:

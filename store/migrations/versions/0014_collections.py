@@ -21,6 +21,8 @@ from alembic import op
 from pgvector.sqlalchemy import Vector
 from sqlalchemy.dialects import postgresql
 
+from store.migrate import require_extension
+
 revision: str = "0014"
 down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
@@ -31,6 +33,8 @@ INDEXED_DIMENSIONS = (256, 384, 768, 1024, 1536)
 
 
 def upgrade() -> None:
+    # A server without pgvector stops here with one line naming it, not a stack of errors.
+    require_extension(op.get_bind(), "vector")
     op.execute("CREATE EXTENSION IF NOT EXISTS vector")
     op.create_table(
         "collections",
