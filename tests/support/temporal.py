@@ -8,6 +8,7 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from pathlib import Path
 
 from temporalio.client import Client, WorkflowHistory
@@ -35,6 +36,11 @@ def binary(name: str) -> str:
     return str(path)
 
 
+# Either server starts in well under a second on an idle machine; with the rest of the suite
+# beside it, the time-skipping server once took longer than the SDK's default of 5 s.
+STARTUP_TIMEOUT = timedelta(seconds=30)
+
+
 async def start_dev_server() -> WorkflowEnvironment:
     return await WorkflowEnvironment.start_local(
         dev_server_existing_path=binary("temporal"),
@@ -43,6 +49,7 @@ async def start_dev_server() -> WorkflowEnvironment:
         ui=False,
         dev_server_log_level="error",
         dev_server_extra_args=list(DEV_SERVER_FAIRNESS_FLAGS),
+        dev_server_startup_timeout=STARTUP_TIMEOUT,
     )
 
 
@@ -50,6 +57,7 @@ async def start_time_skipping() -> WorkflowEnvironment:
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=binary("temporal-test-server"),
         data_converter=pydantic_data_converter,
+        test_server_startup_timeout=STARTUP_TIMEOUT,
     )
     # The time-skipping server takes no flags for these; register them as a worker would.
     await ensure_search_attributes(env.client)
