@@ -16,7 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection, make_url
 
 from core.errors import DatabaseNotReady
-from store import Stores
+from store import Stores, migrate
 from store.database import async_url, check_ready, create_engine, shown
 from store.migrate import head_revision, require_extension, upgrade
 from store.tables import metadata
@@ -125,3 +125,16 @@ async def test_a_missing_extension_is_named(stores: Stores) -> None:
 
     async with stores.engine.connect() as conn:
         await conn.run_sync(check)
+
+
+async def test_migrating_a_server_without_pgvector_stops_with_that_line(
+    empty_database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The migration that creates `vector` checks first: on a server without it (simulated by
+    asking for a name none has) the upgrade stops with the one line, not a driver error."""
+    real = migrate.require_extension
+    monkeypatch.setattr(
+        migrate, "require_extension", lambda conn, name: real(conn, f"no_such_{name}")
+    )
+    with pytest.raises(DatabaseNotReady, match="no 'no_such_vector' extension"):
+        await asyncio.to_thread(upgrade, empty_database)
