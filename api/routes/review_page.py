@@ -30,7 +30,7 @@ from api.review_session import (
     sign_in_token,
 )
 from api.schemas import InboxItem
-from core.config import reviewer_of
+from core.config import Settings, reviewer_of
 from core.errors import AijobsError, InvalidInput, JobConflict, QuestionNotFound
 
 router = APIRouter(prefix="/inbox", include_in_schema=False)
@@ -114,10 +114,10 @@ async def answer_question(
     settings: SettingsDep,
     stores: StoresDep,
 ) -> Response:
-    session = current_session(request, settings)
-    form = await request.form()
-    if session is None or not same_token(session.csrf, _text(form, "csrf")):
+    posted = await _posted(request, settings)
+    if posted is None:
         return _refused()
+    session, form = posted
     inbox = Inbox(client, settings, session.reviewer, stores)
     try:
         item = await inbox.find(question_id)
@@ -153,10 +153,10 @@ async def claim_or_release(
     settings: SettingsDep,
     stores: StoresDep,
 ) -> Response:
-    session = current_session(request, settings)
-    form = await request.form()
-    if session is None or not same_token(session.csrf, _text(form, "csrf")):
+    posted = await _posted(request, settings)
+    if posted is None:
         return _refused()
+    session, _ = posted
     if action not in ("claim", "release"):
         return Response(status_code=status.HTTP_404_NOT_FOUND)
     inbox = Inbox(client, settings, session.reviewer, stores)
@@ -169,6 +169,16 @@ async def claim_or_release(
         f"/inbox/questions/{question_id}?{_query(notice=notice)}",
         status_code=status.HTTP_303_SEE_OTHER,
     )
+
+
+async def _posted(request: Request, settings: Settings) -> tuple[Session, FormData] | None:
+    """The session and the form it posted, or None when either is missing or the form's
+    CSRF token is not the session's."""
+    session = current_session(request, settings)
+    form = await request.form()
+    if session is None or not same_token(session.csrf, _text(form, "csrf")):
+        return None
+    return session, form
 
 
 def _question(
