@@ -31,6 +31,7 @@ from core.errors import InvalidInput
 from core.passages import Passage, passages
 from store import Stores
 from store.embeddings import embedding_key
+from store.ledger import Charge
 
 log = structlog.get_logger(__name__)
 
@@ -157,16 +158,17 @@ class IngestActivities:
                 )
             )
             new = {key: vector for (key, _), vector in zip(batch, embedded.vectors, strict=True)}
-            charge = bill.charge if bill else None
-            await until_stored(
-                lambda new=new, charge=charge: self._stores.embeddings.keep(  # type: ignore[misc]
-                    owner, model, new, charge
-                ),
-                "embeddings",
-            )
+            await self._keep(owner, model, new, bill.charge if bill else None)
             known.update(new)
             usage = usage + (bill.usage if bill else embedded.usage)
         return {p.digest: known[keys[p.digest]] for p in cut}, usage, len(wanted)
+
+    async def _keep(
+        self, owner: str, model: str, new: dict[str, list[float]], charge: Charge | None
+    ) -> None:
+        await until_stored(
+            lambda: self._stores.embeddings.keep(owner, model, new, charge), "embeddings"
+        )
 
     async def _embed(self, model: str, texts: list[str]) -> Embedded:
         async def call() -> Embedded:

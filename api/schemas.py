@@ -407,7 +407,7 @@ class CollectionDocument(BaseModel):
 
 
 class CollectionDetail(CollectionSummary):
-    document_list: list[CollectionDocument] = Field(serialization_alias="document_list")
+    document_list: list[CollectionDocument]
 
 
 class CollectionPage(BaseModel):
