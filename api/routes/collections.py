@@ -20,6 +20,7 @@ from api.schemas import (
     SearchResults,
 )
 from core.contracts.ingest import COLLECTION_PATTERN
+from core.contracts.text import StorableText
 from core.embedding_client import OFFLINE_MODEL, EmbeddingClient, EmbeddingFailed
 from core.errors import CollectionNotFound, ModelUnavailable
 from core.pricing import ModelPrices
@@ -85,7 +86,9 @@ async def search_collection(
     owner: CurrentOwner,
     stores: StoresDep,
     settings: SettingsDep,
-    q: Annotated[str, Query(min_length=1, max_length=2000, description="What to look for.")],
+    q: Annotated[
+        StorableText, Query(min_length=1, max_length=2000, description="What to look for.")
+    ],
     k: Annotated[int, Query(ge=1, le=50)] = 8,
 ) -> SearchResults:
     """The `k` best passages: cosine similarity and full-text rank, fused. The query is

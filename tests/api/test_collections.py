@@ -77,6 +77,10 @@ async def test_ingest_embeds_each_passage_once_and_replaces_a_changed_document(
     assert (handbook["embedded"], handbook["added"], handbook["removed"]) == (1, 1, 1)
     assert len(embedded_texts(fake_openai)) == 5
 
+    # A query the database cannot take is the caller's error, not the server's.
+    nul = await api.alice.get("/v1/collections/handbook/search", params={"q": "a\x00b"})
+    assert nul.status_code == 422, nul.text
+    assert nul.json()["detail"][0]["loc"] == ["query", "q"]
     old = await api.alice.get("/v1/collections/handbook/search", params={"q": "zebra-7731"})
     assert all("zebra-7731" not in hit["text"] for hit in old.json()["hits"])
     new = await api.alice.get("/v1/collections/handbook/search", params={"q": "okapi-1184"})
