@@ -54,10 +54,21 @@ class EmbeddingClient:
             raise EmbeddingFailed(f"{model}: {type(err).__name__}", permanent=False) from err
         if response.status_code >= 400:
             retried = response.status_code in (408, 409, 429) or response.status_code >= 500
-            raise EmbeddingFailed(f"{model} answered {response.status_code}", permanent=not retried)
-        body = response.json()
-        rows = sorted(body.get("data", []), key=lambda row: row.get("index", 0))
-        vectors = [[float(v) for v in row["embedding"]] for row in rows]
+            raise EmbeddingFailed(
+                f"{model} answered {response.status_code}",
+                permanent=not retried,
+                # The model gate waits this out for the whole fleet, as for chat calls.
+                rate_limited=response.status_code == 429,
+            )
+        try:
+            body = response.json()
+            rows = sorted(body.get("data", []), key=lambda row: row.get("index", 0))
+            vectors = [[float(v) for v in row["embedding"]] for row in rows]
+        except (ValueError, TypeError, KeyError, AttributeError):
+            # A gateway's HTML page, or JSON of another shape: worth asking again.
+            raise EmbeddingFailed(
+                f"{model} answered something that is not embeddings", permanent=False
+            ) from None
         if len(vectors) != len(texts):
             raise EmbeddingFailed(f"{model} returned {len(vectors)} of {len(texts)}", False)
         tokens = int((body.get("usage") or {}).get("prompt_tokens") or 0)
