@@ -158,8 +158,10 @@ def build_activities(
         settings.webhook_allow_private,
         timedelta(seconds=settings.webhook_secret_grace_s),
     )
+    # One embedding client (and connection pool) for ingesting and for retrieval.
+    embedder = EmbeddingClient(settings, httpx.AsyncClient(timeout=settings.llm_timeout_s))
     ingest = IngestActivities(
-        EmbeddingClient(settings, httpx.AsyncClient(timeout=settings.llm_timeout_s)),
+        embedder,
         stores,
         gate,
         billing,
@@ -169,7 +171,7 @@ def build_activities(
         settings.fetch_max_bytes,
     )
     retrieval = RetrievalActivities(
-        EmbeddingClient(settings, httpx.AsyncClient(timeout=settings.llm_timeout_s)),
+        embedder,
         stores,
         billing,
         default_model,
