@@ -6,7 +6,8 @@ from __future__ import annotations
 import re
 
 _PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+# Where a sentence ends: after . ! or ?, before whitespace (passages and grounding too).
+SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 
 _SPACE = re.compile(r"\s+")
@@ -28,7 +29,7 @@ def _pieces(text: str, limit: int) -> list[tuple[str, str]]:
             units.append((paragraph, "\n\n"))
             continue
         joiner = "\n\n"
-        for sentence in _SENTENCE_END.split(paragraph):
+        for sentence in SENTENCE_END.split(paragraph):
             if len(sentence) > limit:
                 for index, word in enumerate(_SPACE.split(sentence)):
                     units.extend(_hard_cut(word, limit, joiner if index == 0 else " "))

@@ -8,11 +8,11 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from core.chunking import SENTENCE_END
 from core.contracts.answer import Citation, RetrievedPassage
 
 _SPACE = re.compile(r"\s+")
 _WORD = re.compile(r"\w+")
-_SENTENCE = re.compile(r"(?<=[.!?])\s+")
 # Words that say nothing about what a question is about.
 _STOP = frozenset(
     "a an and are as at be by do does for from how i in is it of on or the to was what when "
@@ -57,7 +57,7 @@ def extractive_answer(
     wanted = {w for w in _WORD.findall(question.lower()) if w not in _STOP}
     scored: list[tuple[int, int, str, RetrievedPassage]] = []
     for rank, passage in enumerate(passages):
-        for sentence in _SENTENCE.split(passage.text):
+        for sentence in SENTENCE_END.split(passage.text):
             overlap = len(wanted & set(_WORD.findall(sentence.lower())))
             if overlap:
                 scored.append((-overlap, rank, sentence.strip(), passage))

@@ -9,9 +9,9 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 
+from core.chunking import SENTENCE_END
+
 _HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
-_PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 # What counts as a token here: a word or a punctuation mark. Close to a model tokenizer's
 # count for English prose, and the same on every machine.
 _TOKEN = re.compile(r"\w+|[^\w\s]")
@@ -105,7 +105,7 @@ def _units(block: str, limit: int) -> list[str]:
     if count_tokens(block) <= limit:
         return [block]
     units: list[str] = []
-    for sentence in _SENTENCE_END.split(block):
+    for sentence in SENTENCE_END.split(block):
         if count_tokens(sentence) <= limit:
             units.append(sentence)
             continue
