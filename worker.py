@@ -44,6 +44,7 @@ from activities.notify import NotifyActivities
 from activities.publish import PublishActivities
 from activities.retrieval import RetrievalActivities
 from activities.scheduled_runs import ScheduleActivities
+from activities.step_log import StepLog
 from activities.token_stream import TokenStreams
 from activities.tool_runner import ToolActivities
 from activities.tools.fetch_url import PublicAddresses, tool_http_client
@@ -134,8 +135,9 @@ def build_activities(
             cache_scope=settings.cache_scope,
         )
     )
-    llm = LLMActivities(caller, default_model, tokens, stores.events)
-    agent = AgentLLMActivities(caller, default_model, stores.conversations, tokens)
+    steps = StepLog(stores.steps)
+    llm = LLMActivities(caller, default_model, tokens, stores.events, steps)
+    agent = AgentLLMActivities(caller, default_model, stores.conversations, tokens, steps)
     events = JobEventActivities(
         stores.events,
         retention=timedelta(days=settings.event_retention_days),
@@ -147,8 +149,10 @@ def build_activities(
         webhooks=stores.webhooks,
         claims=stores.claims,
         embeddings=stores.embeddings,
+        steps=stores.steps,
+        requests=stores.requests,
     )
-    publish = PublishActivities(settings.publish_webhook, stores.outbox, http)
+    publish = PublishActivities(settings.publish_webhook, stores.outbox, http, steps)
     notify = NotifyActivities(settings.notify_webhook, http, settings.public_url)
     # Pinned to checked addresses like fetch_url, so it shares that client's rules.
     webhooks = WebhookActivities(
@@ -184,6 +188,7 @@ def build_activities(
         settings.fetch_max_bytes,
         PublicAddresses(allow_private=settings.fetch_allow_private),
         retrieval.search,
+        steps,
     )
     # A schedule's run checks its owner's quotas as the API does, Temporal's view included.
     schedules = ScheduleActivities(temporal, settings, stores)

@@ -14,6 +14,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities import offline_model
 from activities.model_caller import ModelCall, ModelCaller
+from activities.step_log import StepLog, keep_taken, now, reuse_source, reused_usage
 from activities.token_stream import TokenStreams
 from core.contracts.llm import (
     COMPLETE_AGENT_STEP,
@@ -24,6 +25,7 @@ from core.contracts.llm import (
     assistant_message,
 )
 from core.contracts.tools import TOOL_SPECS
+from core.request_diff import request_digest
 from store import ConversationStore
 from store.conversations import ConversationGap
 
@@ -37,7 +39,9 @@ class AgentLLMActivities:
         default_model: str,
         store: ConversationStore,
         tokens: TokenStreams,
+        steps: StepLog | None = None,
     ) -> None:
+        self._steps = steps or StepLog(None)
         self._caller = caller
         self._default_model = default_model
         self._store = store
@@ -57,9 +61,30 @@ class AgentLLMActivities:
             raise ApplicationError(str(err), type="ConversationGap", non_retryable=True) from None
         store_s = time.monotonic() - stored
         model = request.model or self._default_model
-        started = time.monotonic()
+        started, started_at = time.monotonic(), now()
+        name = request.step or f"agent-at-{request.start}"
+        # The record shows the step's new messages; its digest covers the whole conversation.
+        asked = {
+            "model": request.model,
+            "start": request.start,
+            "append": request.append,
+            "tools": request.tools,
+            "max_output_tokens": request.max_output_tokens,
+        }
+        digest = request_digest({**asked, "append": None, "messages": messages})
+        row = await self._steps.recorded(request.recording, request.owner, name, asked, digest)
         async with self._tokens.open(request.step) as on_text:
-            if self._caller is None or model == offline_model.OFFLINE_MODEL:
+            if row is not None and request.recording is not None:
+                result = AgentStepResult(
+                    content=row.answer.get("content"),
+                    tool_calls=[ProposedCall.model_validate(c) for c in row.answer["tool_calls"]],
+                    model=row.model or "",
+                    usage=reused_usage(row),
+                    source=reuse_source(request.recording),
+                )
+                if on_text is not None and result.content:
+                    on_text(result.content)
+            elif self._caller is None or model == offline_model.OFFLINE_MODEL:
                 result = _offline(messages, request.tools, on_text)
             else:
                 answer = await self._caller.answer(
@@ -86,6 +111,36 @@ class AgentLLMActivities:
                     source=answer.source,
                 )
         duration_s = time.monotonic() - started
+        if row is not None and request.recording is not None:
+            await keep_taken(
+                self._steps,
+                request.recording,
+                request.owner,
+                name,
+                "agent",
+                asked,
+                digest,
+                row,
+                started_at,
+            )
+        else:
+            kept = {
+                "content": result.content,
+                "model": result.model,
+                "tool_calls": [c.model_dump(mode="json") for c in result.tool_calls],
+            }
+            await self._steps.keep(
+                request.owner,
+                name,
+                "agent",
+                asked,
+                digest,
+                kept,
+                result.model,
+                result.source,
+                result.usage,
+                started_at,
+            )
         stored = time.monotonic()
         reply_at = request.start + len(request.append)
         try:

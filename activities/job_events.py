@@ -12,20 +12,25 @@ from activities.database_waits import until_stored
 from core.contracts.job_events import (
     APPEND_JOB_EVENTS,
     TRIM_JOB_EVENTS,
+    AnsweredStep,
     AppendJobEvents,
     TrimJobEvents,
     TrimmedJobEvents,
 )
+from core.request_diff import request_digest
 from store import (
     EmbeddingCache,
     InboxClaims,
     JobEventLog,
+    JobRequests,
     ModelAnswers,
     ModelCallLog,
     PostgresLimitStorage,
+    StepRecords,
     WebhookStore,
 )
 from store.job_events import NewEvent
+from store.job_steps import StepRow
 
 log = structlog.get_logger(__name__)
 
@@ -43,8 +48,12 @@ class JobEventActivities:
         webhooks: WebhookStore | None = None,
         claims: InboxClaims | None = None,
         embeddings: EmbeddingCache | None = None,
+        steps: StepRecords | None = None,
+        requests: JobRequests | None = None,
     ) -> None:
         self._events = events
+        self._steps = steps
+        self._requests = requests
         self._webhooks = webhooks
         self._claims = claims
         self._embeddings = embeddings
@@ -66,6 +75,11 @@ class JobEventActivities:
         await until_stored(
             lambda: self._events.append(request.job_id, events, request.progress), "events"
         )
+        if request.answers and self._steps is not None:
+            steps, head = self._steps, await self._events.head(request.job_id)
+            owner = head.owner if head is not None else None
+            rows = [_answered(request.job_id, owner or "", a) for a in request.answers]
+            await until_stored(lambda: steps.record(rows), "step records")
 
     @activity.defn(name=TRIM_JOB_EVENTS)
     async def trim_job_events(self, request: TrimJobEvents) -> TrimmedJobEvents:
@@ -106,6 +120,13 @@ class JobEventActivities:
             trimmed.embeddings = await _in_batches(
                 lambda batch: embeddings.prune(self._journal_retention, batch)
             )
+        keep = self._journal_retention
+        if self._steps is not None:
+            steps = self._steps
+            trimmed.job_steps = await _in_batches(lambda batch: steps.prune(keep, batch))
+        if self._requests is not None:
+            requests = self._requests
+            trimmed.job_requests = await _in_batches(lambda batch: requests.prune(keep, batch))
         log.info("retention.pruned", **trimmed.model_dump())
         return trimmed
 
@@ -119,3 +140,22 @@ async def _in_batches(prune: Callable[[int], Awaitable[int]], batch: int = 10_00
         activity.heartbeat(total)
         if removed < batch:
             return total
+
+
+def _answered(job_id: str, owner: str, answered: AnsweredStep) -> StepRow:
+    record = answered.record
+    asked = {"question": record.name}
+    return StepRow(
+        job_id=job_id,
+        name=answered.step,
+        owner=owner,
+        kind="human",
+        request=asked,
+        digest=request_digest(asked),
+        answer=record.model_dump(mode="json"),
+        model=None,
+        source=record.via,
+        usage={},
+        started_at=record.at,
+        ended_at=record.at,
+    )

@@ -19,6 +19,7 @@ from activities.database_waits import until_stored
 from activities.heartbeat import heartbeating
 from activities.json_field_stream import JsonFieldText
 from activities.model_caller import ModelCall, ModelCaller
+from activities.step_log import StepLog, keep_taken, now, reuse_source, reused_usage
 from activities.structured_output import check, offline_instance
 from activities.token_stream import TokenStreams
 from core.contracts.llm import (
@@ -34,6 +35,7 @@ from core.contracts.llm import (
 )
 from core.contracts.structured import COMPLETE_STRUCTURED, StructuredRequest, StructuredResult
 from core.events import StepCompletedEvent
+from core.request_diff import request_digest
 from store import JobEventLog
 from store.job_events import NewEvent
 
@@ -49,8 +51,10 @@ class LLMActivities:
         default_model: str,
         tokens: TokenStreams,
         events: JobEventLog | None = None,
+        steps: StepLog | None = None,
     ) -> None:
         """`events` (the job event log) is needed only by `complete_chats`."""
+        self._steps = steps or StepLog(None)
         self._caller = caller
         self._default_model = default_model
         self._tokens = tokens
@@ -112,6 +116,32 @@ class LLMActivities:
         part: str | None = None,
         may_be_answered: bool = False,
     ) -> ChatResult:
+        name = part or request.step or "chat"
+        asked = _asked(request)
+        digest = request_digest(asked)
+        started_at = now()
+        row = await self._steps.recorded(request.recording, request.owner, name, asked, digest)
+        if row is not None and request.recording is not None:
+            await keep_taken(
+                self._steps,
+                request.recording,
+                request.owner,
+                name,
+                "chat",
+                asked,
+                digest,
+                row,
+                started_at,
+            )
+            text = str(row.answer.get("content") or "")
+            if on_text is not None and text:
+                on_text(text)
+            return ChatResult(
+                text=text,
+                model=row.model or "",
+                usage=reused_usage(row),
+                source=reuse_source(request.recording),
+            )
         model = request.model or self._default_model
         started = time.monotonic()
         if self._caller is None or model == offline_model.OFFLINE_MODEL:
@@ -131,6 +161,19 @@ class LLMActivities:
             cost_usd=result.usage.cost_usd,
             source=result.source,
             duration_ms=round((time.monotonic() - started) * 1000),
+        )
+        kept = {"content": result.text, "model": result.model}
+        await self._steps.keep(
+            request.owner,
+            name,
+            "chat",
+            asked,
+            digest,
+            kept,
+            result.model,
+            result.source,
+            result.usage,
+            started_at,
         )
         return result
 
@@ -160,6 +203,59 @@ class LLMActivities:
         part: str | None = None,
         may_be_answered: bool = False,
         on_text: Callable[[str], None] | None = None,
+    ) -> ChatResult:
+        name = part or request.step or "structured"
+        asked = {**_asked(request), "json_schema": schema}
+        digest = request_digest(asked)
+        started_at = now()
+        row = await self._steps.recorded(request.recording, request.owner, name, asked, digest)
+        if row is not None and request.recording is not None:
+            await keep_taken(
+                self._steps,
+                request.recording,
+                request.owner,
+                name,
+                "structured",
+                asked,
+                digest,
+                row,
+                started_at,
+            )
+            raw = str(row.answer.get("content") or "")
+            if on_text is not None and raw:
+                on_text(raw)
+            data, errors = check(raw, schema)
+            return ChatResult(
+                text=raw,
+                data=data,
+                errors=errors,
+                model=row.model or "",
+                usage=reused_usage(row),
+                source=reuse_source(request.recording),
+            )
+        result = await self._answer_structured(request, schema, part, may_be_answered, on_text)
+        kept = {"content": result.text, "model": result.model}
+        await self._steps.keep(
+            request.owner,
+            name,
+            "structured",
+            asked,
+            digest,
+            kept,
+            result.model,
+            result.source,
+            result.usage,
+            started_at,
+        )
+        return result
+
+    async def _answer_structured(
+        self,
+        request: ChatRequest | StructuredRequest,
+        schema: dict[str, Any],
+        part: str | None,
+        may_be_answered: bool,
+        on_text: Callable[[str], None] | None,
     ) -> ChatResult:
         model = request.model or self._default_model
         if self._caller is None or model == offline_model.OFFLINE_MODEL:
@@ -262,6 +358,18 @@ class _EventWriter:
                 # Still to be written: the next writer (or the activity's retry) tries again.
                 self._pending[:0] = batch
                 raise
+
+
+def _asked(request: ChatRequest | StructuredRequest) -> dict[str, Any]:
+    """What a step asks, as its record keeps it: the model the job named (None for the
+    deployment's default, so a recording replays on any deployment) and what changes the
+    answer."""
+    return {
+        "model": request.model,
+        "messages": [m.model_dump() for m in request.messages],
+        "max_output_tokens": request.max_output_tokens,
+        "temperature": request.temperature,
+    }
 
 
 def _model_call(model: str, request: ChatRequest | StructuredRequest) -> ModelCall:

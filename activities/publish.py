@@ -8,7 +8,10 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.llm_errors import retry_after
+from activities.step_log import StepLog, keep_taken, now
+from core.contracts.llm import TokenUsage
 from core.contracts.publish import PUBLISH_DRAFT, PublishReceipt, PublishRequest
+from core.request_diff import request_digest
 from store import Outbox
 
 log = structlog.get_logger(__name__)
@@ -17,13 +20,40 @@ log = structlog.get_logger(__name__)
 class PublishActivities:
     """Posts to AIJOBS_PUBLISH_WEBHOOK with an Idempotency-Key, or writes to the local outbox."""
 
-    def __init__(self, webhook: str | None, outbox: Outbox, http: httpx.AsyncClient) -> None:
+    def __init__(
+        self,
+        webhook: str | None,
+        outbox: Outbox,
+        http: httpx.AsyncClient,
+        steps: StepLog | None = None,
+    ) -> None:
+        self._steps = steps or StepLog(None)
         self._webhook = webhook
         self._outbox = outbox
         self._http = http
 
     @activity.defn(name=PUBLISH_DRAFT)
     async def publish_draft(self, request: PublishRequest) -> PublishReceipt:
+        asked = {"round": request.round, "text": request.text}
+        digest, started_at = request_digest(asked), now()
+        row = await self._steps.recorded(
+            request.recording, request.owner, request.step, asked, digest
+        )
+        if row is not None and request.recording is not None:
+            # The parent published it: its receipt, and no second publication.
+            log.info("publish.reused", idempotency_key=row.answer.get("idempotency_key"))
+            await keep_taken(
+                self._steps,
+                request.recording,
+                request.owner,
+                request.step,
+                "tool",
+                asked,
+                digest,
+                row,
+                started_at,
+            )
+            return PublishReceipt.model_validate(row.answer)
         if self._webhook is None:
             added = await self._outbox.add(
                 request.idempotency_key, request.job_id, request.round, request.text
@@ -38,6 +68,18 @@ class PublishActivities:
             destination=receipt.destination,
             duplicate=receipt.duplicate,
             idempotency_key=request.idempotency_key,
+        )
+        await self._steps.keep(
+            request.owner,
+            request.step,
+            "tool",
+            asked,
+            digest,
+            receipt.model_dump(mode="json"),
+            None,
+            "tool",
+            TokenUsage(),
+            started_at,
         )
         return receipt
 

@@ -8,8 +8,10 @@ from pydantic import ValidationError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.step_log import StepLog, keep_taken, now, reuse_source
 from activities.tools import TOOLS, ToolContext, ToolError
 from activities.tools.registry import AddressCheck, CollectionSearch
+from core.contracts.llm import TokenUsage
 from core.contracts.tools import (
     INVALID_ARGUMENTS,
     RUN_TOOL,
@@ -20,6 +22,7 @@ from core.contracts.tools import (
     ToolRequest,
     ToolResult,
 )
+from core.request_diff import request_digest
 from store import DocumentStore, TicketStore
 
 log = structlog.get_logger(__name__)
@@ -38,7 +41,9 @@ class ToolActivities:
         fetch_max_bytes: int,
         fetch_addresses: AddressCheck,
         search_collection: CollectionSearch | None = None,
+        steps: StepLog | None = None,
     ) -> None:
+        self._steps = steps or StepLog(None)
         self._search_collection = search_collection
         self._http = http
         self._documents = documents
@@ -59,6 +64,26 @@ class ToolActivities:
             args = tool.spec.args_model.model_validate(request.arguments)
         except ValidationError as err:
             raise ApplicationError(str(err), type=INVALID_ARGUMENTS, non_retryable=True) from None
+        asked = {"tool": request.tool, "arguments": request.arguments}
+        digest, started_at = request_digest(asked), now()
+        row = await self._steps.recorded(
+            request.recording, request.owner, request.step, asked, digest
+        )
+        if row is not None and request.recording is not None:
+            # The parent (or the recording) performed it: its result, and no second effect.
+            log.info("tool.reused", tool=request.tool, source=reuse_source(request.recording))
+            await keep_taken(
+                self._steps,
+                request.recording,
+                request.owner,
+                request.step,
+                "tool",
+                asked,
+                digest,
+                row,
+                started_at,
+            )
+            return ToolResult.model_validate(row.answer)
         context = ToolContext(
             http=self._http,
             documents=self._documents,
@@ -78,9 +103,22 @@ class ToolActivities:
         except ToolError as err:
             raise ApplicationError(str(err), type=TOOL_REFUSED, non_retryable=True) from None
         log.info("tool.completed", tool=request.tool, chars=len(content))
-        if len(content) > MAX_RESULT_CHARS:
-            return ToolResult(content=content[:MAX_RESULT_CHARS], truncated=True)
-        return ToolResult(content=content)
+        result = ToolResult(
+            content=content[:MAX_RESULT_CHARS], truncated=len(content) > MAX_RESULT_CHARS
+        )
+        await self._steps.keep(
+            request.owner,
+            request.step,
+            "tool",
+            asked,
+            digest,
+            result.model_dump(),
+            None,
+            "tool",
+            TokenUsage(),
+            started_at,
+        )
+        return result
 
     @activity.defn(name=STORE_DOCUMENTS)
     async def store_documents(self, request: StoreDocumentsRequest) -> int:

@@ -75,6 +75,15 @@ async def _checked(
         if found is None:
             raise InvalidInput(loc, f"no collection {name!r}: an ingest job makes it")
     check_bounds(job_input, with_defaults(job_input, body.options, settings), settings)
+    if (source := body.options.replay_from) is not None:
+        async with outage_as_unavailable():
+            recorded = await stores.requests.get(owner, source)
+        if recorded is None:
+            raise InvalidInput(
+                ("body", "options", "replay_from"),
+                f"no job or cassette {source!r} of yours has records (a job's records are kept "
+                "AIJOBS_JOURNAL_RETENTION_DAYS days)",
+            )
     return job_type, job_input
 
 

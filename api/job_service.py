@@ -33,6 +33,7 @@ from api.job_bounds import with_defaults
 from api.job_views import VISIBILITY_FILTERS, error_from_failure, job_status, links, quote
 from api.metrics import JOBS_STARTED
 from api.page_tokens import sign, unsign
+from api.reruns import Rerun, rerun_details
 from api.schemas import Job, JobCreated, JobPage, JobStatus, JobSummary, WaitingFor
 from core.config import Reviewer, Settings
 from core.contracts.agent import AgentInput, AgentStart
@@ -69,6 +70,7 @@ from core.temporal import (
 )
 from store import Stores
 from store.database import outage_as_unavailable
+from store.job_requests import JobRequest
 
 log = structlog.get_logger(__name__)
 
@@ -108,6 +110,7 @@ class JobService:
         job_input: JobInput,
         idempotency_key: str,
         options: JobOptions | None = None,
+        rerun: Rerun | None = None,
     ) -> tuple[JobCreated, bool]:
         """Start a job; returns it and whether it is new (False: an idempotent replay).
 
@@ -116,20 +119,40 @@ class JobService:
         compares what the caller sent, so a change to the deployment's fallback chain does
         not turn a retried request into a conflict."""
         options = options or JobOptions()
-        digest = _digest(job_type.name, job_input, options)
+        digest = _digest(job_type.name, job_input, options, rerun)
         job_id = job_id_for(self._owner, idempotency_key)
         run_input = await self.run_input(job_input, options)
-        # Its event log knows the owner before any event, so watching asks Temporal nothing.
+        if rerun is not None:
+            run_input["recording"] = rerun.recording.model_dump(mode="json")
+        request = JobRequest(
+            job_id=job_id,
+            owner=self._owner,
+            type=job_type.name,
+            input=job_input.model_dump(mode="json"),
+            options=options.model_dump(mode="json", exclude_defaults=True),
+            parent=rerun.recording.source if rerun else None,
+            from_step=rerun.recording.from_step if rerun else None,
+        )
+        stores = self._stores_or_fail()
+        # Its event log knows the owner before any event, so watching asks Temporal nothing;
+        # its request is kept for reruns.
         async with outage_as_unavailable():
-            await self._stores_or_fail().events.register(job_id, self._owner)
-        job, created = await self._start_workflow(job_type, job_id, run_input, digest)
+            await stores.events.register(job_id, self._owner)
+            await stores.requests.keep(request)
+        details = rerun_details(self._settings, rerun) if rerun else None
+        job, created = await self._start_workflow(job_type, job_id, run_input, digest, details)
         if created:
             log.info("job.started", job_id=job_id, job_type=job_type.name, owner=self._owner)
             JOBS_STARTED.labels(type=job_type.name).inc()
         return job, created
 
     async def _start_workflow(
-        self, job_type: JobType, job_id: str, run_input: dict[str, Any], digest: str
+        self,
+        job_type: JobType,
+        job_id: str,
+        run_input: dict[str, Any],
+        digest: str,
+        details: str | None = None,
     ) -> tuple[JobCreated, bool]:
         """The job, and whether this request created it (False: the key named it before).
 
@@ -140,7 +163,7 @@ class JobService:
         uncertain = False
         for attempt in range(START_ATTEMPTS):
             try:
-                run_id = await self._start_once(job_type, job_id, run_input, digest)
+                run_id = await self._start_once(job_type, job_id, run_input, digest, details)
                 job = JobCreated(
                     id=job_id,
                     type=job_type.name,
@@ -171,7 +194,12 @@ class JobService:
         raise StartUnconfirmed(job_id)
 
     async def _start_once(
-        self, job_type: JobType, job_id: str, run_input: dict[str, Any], digest: str
+        self,
+        job_type: JobType,
+        job_id: str,
+        run_input: dict[str, Any],
+        digest: str,
+        details: str | None,
     ) -> str | None:
         handle = await self._client.start_workflow(
             job_type.workflow_type,
@@ -192,6 +220,7 @@ class JobService:
             # one owner's backlog does not hold up another's calls.
             priority=Priority(fairness_key=self._owner),
             static_summary=f"{job_type.name} job for {self._owner}",
+            static_details=details,
             rpc_timeout=self._rpc_timeout,
         )
         return handle.first_execution_run_id
@@ -266,6 +295,8 @@ class JobService:
             schedule=desc.typed_search_attributes.get(JOB_SCHEDULE),
             links=links(self._settings, job_id, desc.run_id),
         )
+        if self._stores is not None:
+            await self._lineage(job)
         if status == "waiting_for_input":
             waiting = await desc.memo_value(WAITING_MEMO, None)
             job.waiting_for = WaitingFor.model_validate(waiting) if waiting else None
@@ -280,6 +311,18 @@ class JobService:
             except WorkflowFailureError as failure:
                 job.error = error_from_failure(failure.cause)
         return job
+
+    async def _lineage(self, job: Job) -> None:
+        """The job's parent and reruns (kept with the requests, in the database)."""
+        requests = self._stores_or_fail().requests
+        try:
+            async with outage_as_unavailable():
+                request = await requests.get(self._owner, job.id)
+                job.reruns = await requests.reruns(self._owner, job.id)
+        except DatabaseUnavailable:
+            return  # the job still answers; its lineage comes back with the database
+        if request is not None:
+            job.parent, job.rerun_from = request.parent, request.from_step
 
     async def list(
         self,
@@ -474,11 +517,18 @@ def _refusal(cause: BaseException) -> AijobsError:
     return JobConflict(message)
 
 
-def _digest(job_type: str, job_input: BaseModel, options: JobOptions) -> str:
+def _digest(job_type: str, job_input: BaseModel, options: JobOptions, rerun: Rerun | None) -> str:
     request = {
         "type": job_type,
         "input": job_input.model_dump(mode="json"),
         "options": options.model_dump(mode="json", exclude_defaults=True),
     }
+    if rerun is not None:
+        recording = rerun.recording
+        request["rerun"] = {
+            "parent": recording.source,
+            "from_step": recording.from_step,
+            "reuse_answers": rerun.reuse_answers,
+        }
     canonical = json.dumps(request, sort_keys=True)
     return hashlib.sha256(canonical.encode()).hexdigest()

@@ -18,6 +18,7 @@ from api.middleware import BodySizeLimit, CodecCors, RequestContext
 from api.openapi import install_openapi
 from api.rate_limit import enforce_rate_limit
 from api.routes import (
+    cassettes,
     codec,
     collections,
     events,
@@ -26,6 +27,7 @@ from api.routes import (
     job_types,
     jobs,
     metrics,
+    reruns,
     review_page,
     schedules,
     usage,
@@ -148,6 +150,8 @@ def create_app(
         schedules.router,
         inbox.router,
         collections.router,
+        reruns.router,
+        cassettes.router,
     ):
         app.include_router(router, dependencies=limited)
     # Added last runs first: the request id is bound before the size check answers.

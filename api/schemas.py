@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from core.contracts.options import JobOptions
+from core.contracts.recording import STEP_NAME_PATTERN, StepKind
 from core.contracts.schedules import Refusal
 
 JobStatus = Literal[
@@ -88,6 +89,15 @@ class Job(BaseModel):
     created_at: datetime
     closed_at: datetime | None = None
     schedule: str | None = Field(None, description="The schedule whose run started it.")
+    parent: str | None = Field(None, description="The job this one reruns.")
+    rerun_from: str | None = Field(
+        None,
+        description="The parent's step this rerun ran fresh from (null: from the first "
+        "step whose request differed).",
+    )
+    reruns: list[str] = Field(
+        default_factory=list, description="Jobs that rerun this one, oldest first (at most 100)."
+    )
     links: JobLinks
 
 
@@ -431,3 +441,58 @@ class SearchResults(BaseModel):
     query: str
     hits: list[SearchHit]
     took_ms: float
+
+
+class RerunCreate(BaseModel):
+    """Rerun a job: the same type, its input and options with these fields changed."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    from_step: str | None = Field(
+        None,
+        pattern=STEP_NAME_PATTERN,
+        description="Run fresh from this step of the parent (GET /v1/jobs/{id}/steps lists "
+        "them); every step the parent finished before it is taken as it was. Null: take the "
+        "parent's steps while they ask exactly what the parent asked.",
+    )
+    input: dict[str, Any] = Field(
+        default_factory=dict,
+        max_length=100,
+        description="Input fields to change; the rest are the parent's.",
+        examples=[{"max_words": 30}],
+    )
+    options: dict[str, Any] = Field(
+        default_factory=dict, max_length=20, description="Option fields to change."
+    )
+    reuse_answers: bool = Field(
+        False,
+        description="Take the answers people gave the parent (before `from_step`) instead of "
+        "asking again.",
+    )
+
+
+class JobStep(BaseModel):
+    """One step of a job, as recorded."""
+
+    name: str
+    kind: StepKind
+    model: str | None
+    source: str = Field(
+        description="model, cache or journal for a model's answer; parent or recording for a "
+        "step taken from a record; tool; or how a person's answer came (api, inbox, ...)."
+    )
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float | None
+    started_at: datetime
+    ended_at: datetime
+
+
+class JobSteps(BaseModel):
+    steps: list[JobStep]
+
+
+class CassetteCreated(BaseModel):
+    id: str = Field(description="Give it as `options.replay_from` to replay it.")
+    type: str
+    steps: int

@@ -15,6 +15,8 @@ from store.documents import DocumentStore
 from store.embeddings import EmbeddingCache
 from store.inbox_claims import InboxClaims
 from store.job_events import JobEventLog
+from store.job_requests import JobRequests
+from store.job_steps import StepRecords
 from store.ledger import Ledger
 from store.model_answers import ModelAnswers
 from store.model_calls import ModelCallLog
@@ -44,6 +46,8 @@ class Stores:
     claims: InboxClaims
     collections: CollectionStore
     embeddings: EmbeddingCache
+    requests: JobRequests
+    steps: StepRecords
 
     @classmethod
     def on(cls, engine: AsyncEngine) -> Stores:
@@ -63,6 +67,8 @@ class Stores:
             claims=InboxClaims(engine),
             collections=CollectionStore(engine),
             embeddings=EmbeddingCache(engine),
+            requests=JobRequests(engine),
+            steps=StepRecords(engine),
         )
 
 
@@ -73,12 +79,14 @@ __all__ = [
     "EmbeddingCache",
     "InboxClaims",
     "JobEventLog",
+    "JobRequests",
     "Ledger",
     "ModelAnswers",
     "ModelCallLog",
     "Outbox",
     "PostgresLimitStorage",
     "RunningJobs",
+    "StepRecords",
     "Stores",
     "TicketStore",
     "WebhookStore",

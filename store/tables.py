@@ -251,6 +251,44 @@ inbox_claims = Table(
 )
 
 
+# What each job was asked to do, as the API accepted it: a rerun starts from it with edits.
+job_requests = Table(
+    "job_requests",
+    metadata,
+    Column("job_id", Text, primary_key=True),
+    Column("owner", Text, nullable=False),
+    Column("type", Text, nullable=False),
+    Column("input", JSONB, nullable=False),
+    Column("options", JSONB, nullable=False),
+    # A rerun's parent job and the step it ran fresh from.
+    Column("parent", Text, nullable=True),
+    Column("from_step", Text, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("job_requests_parent_idx", "owner", "parent"),
+    Index("job_requests_created_idx", "created_at"),
+)
+
+# Every step a job took, by its stable name: the request (and its digest), the answer or
+# tool result, and where it came from. Reruns and strict replay answer from these rows; an
+# imported cassette's steps live here under the cassette's id.
+job_steps = Table(
+    "job_steps",
+    metadata,
+    Column("job_id", Text, primary_key=True),
+    Column("name", Text, primary_key=True),
+    Column("owner", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("request", JSONB, nullable=False),
+    Column("digest", Text, nullable=False),
+    Column("answer", JSONB, nullable=False),
+    Column("model", Text, nullable=True),
+    Column("source", Text, nullable=False),
+    Column("usage", JSONB, nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("ended_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("job_steps_ended_idx", "ended_at"),
+)
+
 # Embedding dimensions searched through an HNSW index; others are searched exactly.
 INDEXED_DIMENSIONS = (256, 384, 768, 1024, 1536)
 

@@ -98,6 +98,7 @@ class AgentWorkflow(JobWorkflow[AgentRun, AgentProgress, AgentResult]):
                 owner=job_owner(),
                 cache=job.options.cache,
                 fail_fast=fail_fast,
+                recording=self.reuse(),
             )
             label = f"agent step {state.llm_steps}" + (f" · {job.model}" if job.model else "")
             return await run_llm_activity(

@@ -8,6 +8,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 from workflows.job import JobWorkflow
+from workflows.model_calls import job_owner
 
 with workflow.unsafe.imports_passed_through():
     from core.contracts.draft_review import (
@@ -55,6 +56,7 @@ class DraftReviewWorkflow(JobWorkflow[DraftReviewRun, DraftReviewProgress, Draft
             within=timedelta(seconds=input.review_timeout_s),
             on_timeout=REVIEW_TIMEOUT_POLICY[input.on_review_timeout],
             context=_review_context(current, rounds[:-1], input.max_rounds),
+            step=f"review-{number}",
         )
         current.review, current.reviewed = review, record
 
@@ -68,6 +70,9 @@ class DraftReviewWorkflow(JobWorkflow[DraftReviewRun, DraftReviewProgress, Draft
                     job_id=workflow.info().workflow_id,
                     round=number,
                     text=text,
+                    owner=job_owner() or "",
+                    step=f"publish-{number}",
+                    recording=self.reuse(),
                 ),
                 result_type=PublishReceipt,
                 start_to_close_timeout=timedelta(seconds=30),

@@ -13,7 +13,13 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
-    from core.contracts.job_events import APPEND_JOB_EVENTS, AppendJobEvents, KeyedEvent
+    from core.contracts.human import AnswerRecord
+    from core.contracts.job_events import (
+        APPEND_JOB_EVENTS,
+        AnsweredStep,
+        AppendJobEvents,
+        KeyedEvent,
+    )
 
 APPEND_TIMEOUT = timedelta(seconds=10)
 # No attempt limit: an event the log never gets is a hole every watcher would see. While the
@@ -29,6 +35,7 @@ class EventLog:
 
     def __init__(self) -> None:
         self._pending: list[KeyedEvent] = []
+        self._answers: list[AnsweredStep] = []
         self._progress: dict[str, Any] | None = None
         self._appending = False
         self._published = 0
@@ -45,6 +52,10 @@ class EventLog:
         if self._appender is None:
             self._appender = asyncio.create_task(self._append_forever())
 
+    def record_answer(self, step: str, record: AnswerRecord) -> None:
+        """Keep a person's answer among the job's steps, with the next events."""
+        self._answers.append(AnsweredStep(step=step, record=record))
+
     async def flush(self) -> None:
         """Wait until every event published so far is in the log."""
         await workflow.wait_condition(lambda: not self._pending and not self._appending)
@@ -53,13 +64,17 @@ class EventLog:
         while True:
             await workflow.wait_condition(lambda: bool(self._pending))
             batch, self._pending = self._pending, []
+            answers, self._answers = self._answers, []
             progress, self._progress = self._progress, None
             self._appending = True
             try:
                 await workflow.execute_local_activity(
                     APPEND_JOB_EVENTS,
                     AppendJobEvents(
-                        job_id=workflow.info().workflow_id, events=batch, progress=progress
+                        job_id=workflow.info().workflow_id,
+                        events=batch,
+                        answers=answers,
+                        progress=progress,
                     ),
                     start_to_close_timeout=APPEND_TIMEOUT,
                     retry_policy=APPEND_RETRY,

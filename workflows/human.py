@@ -21,6 +21,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
 from workflows.events import EventLog
+from workflows.reuse import Reuse
 
 with workflow.unsafe.imports_passed_through():
     from core.contracts.human import (
@@ -49,12 +50,13 @@ NOTIFY_RETRY = RetryPolicy(
 )
 
 
-class HumanInput:
+class HumanInput(Reuse):
     """The part of the job SDK that waits for people."""
 
     events: EventLog
 
     def __init__(self) -> None:
+        super().__init__()
         self._notifying: workflow.ActivityHandle[Any] | None = None
         self._waiting: WaitingFor | None = None
         self._waiting_model: type[BaseModel] | None = None
@@ -102,10 +104,15 @@ class HumanInput:
         within: timedelta,
         on_timeout: OnTimeout,
         context: dict[str, Any] | None = None,
+        step: str | None = None,
     ) -> tuple[Answer, AnswerRecord]:
         """Wait durably (a Temporal timer) for an answer that fits `schema`, up to `within`;
         then apply `on_timeout`. `context` is what the person needs to decide, shown for the
-        whole wait."""
+        whole wait. `step` names the question among the job's steps (default: `name`): a
+        rerun with `reuse_answers` takes the parent's answer to the same step instead."""
+        step = step or name
+        if (reused := self.reused_answer(step)) is not None:
+            return self._received_answer(step, schema, reused)
         self._waiting = WaitingFor(
             id=f"{name}-{workflow.uuid4().hex[:12]}",
             name=name,
@@ -138,10 +145,16 @@ class HumanInput:
                 type=INPUT_TIMEOUT,
                 non_retryable=True,
             )
+        return self._received_answer(step, schema, record)
+
+    def _received_answer(
+        self, step: str, schema: type[Answer], record: AnswerRecord
+    ) -> tuple[Answer, AnswerRecord]:
         self.answers.append(record)
         self.events.publish(
-            InputReceivedEvent(name=name, answered_by=record.answered_by, via=record.via)
+            InputReceivedEvent(name=record.name, answered_by=record.answered_by, via=record.via)
         )
+        self.events.record_answer(step, record)
         return schema.model_validate(record.value), record
 
     def _stop_waiting(self) -> None:

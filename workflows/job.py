@@ -26,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
     from core.contracts.human import WaitingFor
     from core.contracts.job_type import JobProgress
     from core.contracts.options import JobOptions, WithOptions
+    from core.contracts.recording import Recording
     from core.contracts.webhooks import (
         WEBHOOK_DELIVERY_WORKFLOW,
         WebhookEvent,
@@ -82,6 +83,10 @@ class JobWorkflow(ModelSteps, Generic[Run, Progress, Result]):
     async def run_job(self, input: Run) -> Result:
         """Run `steps` and publish how the job ended; continue-as-new passes through."""
         self.options = input.options
+        replay_from = input.options.replay_from
+        self.recording = input.recording or (
+            Recording(source=replay_from, mode="replay") if replay_from else None
+        )
         try:
             result = await self.steps(input)
         except asyncio.CancelledError:
@@ -153,7 +158,9 @@ class JobWorkflow(ModelSteps, Generic[Run, Progress, Result]):
     async def continue_as_new(self, next_input: Run) -> NoReturn:
         """Go on in a fresh run (a short history) once the log has every event."""
         await self.events.flush()
-        workflow.continue_as_new(next_input)
+        workflow.continue_as_new(
+            next_input.model_copy(update={"recording": self.carried_recording()})
+        )
 
     def show(self, stage: str | None = None, **fields: Any) -> None:
         """Move the progress (its stage and any of its fields) and show it everywhere: the

@@ -77,6 +77,7 @@ class ModelSteps(ToolRunner):
         """Add an answer to the job's usage and models; with `step`, publish it as done."""
         self.models.add(answer.model)
         self.progress.usage = self.progress.usage + answer.usage
+        self.took(answer.source)
         if step is not None:
             self._step_completed(step, answer.usage, answer.source)
 
@@ -115,7 +116,12 @@ class ModelSteps(ToolRunner):
             usage = usage + result.usage
             if not result.errors:
                 break
-            request = request.model_copy(update={"messages": _repaired(request, result)})
+            # Each repair is a step of its own in the job's records.
+            repaired = {
+                "messages": _repaired(request, result),
+                "step": f"{step}-repair-{repair + 1}",
+            }
+            request = request.model_copy(update=repaired)
         self._step_completed(step, usage, result.source)
         return result.model_copy(update={"usage": usage})
 
@@ -130,7 +136,12 @@ class ModelSteps(ToolRunner):
 
         async def call(model: str | None, fail_fast: bool, retry: RetryPolicy, note: str) -> Any:
             asked = request.model_copy(
-                update={"owner": job_owner(), "model": model, "fail_fast": fail_fast}
+                update={
+                    "owner": job_owner(),
+                    "model": model,
+                    "fail_fast": fail_fast,
+                    "recording": self.reuse(),
+                }
             )
             return await run_llm_activity(
                 activity, asked, result_type, retry, _labelled(summary, model, note)
@@ -269,7 +280,12 @@ class ModelSteps(ToolRunner):
         async def call(model: str | None, fail_fast: bool, retry: RetryPolicy, note: str) -> Any:
             nonlocal tries
             tries += 1
-            update = {"owner": job_owner(), "model": model, "fail_fast": fail_fast}
+            update = {
+                "owner": job_owner(),
+                "model": model,
+                "fail_fast": fail_fast,
+                "recording": self.reuse(),
+            }
             batch = ChatBatch(
                 calls=[
                     c.model_copy(update={"request": c.request.model_copy(update=update)})

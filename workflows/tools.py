@@ -102,6 +102,7 @@ class ToolRunner(HumanInput):
                 f"Step {step}: allow {call.name} with arguments "
                 f"{summarize_text(json.dumps(checked), PROMPT_ARGUMENT_CHARS)}?",
                 Approval,
+                step=f"approval-{step}-{call.id}",
                 within=approval_within,
                 on_timeout=OnTimeout(
                     action="default",
@@ -160,6 +161,8 @@ class ToolRunner(HumanInput):
                     job_id=job_id,
                     documents=list(documents),
                     collections=list(collections),
+                    step=f"tool-{step}-{call.id}",
+                    recording=self.reuse(),
                 ),
                 result_type=ToolResult,
                 start_to_close_timeout=tool.timeout,

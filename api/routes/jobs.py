@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Request, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 from pydantic.json_schema import SkipJsonSchema
 
 from api.deps import CurrentCaller, CurrentOwner, JobId, SettingsDep, StoresDep, TemporalClient
-from api.job_requests import checked_job
 from api.job_service import JobService
+from api.job_starts import IdempotencyKey, start_job
 from api.responses import BODY, V1, errors
 from api.schemas import (
     SCHEDULE_ID_PATTERN,
@@ -24,9 +23,8 @@ from api.schemas import (
     JobStatus,
 )
 from core.errors import InvalidInput
-from core.jobs import JOB_TYPES, job_id_for
+from core.jobs import JOB_TYPES
 from store.database import ping
-from store.quotas import admit_start
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"], responses=errors(*V1))
 
@@ -50,32 +48,11 @@ async def create_job(
     settings: SettingsDep,
     stores: StoresDep,
     response: Response,
-    idempotency_key: Annotated[
-        str | SkipJsonSchema[None],
-        Header(
-            min_length=1,
-            max_length=200,
-            description="Same key and same body return the same job instead of a new one.",
-        ),
-    ] = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> JobCreated:
-    # Every start has a key before anything else can fail, and every answer names it: a client
-    # that did not send one retries with this one and cannot start the job twice.
-    key = idempotency_key or f"auto-{uuid.uuid4().hex}"
-    request.state.start_headers = {"Idempotency-Key": key, "Job-Id": job_id_for(owner, key)}
-    response.headers.update(request.state.start_headers)
-    job_type, job_input = await checked_job(body, owner, settings, stores)
-    jobs = JobService(client, settings, owner, stores)
-    job_id = job_id_for(owner, key)
-    await admit_start(owner, job_id, settings, jobs.ended_among, stores)
-    # A start that failed, or whose outcome is unknown, keeps its place until the owner next
-    # reaches the cap: then Temporal says whether it runs (a job never started is not found).
-    job, created = await jobs.start(job_type, job_input, key, body.options)
-    if job.status not in ("running", "waiting_for_input"):
-        await stores.running.forget([job_id])  # a replay of a job that already ended
-    response.status_code = status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK
-    response.headers["Location"] = job.links.self
-    return job
+    return await start_job(
+        request, response, body, owner, idempotency_key, client, settings, stores
+    )
 
 
 @router.get("", response_model=JobPage)

@@ -62,7 +62,8 @@ class AnswerRecord(BaseModel):
     value: dict[str, Any]
     answered_by: str
     # `api` and `inbox` arrive through the validated Update; `signal` through the UI or CLI.
-    via: Literal["api", "inbox", "signal", "timeout"]
+    # `parent`: a rerun took the answer its parent received (`reuse_answers`).
+    via: Literal["api", "inbox", "signal", "timeout", "parent"]
     at: datetime
 
 

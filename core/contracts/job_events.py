@@ -6,6 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from core.contracts.human import AnswerRecord
+
 APPEND_JOB_EVENTS = "append_job_events"
 TRIM_JOB_EVENTS = "trim_job_events"
 # The workflow the retention Schedule starts; not a job type, so no API lists it.
@@ -19,9 +21,17 @@ class KeyedEvent(BaseModel):
     data: dict[str, Any]
 
 
+class AnsweredStep(BaseModel):
+    """A person's answer, kept among the job's steps (a rerun may reuse it)."""
+
+    step: str
+    record: AnswerRecord
+
+
 class AppendJobEvents(BaseModel):
     job_id: str
     events: list[KeyedEvent]
+    answers: list[AnsweredStep] = Field(default_factory=list)
     # The job's progress as of the last of these events: what `GET /v1/jobs/{id}` shows while
     # the job runs, read from the database rather than asked of a worker.
     progress: dict[str, Any] | None = None
@@ -42,6 +52,10 @@ class TrimmedJobEvents(BaseModel):
     model_calls: int = Field(default=0, description="Calls outside every limit's window.")
     rate_windows: int = Field(default=0, description="Lapsed owner rate-limit windows.")
     inbox_claims: int = Field(default=0, description="Reviewers' claims that lapsed.")
+    job_steps: int = Field(default=0, description="Step records past the journal's retention.")
+    job_requests: int = Field(
+        default=0, description="Jobs' accepted requests past the journal's retention."
+    )
     embeddings: int = Field(
         default=0, description="Kept embeddings older than the journal's retention."
     )

@@ -6,6 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from core.contracts.recording import Recording
+
 # Activity type names: part of the public contract, recorded in every history.
 COMPLETE_CHAT = "complete_chat"
 COMPLETE_CHATS = "complete_chats"
@@ -22,7 +24,8 @@ PERMANENT_MODEL_ERRORS = frozenset(
 BUDGET_EXCEEDED = "BudgetExceeded"
 
 CachePolicy = Literal["use", "refresh", "off"]
-AnswerSource = Literal["model", "cache", "journal"]
+# parent: a rerun took its parent's record of the step; recording: strict replay did.
+AnswerSource = Literal["model", "cache", "journal", "parent", "recording"]
 
 
 class TokenUsage(BaseModel):
@@ -35,13 +38,17 @@ class TokenUsage(BaseModel):
     cost_usd: float | None = 0.0
     # Answers served from the response cache (no model call), and what they would have cost.
     cache_hits: int = 0
+    # Steps taken from a parent job or a recording (no model call), and what every answer
+    # that needed no model call (a cache hit, a reused step) would have cost.
+    reused: int = 0
     saved_cost_usd: float = 0.0
 
     def shown(self) -> str:
         """For the Temporal UI's details: `18,230 tokens · $0.0031`."""
         cost = "cost unknown" if self.cost_usd is None else f"${self.cost_usd:.4f}"
         hits = f" · {self.cache_hits} cache hits" if self.cache_hits else ""
-        return f"{self.input_tokens + self.output_tokens:,} tokens · {cost}{hits}"
+        reused = f" · {self.reused} reused" if self.reused else ""
+        return f"{self.input_tokens + self.output_tokens:,} tokens · {cost}{hits}{reused}"
 
     def __add__(self, other: TokenUsage) -> TokenUsage:
         cost = (
@@ -55,6 +62,7 @@ class TokenUsage(BaseModel):
             llm_calls=self.llm_calls + other.llm_calls,
             cost_usd=cost,
             cache_hits=self.cache_hits + other.cache_hits,
+            reused=self.reused + other.reused,
             saved_cost_usd=round(self.saved_cost_usd + other.saved_cost_usd, 9),
         )
 
@@ -83,6 +91,8 @@ class ChatRequest(BaseModel):
     cache: CachePolicy | None = None
     # Another model follows if this one fails: skip it at once while it fails everywhere.
     fail_fast: bool = False
+    # Where the step may be answered from instead of the model (a rerun, a replay).
+    recording: Recording | None = None
 
 
 class ChatResult(BaseModel):
@@ -153,6 +163,7 @@ class AgentStepRequest(BaseModel):
     owner: str | None = None
     cache: CachePolicy | None = None
     fail_fast: bool = False
+    recording: Recording | None = None
 
 
 class AgentStepResult(BaseModel):

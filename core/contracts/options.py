@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.contracts.human import GROUP_PATTERN
+from core.contracts.recording import Recording
 from core.contracts.webhooks import WebhookOptions
 
 
@@ -42,9 +43,18 @@ class JobOptions(BaseModel):
         description="Call this URL back, signed as Standard Webhooks, when the job ends (or "
         "at the events named).",
     )
+    replay_from: str | None = Field(
+        None,
+        pattern=r"^(job-[0-9a-f]{32}|cas_[0-9a-f]{32})$",
+        description="Strict replay: every model call and tool result comes from this job's "
+        "records or this cassette; a request with no identical recorded request fails the job "
+        "with ReplayMiss. No model is ever called.",
+    )
 
 
 class WithOptions(BaseModel):
     """Mixed into a workflow's run input: the options the job was started with."""
 
     options: JobOptions = Field(default_factory=JobOptions)
+    # A rerun's parent or a replay's recording: set by the API from what it checked.
+    recording: Recording | None = None

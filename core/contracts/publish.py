@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from core.contracts.recording import Recording
+
 PUBLISH_DRAFT = "publish_draft"
 NOTIFY_PERSON = "notify_person"
 
@@ -16,6 +18,11 @@ class PublishRequest(BaseModel):
     job_id: str
     round: int
     text: str
+    # Whose job it is, the step's name among its records, and where its receipt may come
+    # from instead (a rerun whose parent published it already).
+    owner: str = ""
+    step: str = "publish"
+    recording: Recording | None = None
 
 
 class PublishReceipt(BaseModel):

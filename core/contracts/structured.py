@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from core.contracts.llm import AnswerSource, CachePolicy, ChatMessage, TokenUsage
+from core.contracts.recording import Recording
 
 COMPLETE_STRUCTURED = "complete_structured"
 INVALID_MODEL_OUTPUT = "InvalidModelOutput"
@@ -25,6 +26,7 @@ class StructuredRequest(BaseModel):
     fail_fast: bool = False
     # A top-level string field whose text streams as the step's `token` events.
     stream_field: str | None = None
+    recording: Recording | None = None
 
 
 class StructuredResult(BaseModel):

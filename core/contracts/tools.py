@@ -15,6 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from temporalio.common import RetryPolicy
 
+from core.contracts.recording import Recording
 from core.contracts.text import StorableText
 
 RUN_TOOL = "run_tool"
@@ -182,6 +183,9 @@ class ToolRequest(BaseModel):
     documents: list[str] = Field(default_factory=list)
     # The owner's collections the job named: searched too, and nothing else.
     collections: list[str] = Field(default_factory=list)
+    # The step's name in the job's records, and where its result may come from instead.
+    step: str = "tool"
+    recording: Recording | None = None
 
 
 class ToolResult(BaseModel):
