@@ -91,7 +91,7 @@ async def job_cassette(
 ) -> Cassette:
     """The job's requests and answers (and tool results) as one versioned document: import it
     (POST /v1/cassettes) and replay it with `options.replay_from`."""
-    await JobService(client, settings, owner).check_owned(job_id)
+    job = await JobService(client, settings, owner, stores).get(job_id)
     async with outage_as_unavailable():
         request = await stores.requests.get(owner, job_id)
         rows = await stores.steps.steps(owner, job_id)
@@ -114,4 +114,5 @@ async def job_cassette(
             )
             for r in rows
         ],
+        result=job.result,
     )

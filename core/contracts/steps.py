@@ -46,3 +46,5 @@ class Cassette(BaseModel):
     version: Literal[1] = CASSETTE_VERSION
     job: CassetteJob
     steps: list[RecordedStep] = Field(max_length=10_000)
+    # The job's result when it was exported, if it had completed: what a replay must return.
+    result: Any = None

@@ -18,7 +18,7 @@ TEXT = "\n\n".join(
     f"Paragraph {i} opens here. It has a second sentence about topic {i}, told at some length."
     for i in range(6)
 )
-SUMMARIZE = {
+SUMMARIZE: dict[str, Any] = {
     "type": "summarize",
     "input": {"text": TEXT, "chunk_chars": 200, "max_words": 50},
 }

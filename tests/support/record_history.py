@@ -1,5 +1,6 @@
 """Record workflow histories for the replay test: `python -m tests.support.record_history
-[NAME ...]` records one per job type (all of them without a NAME).
+[NAME ...]` records one per job type (all of them without a NAME), and for the built-in
+jobs a cassette too (tests/workflows/cassettes/, replayed by test_cassettes.py).
 
 `summarize` (multi-chunk, a combine level, one rate-limited retry), `draft_review` (a
 revision across continue-as-new, then approval and publish; one file per run), `agent` (tool
@@ -42,6 +43,7 @@ from core.contracts.tools import Document
 from core.temporal import JOB_OWNER
 from store import Stores
 from tests.conftest import make_settings
+from tests.support.cassettes import CASSETTES, export
 from tests.support.database import embedded_stores
 from tests.support.fake_openai import FakeOpenAI, Reply
 from tests.support.polling import eventually
@@ -268,6 +270,10 @@ SCENARIOS: dict[str, Scenario] = {
 }
 
 
+# Job types whose recording is also written as a cassette, replayed by test_cassettes.py.
+CASSETTE_SCENARIOS = ("summarize", "draft_review", "agent", "extract", "classify")
+
+
 async def record(name: str) -> list[Path]:
     env = await start_dev_server()
     written: list[Path] = []
@@ -285,6 +291,11 @@ async def record(name: str) -> list[Path]:
                 build_worker(settings, env.client, stores),
             ):
                 handle = await SCENARIOS[name](env.client, settings.task_queue, fake, stores)
+                if name in CASSETTE_SCENARIOS:
+                    cassette = await export(env.client, stores, "", handle.id)
+                    path = CASSETTES / f"{name}.json"
+                    path.write_text(cassette.model_dump_json(indent=1) + "\n")
+                    written.append(path)
             runs = [
                 execution.run_id
                 async for execution in env.client.list_workflows(f"WorkflowId = '{handle.id}'")
