@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any, NoReturn
 
-from cli import schedules
+from cli import reruns, schedules
 from cli.client import ApiClient, CliError, CliSettings
 from cli.watch import watch
 
@@ -76,12 +76,15 @@ def _parser() -> argparse.ArgumentParser:
     answer.add_argument("name")
     answer.add_argument("--value", required=True, type=_json_arg, help="JSON object or @file")
     schedules.add_commands(commands, _json_arg)
+    reruns.add_commands(commands)
     return parser
 
 
 def run(args: argparse.Namespace, api: ApiClient) -> int:
     if args.command == "schedule":
         return schedules.run(args, api)
+    if args.command in ("rerun", "steps", "cassette"):
+        return reruns.run(args, api)
     if args.command == "submit":
         body: dict[str, Any] = {"type": args.type, "input": args.input}
         options: dict[str, Any] = {}

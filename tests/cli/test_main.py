@@ -220,3 +220,58 @@ async def test_a_classify_job_is_confirmed_from_the_command_line(
         ("billing", None),
         ("refund", api.owners[0]),
     ]
+
+
+async def test_rerun_steps_and_cassettes_from_the_command_line(
+    api: Api, settings: Settings, fake_openai: FakeOpenAI, tmp_path: Path
+) -> None:
+    """`steps` lists what a rerun may start from; `rerun --from --set` asks only the step it
+    names; `cassette export`/`import` give an id that replays with no model call; a malformed
+    `--set` is one line."""
+    body = {"text": "\n\n".join(["word " * 40] * 2), "chunk_chars": 200, "max_words": 40}
+    doc = tmp_path / "doc.json"
+    doc.write_text(json.dumps(body))
+    run = await aijobs(api, settings, "submit", "summarize", "--input", f"@{doc}")
+    parent = run.out.strip()
+    await wait_for(api.alice, parent, "completed")
+    steps = await aijobs(api, settings, "steps", parent)
+    assert [line.split()[0] for line in steps.out.splitlines()] == [
+        "chunk-1",
+        "chunk-2",
+        "combine-1-1",
+    ]
+    asked = len(fake_openai.requests)
+    rerun = await aijobs(
+        api, settings, "rerun", parent, "--from", "combine-1-1", "--set", "input.max_words=20"
+    )
+    assert rerun.code == 0, rerun.err
+    child = await wait_for(api.alice, rerun.out.strip(), "completed")
+    assert child["parent"] == parent
+    assert len(fake_openai.requests) == asked + 1
+    assert "at most 20 words" in fake_openai.requests[-1].system_text
+
+    exported = await aijobs(api, settings, "cassette", "export", parent)
+    cassette = tmp_path / "cassette.json"
+    cassette.write_text(exported.out)
+    imported = await aijobs(api, settings, "cassette", "import", str(cassette))
+    assert imported.code == 0, imported.err
+    assert imported.out.startswith("cas_")
+    replay = {**body, "max_words": 40}
+    doc.write_text(json.dumps(replay))
+    start = await api.alice.post(
+        "/v1/jobs",
+        json={
+            "type": "summarize",
+            "input": replay,
+            "options": {"replay_from": imported.out.strip()},
+        },
+    )
+    assert start.status_code == 202, start.text
+    await wait_for(api.alice, start.json()["id"], "completed")
+    assert len(fake_openai.requests) == asked + 1
+
+    bad = await aijobs(api, settings, "rerun", parent, "--set", "max_words=20")
+    assert bad.code != 0
+    assert bad.err.strip().splitlines() == [
+        "aijobs: --set 'max_words=20': write input.NAME=VALUE or options.NAME=VALUE"
+    ]
