@@ -65,8 +65,8 @@ async def test_a_retention_run_prunes_the_cache_the_journal_and_the_model_calls(
     dev_env: WorkflowEnvironment, settings: Settings, stores: Stores
 ) -> None:
     """The Schedule's workflow removes expired cache rows, journal rows past
-    AIJOBS_JOURNAL_RETENTION_DAYS, model calls past every window and webhook messages past
-    event retention; what is still live stays.
+    AIJOBS_JOURNAL_RETENTION_DAYS (and jobs' request and step records as old), model calls
+    past every window and webhook messages past event retention; what is still live stays.
     Rows are counted before and after."""
     settings.journal_retention_days = 1.0
     tag = uuid.uuid4().hex
@@ -94,6 +94,22 @@ async def test_a_retention_run_prunes_the_cache_the_journal_and_the_model_calls(
                 ),
                 {"k": f"{tag}-{name}", "at": now - (age * 100 if name == "old" else age)},
             )
+            # A job's request and step records are kept as long as the journal.
+            await conn.execute(
+                text(
+                    "INSERT INTO job_requests (job_id, owner, type, input, options, created_at) "
+                    "VALUES (:k, 'o', 'summarize', '{}', '{}', :at)"
+                ),
+                {"k": f"{tag}-{name}", "at": now - age},
+            )
+            await conn.execute(
+                text(
+                    "INSERT INTO job_steps (job_id, name, owner, kind, request, digest, answer, "
+                    "source, usage, started_at, ended_at) VALUES (:k, 'chunk-1', 'o', 'chat', "
+                    "'{}', 'd', '{}', 'model', '{}', :at, :at)"
+                ),
+                {"k": f"{tag}-{name}", "at": now - age},
+            )
 
     async def counts() -> tuple[int, ...]:
         found = []
@@ -103,11 +119,13 @@ async def test_a_retention_run_prunes_the_cache_the_journal_and_the_model_calls(
                 "SELECT count(*) FROM model_cache WHERE key LIKE :tag",
                 "SELECT count(*) FROM model_calls WHERE model LIKE :tag",
                 "SELECT count(*) FROM webhook_messages WHERE job_id LIKE :tag",
+                "SELECT count(*) FROM job_requests WHERE job_id LIKE :tag",
+                "SELECT count(*) FROM job_steps WHERE job_id LIKE :tag",
             ):
                 found.append((await conn.execute(text(query), {"tag": f"{tag}%"})).scalar_one())
         return tuple(found)
 
-    assert await counts() == (2, 2, 2, 2)
+    assert await counts() == (2, 2, 2, 2, 2, 2)
     async with build_worker(settings, dev_env.client, stores):
         result = await dev_env.client.execute_workflow(
             RETENTION_WORKFLOW,
@@ -116,8 +134,10 @@ async def test_a_retention_run_prunes_the_cache_the_journal_and_the_model_calls(
             task_queue=settings.task_queue,
             result_type=TrimmedJobEvents,
         )
-    assert await counts() == (1, 1, 1, 1)
+    assert await counts() == (1, 1, 1, 1, 1, 1)
     assert result.journal_rows >= 1
     assert result.cache_rows >= 1
     assert result.model_calls >= 1
     assert result.webhook_messages >= 1
+    assert result.job_requests >= 1
+    assert result.job_steps >= 1
