@@ -36,8 +36,9 @@ async def planned_rerun(
         steps = await stores.steps.steps(owner, parent)
     if request is None:
         raise JobConflict(
-            f"job {parent!r} has no records left to rerun from: a job's request and steps are "
-            f"kept AIJOBS_JOURNAL_RETENTION_DAYS ({settings.journal_retention_days:g}) days"
+            f"job {parent!r} has no recorded request to rerun from: a job started through the API "
+            "(a start or a rerun) keeps its request and steps AIJOBS_JOURNAL_RETENTION_DAYS "
+            f"({settings.journal_retention_days:g}) days; a schedule's jobs keep none"
         )
     before = None
     if body.from_step is not None:

@@ -97,8 +97,9 @@ async def job_cassette(
         rows = await stores.steps.steps(owner, job_id)
     if request is None:
         raise JobConflict(
-            f"job {job_id!r} has no records left to export: a job's request and steps are "
-            f"kept AIJOBS_JOURNAL_RETENTION_DAYS ({settings.journal_retention_days:g}) days"
+            f"job {job_id!r} has no recorded request to export: a job started through the API "
+            "(a start or a rerun) keeps its request and steps AIJOBS_JOURNAL_RETENTION_DAYS "
+            f"({settings.journal_retention_days:g}) days; a schedule's jobs keep none"
         )
     return Cassette(
         job=CassetteJob(type=request.type, input=request.input, options=request.options),

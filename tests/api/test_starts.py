@@ -15,7 +15,7 @@ import pytest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from api.routes import jobs as jobs_routes
+from api import job_starts
 from core.config import Settings
 from store import quotas as quota_check
 from tests.api.jobs_client import SUMMARIZE
@@ -66,7 +66,7 @@ async def test_a_frozen_temporal_is_503_everywhere_and_starts_at_most_once(
             await quotas(*args)
             os.kill(server.pid, signal.SIGSTOP)
 
-        monkeypatch.setattr(jobs_routes, "admit_start", then_freeze)
+        monkeypatch.setattr(job_starts, "admit_start", then_freeze)
         settings = frozen_settings.model_copy(update={"temporal_address": address})
         headers = {"Authorization": f"Bearer {key_of(settings, 'alice-')}"}
         async with (
@@ -90,14 +90,14 @@ async def test_a_frozen_temporal_is_503_everywhere_and_starts_at_most_once(
             os.kill(server.pid, signal.SIGCONT)
             # The frozen server may still carry out the start it had received; either way the
             # retry with the key leaves exactly one job.
-            monkeypatch.setattr(jobs_routes, "admit_start", quotas)
+            monkeypatch.setattr(job_starts, "admit_start", quotas)
             retried = await http.post("/v1/jobs", json=SUMMARIZE, headers={"Idempotency-Key": key})
             assert retried.status_code in (200, 202), retried.text
             assert retried.json()["id"] == unconfirmed.headers["job-id"]
             assert await owner_jobs(address, owner) == 1
 
             # Thawed while the API asks again: the same request ends 202 with one job.
-            monkeypatch.setattr(jobs_routes, "admit_start", then_freeze)
+            monkeypatch.setattr(job_starts, "admit_start", then_freeze)
             caplog.clear()
             with caplog.at_level(logging.WARNING):
                 pending = asyncio.create_task(http.post("/v1/jobs", json=SUMMARIZE))
