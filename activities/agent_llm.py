@@ -14,7 +14,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities import offline_model
 from activities.model_caller import ModelCall, ModelCaller
-from activities.step_log import StepLog, keep_taken, now, reuse_source, reused_usage
+from activities.step_log import StepLog
 from activities.token_stream import TokenStreams
 from core.contracts.llm import (
     COMPLETE_AGENT_STEP,
@@ -61,8 +61,7 @@ class AgentLLMActivities:
             raise ApplicationError(str(err), type="ConversationGap", non_retryable=True) from None
         store_s = time.monotonic() - stored
         model = request.model or self._default_model
-        started, started_at = time.monotonic(), now()
-        name = request.step or f"agent-at-{request.start}"
+        started = time.monotonic()
         # The record shows the step's new messages; its digest covers the whole conversation.
         asked = {
             "model": request.model,
@@ -71,16 +70,23 @@ class AgentLLMActivities:
             "tools": request.tools,
             "max_output_tokens": request.max_output_tokens,
         }
-        digest = request_digest({**asked, "append": None, "messages": messages})
-        row = await self._steps.recorded(request.recording, request.owner, name, asked, digest)
+        step = self._steps.begin(
+            request.recording,
+            request.owner,
+            request.step or f"agent-at-{request.start}",
+            "agent",
+            asked,
+            request_digest({**asked, "append": None, "messages": messages}),
+        )
+        row = await step.taken()
         async with self._tokens.open(request.step) as on_text:
-            if row is not None and request.recording is not None:
+            if row is not None:
                 result = AgentStepResult(
                     content=row.answer.get("content"),
                     tool_calls=[ProposedCall.model_validate(c) for c in row.answer["tool_calls"]],
                     model=row.model or "",
-                    usage=reused_usage(row),
-                    source=reuse_source(request.recording),
+                    usage=step.usage(row),
+                    source=step.source,
                 )
                 if on_text is not None and result.content:
                     on_text(result.content)
@@ -111,36 +117,13 @@ class AgentLLMActivities:
                     source=answer.source,
                 )
         duration_s = time.monotonic() - started
-        if row is not None and request.recording is not None:
-            await keep_taken(
-                self._steps,
-                request.recording,
-                request.owner,
-                name,
-                "agent",
-                asked,
-                digest,
-                row,
-                started_at,
-            )
-        else:
+        if row is None:
             kept = {
                 "content": result.content,
                 "model": result.model,
                 "tool_calls": [c.model_dump(mode="json") for c in result.tool_calls],
             }
-            await self._steps.keep(
-                request.owner,
-                name,
-                "agent",
-                asked,
-                digest,
-                kept,
-                result.model,
-                result.source,
-                result.usage,
-                started_at,
-            )
+            await step.ran(kept, result.model, result.source, result.usage)
         stored = time.monotonic()
         reply_at = request.start + len(request.append)
         try:

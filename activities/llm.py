@@ -19,7 +19,7 @@ from activities.database_waits import until_stored
 from activities.heartbeat import heartbeating
 from activities.json_field_stream import JsonFieldText
 from activities.model_caller import ModelCall, ModelCaller
-from activities.step_log import StepLog, keep_taken, now, reuse_source, reused_usage
+from activities.step_log import Step, StepLog
 from activities.structured_output import check, offline_instance
 from activities.token_stream import TokenStreams
 from core.contracts.llm import (
@@ -35,9 +35,9 @@ from core.contracts.llm import (
 )
 from core.contracts.structured import COMPLETE_STRUCTURED, StructuredRequest, StructuredResult
 from core.events import StepCompletedEvent
-from core.request_diff import request_digest
 from store import JobEventLog
 from store.job_events import NewEvent
+from store.job_steps import StepRow
 
 log = structlog.get_logger(__name__)
 
@@ -116,32 +116,15 @@ class LLMActivities:
         part: str | None = None,
         may_be_answered: bool = False,
     ) -> ChatResult:
-        name = part or request.step or "chat"
-        asked = _asked(request)
-        digest = request_digest(asked)
-        started_at = now()
-        row = await self._steps.recorded(request.recording, request.owner, name, asked, digest)
-        if row is not None and request.recording is not None:
-            await keep_taken(
-                self._steps,
-                request.recording,
-                request.owner,
-                name,
-                "chat",
-                asked,
-                digest,
-                row,
-                started_at,
-            )
-            text = str(row.answer.get("content") or "")
-            if on_text is not None and text:
-                on_text(text)
-            return ChatResult(
-                text=text,
-                model=row.model or "",
-                usage=reused_usage(row),
-                source=reuse_source(request.recording),
-            )
+        step = self._steps.begin(
+            request.recording,
+            request.owner,
+            part or request.step or "chat",
+            "chat",
+            _asked(request),
+        )
+        if row := await step.taken():
+            return _taken(step, row, on_text)
         model = request.model or self._default_model
         started = time.monotonic()
         if self._caller is None or model == offline_model.OFFLINE_MODEL:
@@ -163,18 +146,7 @@ class LLMActivities:
             duration_ms=round((time.monotonic() - started) * 1000),
         )
         kept = {"content": result.text, "model": result.model}
-        await self._steps.keep(
-            request.owner,
-            name,
-            "chat",
-            asked,
-            digest,
-            kept,
-            result.model,
-            result.source,
-            result.usage,
-            started_at,
-        )
+        await step.ran(kept, result.model, result.source, result.usage)
         return result
 
     @activity.defn(name=COMPLETE_STRUCTURED)
@@ -204,49 +176,14 @@ class LLMActivities:
         may_be_answered: bool = False,
         on_text: Callable[[str], None] | None = None,
     ) -> ChatResult:
-        name = part or request.step or "structured"
         asked = {**_asked(request), "json_schema": schema}
-        digest = request_digest(asked)
-        started_at = now()
-        row = await self._steps.recorded(request.recording, request.owner, name, asked, digest)
-        if row is not None and request.recording is not None:
-            await keep_taken(
-                self._steps,
-                request.recording,
-                request.owner,
-                name,
-                "structured",
-                asked,
-                digest,
-                row,
-                started_at,
-            )
-            raw = str(row.answer.get("content") or "")
-            if on_text is not None and raw:
-                on_text(raw)
-            data, errors = check(raw, schema)
-            return ChatResult(
-                text=raw,
-                data=data,
-                errors=errors,
-                model=row.model or "",
-                usage=reused_usage(row),
-                source=reuse_source(request.recording),
-            )
+        name = part or request.step or "structured"
+        step = self._steps.begin(request.recording, request.owner, name, "structured", asked)
+        if row := await step.taken():
+            return _taken(step, row, on_text, schema)
         result = await self._answer_structured(request, schema, part, may_be_answered, on_text)
         kept = {"content": result.text, "model": result.model}
-        await self._steps.keep(
-            request.owner,
-            name,
-            "structured",
-            asked,
-            digest,
-            kept,
-            result.model,
-            result.source,
-            result.usage,
-            started_at,
-        )
+        await step.ran(kept, result.model, result.source, result.usage)
         return result
 
     async def _answer_structured(
@@ -358,6 +295,28 @@ class _EventWriter:
                 # Still to be written: the next writer (or the activity's retry) tries again.
                 self._pending[:0] = batch
                 raise
+
+
+def _taken(
+    step: Step,
+    row: StepRow,
+    on_text: Callable[[str], None] | None,
+    schema: dict[str, Any] | None = None,
+) -> ChatResult:
+    """A step answered from its record: its text streamed as a model's would be, and, for a
+    structured step, checked against the schema again."""
+    text = str(row.answer.get("content") or "")
+    if on_text is not None and text:
+        on_text(text)
+    data, errors = check(text, schema) if schema is not None else (None, [])
+    return ChatResult(
+        text=text,
+        data=data,
+        errors=errors,
+        model=row.model or "",
+        usage=step.usage(row),
+        source=step.source,
+    )
 
 
 def _asked(request: ChatRequest | StructuredRequest) -> dict[str, Any]:

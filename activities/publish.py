@@ -8,10 +8,9 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.llm_errors import retry_after
-from activities.step_log import StepLog, keep_taken, now
+from activities.step_log import StepLog
 from core.contracts.llm import TokenUsage
 from core.contracts.publish import PUBLISH_DRAFT, PublishReceipt, PublishRequest
-from core.request_diff import request_digest
 from store import Outbox
 
 log = structlog.get_logger(__name__)
@@ -35,24 +34,10 @@ class PublishActivities:
     @activity.defn(name=PUBLISH_DRAFT)
     async def publish_draft(self, request: PublishRequest) -> PublishReceipt:
         asked = {"round": request.round, "text": request.text}
-        digest, started_at = request_digest(asked), now()
-        row = await self._steps.recorded(
-            request.recording, request.owner, request.step, asked, digest
-        )
-        if row is not None and request.recording is not None:
+        step = self._steps.begin(request.recording, request.owner, request.step, "tool", asked)
+        if row := await step.taken():
             # The parent published it: its receipt, and no second publication.
             log.info("publish.reused", idempotency_key=row.answer.get("idempotency_key"))
-            await keep_taken(
-                self._steps,
-                request.recording,
-                request.owner,
-                request.step,
-                "tool",
-                asked,
-                digest,
-                row,
-                started_at,
-            )
             return PublishReceipt.model_validate(row.answer)
         if self._webhook is None:
             added = await self._outbox.add(
@@ -69,18 +54,7 @@ class PublishActivities:
             duplicate=receipt.duplicate,
             idempotency_key=request.idempotency_key,
         )
-        await self._steps.keep(
-            request.owner,
-            request.step,
-            "tool",
-            asked,
-            digest,
-            receipt.model_dump(mode="json"),
-            None,
-            "tool",
-            TokenUsage(),
-            started_at,
-        )
+        await step.ran(receipt.model_dump(mode="json"), None, "tool", TokenUsage())
         return receipt
 
     async def _post(self, url: str, request: PublishRequest) -> PublishReceipt:

@@ -8,7 +8,7 @@ from pydantic import ValidationError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.step_log import StepLog, keep_taken, now, reuse_source
+from activities.step_log import StepLog
 from activities.tools import TOOLS, ToolContext, ToolError
 from activities.tools.registry import AddressCheck, CollectionSearch
 from core.contracts.llm import TokenUsage
@@ -22,7 +22,6 @@ from core.contracts.tools import (
     ToolRequest,
     ToolResult,
 )
-from core.request_diff import request_digest
 from store import DocumentStore, TicketStore
 
 log = structlog.get_logger(__name__)
@@ -65,24 +64,10 @@ class ToolActivities:
         except ValidationError as err:
             raise ApplicationError(str(err), type=INVALID_ARGUMENTS, non_retryable=True) from None
         asked = {"tool": request.tool, "arguments": request.arguments}
-        digest, started_at = request_digest(asked), now()
-        row = await self._steps.recorded(
-            request.recording, request.owner, request.step, asked, digest
-        )
-        if row is not None and request.recording is not None:
+        step = self._steps.begin(request.recording, request.owner, request.step, "tool", asked)
+        if row := await step.taken():
             # The parent (or the recording) performed it: its result, and no second effect.
-            log.info("tool.reused", tool=request.tool, source=reuse_source(request.recording))
-            await keep_taken(
-                self._steps,
-                request.recording,
-                request.owner,
-                request.step,
-                "tool",
-                asked,
-                digest,
-                row,
-                started_at,
-            )
+            log.info("tool.reused", tool=request.tool, source=step.source)
             return ToolResult.model_validate(row.answer)
         context = ToolContext(
             http=self._http,
@@ -106,18 +91,7 @@ class ToolActivities:
         result = ToolResult(
             content=content[:MAX_RESULT_CHARS], truncated=len(content) > MAX_RESULT_CHARS
         )
-        await self._steps.keep(
-            request.owner,
-            request.step,
-            "tool",
-            asked,
-            digest,
-            result.model_dump(),
-            None,
-            "tool",
-            TokenUsage(),
-            started_at,
-        )
+        await step.ran(result.model_dump(), None, "tool", TokenUsage())
         return result
 
     @activity.defn(name=STORE_DOCUMENTS)

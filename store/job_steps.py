@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, select
@@ -57,17 +57,14 @@ class StepRecords:
                 "source": r.source,
                 "usage": r.usage,
                 "started_at": r.started_at,
-                **({"ended_at": r.ended_at} if r.ended_at is not None else {}),
+                # The writer's clock, as for started_at: a fork compares the two.
+                "ended_at": r.ended_at or datetime.now(UTC),
             }
             for r in rows
         ]
+        statement = insert(job_steps).on_conflict_do_nothing(index_elements=["job_id", "name"])
         async with self._engine.begin() as conn:
-            for value in values:
-                await conn.execute(
-                    insert(job_steps)
-                    .values(value)
-                    .on_conflict_do_nothing(index_elements=["job_id", "name"])
-                )
+            await conn.execute(statement, values)
 
     async def step(self, owner: str, job_id: str, name: str) -> StepRow | None:
         """The owner's record of one step of one job (or cassette), or None."""
@@ -96,7 +93,14 @@ class StepRecords:
         return [_row(r) for r in rows]
 
     async def names(self, owner: str, job_id: str) -> list[str]:
-        return [s.name for s in await self.steps(owner, job_id)]
+        """The names of the owner's job's (or cassette's) steps, in the order they started."""
+        async with self._reads.connect() as conn:
+            rows = await conn.execute(
+                select(job_steps.c.name)
+                .where(job_steps.c.job_id == job_id, job_steps.c.owner == owner)
+                .order_by(job_steps.c.started_at, job_steps.c.ended_at, job_steps.c.name)
+            )
+        return [r.name for r in rows]
 
     async def prune(self, keep: timedelta, batch: int = 10_000) -> int:
         """Remove up to `batch` steps that ended more than `keep` ago; returns how many went."""
