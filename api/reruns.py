@@ -35,11 +35,7 @@ async def planned_rerun(
         request = await stores.requests.get(owner, parent)
         steps = await stores.steps.steps(owner, parent)
     if request is None:
-        raise JobConflict(
-            f"job {parent!r} has no recorded request to rerun from: a job started through the API "
-            "(a start or a rerun) keeps its request and steps AIJOBS_JOURNAL_RETENTION_DAYS "
-            f"({settings.journal_retention_days:g}) days; a schedule's jobs keep none"
-        )
+        raise no_records(parent, "rerun from", settings)
     before = None
     if body.from_step is not None:
         named = {s.name: s for s in steps}
@@ -83,6 +79,15 @@ async def planned_rerun(
     return start, Rerun(recording, body.reuse_answers)
 
 
+def no_records(job_id: str, purpose: str, settings: Settings) -> JobConflict:
+    """The 409 for a job of the owner's whose request is not (or no longer) kept."""
+    return JobConflict(
+        f"job {job_id!r} has no recorded request to {purpose}: a job started through the API "
+        "(a start or a rerun) keeps its request and steps AIJOBS_JOURNAL_RETENTION_DAYS "
+        f"({settings.journal_retention_days:g}) days; a schedule's jobs keep none"
+    )
+
+
 def rerun_details(settings: Settings, rerun: Rerun) -> str:
     """The rerun's details in the Temporal UI: a link to its parent."""
     parent = rerun.recording.source
@@ -93,7 +98,7 @@ def rerun_details(settings: Settings, rerun: Rerun) -> str:
 
 def _first_error(err: ValidationError) -> str:
     first = err.errors(include_url=False)[0]
-    return f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
+    return f"body.{'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
 
 
 def _below(err: ValidationError) -> list[dict[str, Any]]:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, status
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
 
 from api.deps import CurrentOwner, StoresDep
 from api.responses import BODY, V1, errors
 from api.schemas import CassetteCreated
+from core.contracts.options import JobOptions
 from core.contracts.steps import Cassette
 from core.errors import InvalidInput
 from core.jobs import JOB_TYPES
@@ -27,11 +30,23 @@ async def import_cassette(
 ) -> CassetteCreated:
     """Keep a cassette (GET /v1/jobs/{id}/cassette) for the caller; only they can replay it.
     It is kept as long as a job's records (AIJOBS_JOURNAL_RETENTION_DAYS)."""
-    if body.job.type not in JOB_TYPES:
+    job_type = JOB_TYPES.get(body.job.type)
+    if job_type is None:
         valid = ", ".join(sorted(JOB_TYPES))
         raise InvalidInput(
             ("body", "job", "type"), f"unknown job type {body.job.type!r}; valid types: {valid}"
         )
+    # What the fixture starts the job with: checked as a start checks it.
+    for field, model in (("input", job_type.input_model), ("options", JobOptions)):
+        try:
+            model.model_validate(getattr(body.job, field), strict=True)
+        except ValidationError as err:
+            raise RequestValidationError(
+                [
+                    {**e, "loc": ("body", "job", field, *e["loc"])}
+                    for e in err.errors(include_url=False, include_context=False)
+                ]
+            ) from None
     names: set[str] = set()
     for index, step in enumerate(body.steps):
         if step.name in names:

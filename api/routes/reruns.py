@@ -7,12 +7,12 @@ from fastapi import APIRouter, Request, Response, status
 from api.deps import CurrentOwner, JobId, SettingsDep, StoresDep, TemporalClient
 from api.job_service import JobService
 from api.job_starts import IdempotencyKey, start_job
-from api.reruns import planned_rerun
+from api.reruns import no_records, planned_rerun
 from api.responses import BODY, V1, errors
 from api.schemas import JobCreated, JobStep, JobSteps, RerunCreate
 from core.contracts.llm import TokenUsage
-from core.contracts.steps import Cassette, CassetteJob, RecordedStep
-from core.errors import JobConflict
+from core.contracts.steps import Cassette, CassetteJob
+from store import cassettes
 from store.database import outage_as_unavailable
 
 router = APIRouter(prefix="/v1/jobs", tags=["reruns"], responses=errors(*V1))
@@ -96,24 +96,9 @@ async def job_cassette(
         request = await stores.requests.get(owner, job_id)
         rows = await stores.steps.steps(owner, job_id)
     if request is None:
-        raise JobConflict(
-            f"job {job_id!r} has no recorded request to export: a job started through the API "
-            "(a start or a rerun) keeps its request and steps AIJOBS_JOURNAL_RETENTION_DAYS "
-            f"({settings.journal_retention_days:g}) days; a schedule's jobs keep none"
-        )
+        raise no_records(job_id, "export", settings)
     return Cassette(
         job=CassetteJob(type=request.type, input=request.input, options=request.options),
-        steps=[
-            RecordedStep(
-                name=r.name,
-                kind=r.kind,
-                request=r.request,
-                digest=r.digest,
-                answer=r.answer,
-                model=r.model,
-                usage=TokenUsage.model_validate(r.usage),
-            )
-            for r in rows
-        ],
+        steps=cassettes.recorded_steps(rows),
         result=job.result,
     )

@@ -58,7 +58,8 @@ async def test_a_cassette_round_trip_replays_for_its_owner_only(
     api: Api, fake_openai: FakeOpenAI
 ) -> None:
     """Export, import, replay: the same result with no model call. Another owner can neither
-    replay the job nor the cassette, nor import a cassette of an unknown type."""
+    replay the job nor the cassette; a cassette of an unknown type, another version or an
+    input its type refuses is a 422."""
     recorded = await start_job(api.alice, SUMMARIZE)
     first = await wait_for(api.alice, recorded, "completed")
     response = await api.alice.get(f"/v1/jobs/{recorded}/cassette")
@@ -94,3 +95,10 @@ async def test_a_cassette_round_trip_replays_for_its_owner_only(
     assert "unknown job type 'poetry'" in response.text
     response = await api.alice.post("/v1/cassettes", json={**cassette, "version": 2})
     assert response.status_code == 422
+    broken = {**cassette, "job": {**cassette["job"], "input": {"max_words": "fifty"}}}
+    response = await api.alice.post("/v1/cassettes", json=broken)
+    assert response.status_code == 422
+    assert {tuple(e["loc"]) for e in response.json()["detail"]} == {
+        ("body", "job", "input", "text"),
+        ("body", "job", "input", "max_words"),
+    }

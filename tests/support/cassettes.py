@@ -14,12 +14,11 @@ from temporalio.client import Client
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
 from core.contracts.human import UPDATE_NAME, AnswerRecord, Submission
-from core.contracts.llm import TokenUsage
-from core.contracts.steps import Cassette, CassetteJob, RecordedStep
+from core.contracts.steps import Cassette, CassetteJob
 from core.jobs import JOB_TYPE_OF_WORKFLOW, JOB_TYPES
 from core.temporal import JOB_OWNER
 from store import Stores
-from store.cassettes import import_cassette
+from store.cassettes import import_cassette, recorded_steps
 from tests.support.polling import eventually
 
 CASSETTES = Path(__file__).resolve().parents[1] / "workflows" / "cassettes"
@@ -64,27 +63,17 @@ async def export(client: Client, stores: Stores, owner: str, job_id: str) -> Cas
     started = history.events[0].workflow_execution_started_event_attributes
     [run_input] = await client.data_converter.decode(started.input.payloads, [dict])
     options = run_input.pop("options", {})
-    for internal in ("carried", "recording"):
-        run_input.pop(internal, None)
     steps = await stores.steps.steps(owner, job_id)
-    workflow_type = started.workflow_type.name
+    job_type = JOB_TYPES[JOB_TYPE_OF_WORKFLOW[started.workflow_type.name]]
+    # The caller's fields only: what the workflow adds (carried state, stored documents'
+    # refs, a recording) is not part of a request.
+    known = job_type.input_model.model_fields
     return Cassette(
         job=CassetteJob(
-            type=JOB_TYPE_OF_WORKFLOW[workflow_type],
-            input=run_input,
+            type=job_type.name,
+            input={k: v for k, v in run_input.items() if k in known},
             options={k: v for k, v in options.items() if v not in (None, [], {})},
         ),
-        steps=[
-            RecordedStep(
-                name=s.name,
-                kind=s.kind,
-                request=s.request,
-                digest=s.digest,
-                answer=s.answer,
-                model=s.model,
-                usage=TokenUsage.model_validate(s.usage),
-            )
-            for s in steps
-        ],
+        steps=recorded_steps(steps),
         result=await handle.result(),
     )
