@@ -158,9 +158,8 @@ class JobWorkflow(ModelSteps, Generic[Run, Progress, Result]):
     async def continue_as_new(self, next_input: Run) -> NoReturn:
         """Go on in a fresh run (a short history) once the log has every event."""
         await self.events.flush()
-        workflow.continue_as_new(
-            next_input.model_copy(update={"recording": self.carried_recording()})
-        )
+        # The next run takes from the recording only what this one still would.
+        workflow.continue_as_new(next_input.model_copy(update={"recording": self.reuse()}))
 
     def show(self, stage: str | None = None, **fields: Any) -> None:
         """Move the progress (its stage and any of its fields) and show it everywhere: the

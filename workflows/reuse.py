@@ -39,7 +39,3 @@ class Reuse:
             return None
         found = recording.answers.get(step)
         return None if found is None else found.model_copy(update={"via": "parent"})
-
-    def carried_recording(self) -> Recording | None:
-        """What the job's next run (after continue-as-new) carries."""
-        return self.reuse()
