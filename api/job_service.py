@@ -29,15 +29,13 @@ from temporalio.common import (
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.job_bounds import with_defaults
 from api.job_views import VISIBILITY_FILTERS, error_from_failure, job_status, links, quote
 from api.metrics import JOBS_STARTED
 from api.page_tokens import sign, unsign
 from api.reruns import Rerun, rerun_details
+from api.run_inputs import run_input
 from api.schemas import Job, JobCreated, JobPage, JobStatus, JobSummary, WaitingFor
 from core.config import Reviewer, Settings
-from core.contracts.agent import AgentInput, AgentStart
-from core.contracts.extract import ExtractInput
 from core.contracts.human import (
     INVALID_ANSWER,
     UPDATE_NAME,
@@ -45,11 +43,9 @@ from core.contracts.human import (
     AnswerRecord,
     Submission,
 )
-from core.contracts.ingest import IngestInput, IngestRun, StoredSource
 from core.contracts.job_type import JobType
 from core.contracts.options import JobOptions
 from core.contracts.plan import JobInput
-from core.contracts.tools import Document
 from core.errors import (
     AijobsError,
     DatabaseUnavailable,
@@ -121,9 +117,10 @@ class JobService:
         options = options or JobOptions()
         digest = _digest(job_type.name, job_input, options, rerun)
         job_id = job_id_for(self._owner, idempotency_key)
-        run_input = await self.run_input(job_input, options)
+        stores = self._stores_or_fail()
+        started = await run_input(job_input, options, self._owner, self._settings, stores)
         if rerun is not None:
-            run_input["recording"] = rerun.recording.model_dump(mode="json")
+            started["recording"] = rerun.recording.model_dump(mode="json")
         request = JobRequest(
             job_id=job_id,
             owner=self._owner,
@@ -133,14 +130,13 @@ class JobService:
             parent=rerun.recording.source if rerun else None,
             from_step=rerun.recording.from_step if rerun else None,
         )
-        stores = self._stores_or_fail()
         # Its event log knows the owner before any event, so watching asks Temporal nothing;
         # its request is kept for reruns.
         async with outage_as_unavailable():
             await stores.events.register(job_id, self._owner)
             await stores.requests.keep(request)
         details = rerun_details(self._settings, rerun) if rerun else None
-        job, created = await self._start_workflow(job_type, job_id, run_input, digest, details)
+        job, created = await self._start_workflow(job_type, job_id, started, digest, details)
         if created:
             log.info("job.started", job_id=job_id, job_type=job_type.name, owner=self._owner)
             JOBS_STARTED.labels(type=job_type.name).inc()
@@ -224,63 +220,6 @@ class JobService:
             rpc_timeout=self._rpc_timeout,
         )
         return handle.first_execution_run_id
-
-    async def run_input(self, job_input: JobInput, options: JobOptions) -> dict[str, Any]:
-        """The job workflow's run input: the job's input, its documents stored, plus its
-        options with the deployment's defaults."""
-        options = with_defaults(job_input, options, self._settings)
-        start_input = await self._claim_documents(job_input)
-        return {**start_input.model_dump(mode="json"), "options": options.model_dump(mode="json")}
-
-    async def _claim_documents(self, job_input: BaseModel) -> BaseModel:
-        """Store a job's documents once and start it with their ids: history then carries
-        names and ids, never the texts. An `extract` job's texts are stored too, so its
-        items can name ids a later job may send instead."""
-        stores = self._stores_or_fail()
-        if isinstance(job_input, ExtractInput):
-            given = [Document(name=d.label, text=d.body) for d in job_input.documents]
-            async with outage_as_unavailable():
-                refs = await stores.documents.put(self._owner, given)
-            documents = [
-                d.model_copy(update={"id": ref.id})
-                for d, ref in zip(job_input.documents, refs, strict=True)
-            ]
-            return job_input.model_copy(update={"documents": documents})
-        if isinstance(job_input, IngestInput):
-            return await self._claim_ingest(job_input, stores)
-        if not isinstance(job_input, AgentInput) or not job_input.documents:
-            return job_input
-        async with outage_as_unavailable():
-            refs = await stores.documents.put(self._owner, job_input.documents)
-        return AgentStart(**job_input.model_dump(exclude={"documents"}), document_refs=refs)
-
-    async def _claim_ingest(self, job_input: IngestInput, stores: Stores) -> IngestRun:
-        """An ingest job carries names and stored ids (or URLs), never texts."""
-        given = [
-            Document(name=d.name or "", text=d.text)
-            for d in job_input.documents
-            if d.text is not None
-        ]
-        stored_ids = [d.id for d in job_input.documents if d.id is not None]
-        async with outage_as_unavailable():
-            refs = iter(await stores.documents.put(self._owner, given))
-            stored = await stores.documents.read(self._owner, stored_ids)
-        sources = []
-        for d in job_input.documents:
-            if d.text is not None:
-                ref = next(refs)
-                sources.append(StoredSource(name=ref.name, document_id=ref.id))
-            elif d.id is not None:
-                sources.append(StoredSource(name=d.name or stored[d.id].name, document_id=d.id))
-            else:
-                sources.append(StoredSource(name=d.name or d.url or "", url=d.url))
-        return IngestRun(
-            collection=job_input.collection,
-            documents=sources,
-            chunk_tokens=job_input.chunk_tokens,
-            overlap_tokens=job_input.overlap_tokens,
-            embedding_model=job_input.embedding_model or self._settings.default_embedding_model,
-        )
 
     async def get(self, job_id: str) -> Job:
         desc = await self._describe(job_id)

@@ -32,9 +32,9 @@ from temporalio.common import Priority, SearchAttributePair, TypedSearchAttribut
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.job_requests import checked_job
-from api.job_service import JobService
 from api.job_views import job_status, quote
 from api.page_tokens import sign, unsign
+from api.run_inputs import run_input
 from api.schedule_spec import runs_between, spec_of, timetable
 from api.schemas import (
     BackfillAccepted,
@@ -265,14 +265,15 @@ class ScheduleService:
         job_type, job_input = await checked_job(
             job, self._owner, self._settings, self._stores, at=("body", "job")
         )
-        jobs = JobService(self._client, self._settings, self._owner, self._stores)
         return ScheduledRun(
             schedule=schedule_id,
             owner=self._owner,
             timetable=table,
             job_type=job_type.name,
             workflow_type=job_type.workflow_type,
-            run_input=await jobs.run_input(job_input, job.options),
+            run_input=await run_input(
+                job_input, job.options, self._owner, self._settings, self._stores
+            ),
         )
 
     async def _within_limit(self) -> None:
