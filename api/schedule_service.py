@@ -25,6 +25,7 @@ from temporalio.client import (
     ScheduleState,
     ScheduleUpdate,
     ScheduleUpdateInput,
+    WorkflowExecutionDescription,
 )
 from temporalio.client import Schedule as TemporalSchedule
 from temporalio.client import ScheduleBackfill as TemporalBackfill
@@ -384,29 +385,29 @@ class ScheduleService:
         view = ScheduleRun(
             scheduled_at=scheduled_at, started_at=started_at, job_id=None, status="starting"
         )
-        try:
-            job = await self._client.get_workflow_handle(job_id).describe(
-                rpc_timeout=self._rpc_timeout
-            )
-        except RPCError as err:
-            if err.status != RPCStatusCode.NOT_FOUND:
-                raise
-        else:
+        job = await self._described(job_id)
+        if job is not None:
             status = job_status(job.status, job.typed_search_attributes)
             return view.model_copy(update={"job_id": job_id, "status": status})
-        try:
-            launched = await self._client.get_workflow_handle(run_id).describe(
-                rpc_timeout=self._rpc_timeout
-            )
-        except RPCError as err:
-            if err.status != RPCStatusCode.NOT_FOUND:
-                raise
+        launched = await self._described(run_id)
+        if launched is None:
             return view  # past Temporal's retention
         refused = await launched.memo_value(REFUSAL_MEMO, None)
         if refused is not None:
             reason = Refusal.model_validate(refused)
             return view.model_copy(update={"status": "refused", "refused": reason})
         return view
+
+    async def _described(self, workflow_id: str) -> WorkflowExecutionDescription | None:
+        """The workflow, or None when Temporal has none by that id."""
+        try:
+            return await self._client.get_workflow_handle(workflow_id).describe(
+                rpc_timeout=self._rpc_timeout
+            )
+        except RPCError as err:
+            if err.status != RPCStatusCode.NOT_FOUND:
+                raise
+            return None
 
 
 def _refused_spec(err: RPCError, table: Timetable) -> Exception:
