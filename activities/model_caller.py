@@ -3,8 +3,6 @@ the fleet's model limits, the call itself (heartbeating), and billing."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -32,6 +30,7 @@ from core.contracts.llm import (
     ProposedCall,
     TokenUsage,
 )
+from core.request_diff import request_digest
 from store import ModelAnswers
 from store.ledger import Charge
 
@@ -78,8 +77,7 @@ class ModelCall:
         }
         # Per owner unless shared on purpose: no owner ever receives another owner's answer.
         whose = "*" if scope == "global" else f"owner:{self.owner or ''}"
-        digest = hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()
-        return f"{whose}/{digest}"
+        return f"{whose}/{request_digest(request)}"
 
 
 @dataclass(frozen=True)
