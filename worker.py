@@ -174,12 +174,7 @@ def build_activities(
         PublicAddresses(allow_private=settings.fetch_allow_private),
         settings.fetch_max_bytes,
     )
-    retrieval = RetrievalActivities(
-        embedder,
-        stores,
-        billing,
-        default_model,
-    )
+    retrieval = RetrievalActivities(embedder, stores, billing, default_model, steps)
     tools = ToolActivities(
         tool_http_client(),
         stores.documents,

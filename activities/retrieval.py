@@ -10,6 +10,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.billing import Billing
 from activities.database_waits import until_stored
+from activities.step_log import StepLog
 from core.contracts.answer import (
     RETRIEVE_PASSAGES,
     Retrieved,
@@ -24,8 +25,14 @@ from store.collections import Hit
 
 class RetrievalActivities:
     def __init__(
-        self, embedder: EmbeddingClient, stores: Stores, billing: Billing, default_model: str
+        self,
+        embedder: EmbeddingClient,
+        stores: Stores,
+        billing: Billing,
+        default_model: str,
+        steps: StepLog | None = None,
     ) -> None:
+        self._steps = steps or StepLog(None)
         self._default_model = default_model
         self._embedder = embedder
         self._stores = stores
@@ -33,6 +40,22 @@ class RetrievalActivities:
 
     @activity.defn(name=RETRIEVE_PASSAGES)
     async def retrieve_passages(self, request: RetrieveRequest) -> Retrieved:
+        """The `retrieve` step: taken from the recording in a rerun or a replay (no embedding
+        call), else run and recorded."""
+        asked = {
+            "collection": request.collection,
+            "question": request.question,
+            "top_k": request.top_k,
+        }
+        step = self._steps.begin(request.recording, request.owner, "retrieve", "tool", asked)
+        if row := await step.taken():
+            return Retrieved.model_validate({**row.answer, "usage": step.usage(row)})
+        retrieved = await self._retrieve(request)
+        kept = retrieved.model_dump(mode="json", exclude={"usage"})
+        await step.ran(kept, retrieved.embedding_model, "tool", retrieved.usage)
+        return retrieved
+
+    async def _retrieve(self, request: RetrieveRequest) -> Retrieved:
         started = time.perf_counter()
         model, hits, usage = await self._search(
             request.owner, request.collection, request.question, request.top_k

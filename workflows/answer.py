@@ -44,6 +44,7 @@ class AnswerWorkflow(JobWorkflow[AnswerRun, AnswerProgress, AnswerResult]):
                 collection=input.collection,
                 question=input.question,
                 top_k=input.top_k,
+                recording=self.reuse(),
             ),
             result_type=Retrieved,
             start_to_close_timeout=timedelta(seconds=60),

@@ -12,6 +12,7 @@ from core.contracts.job_type import JobProgress, JobType
 from core.contracts.llm import TokenUsage
 from core.contracts.options import WithOptions
 from core.contracts.plan import JobInput, JobPlan
+from core.contracts.recording import Recording
 from core.contracts.text import StorableText
 
 RETRIEVE_PASSAGES = "retrieve_passages"
@@ -45,6 +46,8 @@ class RetrieveRequest(BaseModel):
     collection: str
     question: str
     top_k: int
+    # Where the step (`retrieve`) may be answered from instead: a rerun's parent, a replay.
+    recording: Recording | None = None
 
 
 class RetrievedPassage(BaseModel):

@@ -3,12 +3,14 @@ ReplayMiss when the code asks something else."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from tests.api.jobs_client import start_job, wait_for
+from tests.api.test_answer import ingested
 from tests.api.test_reruns import SUMMARIZE, steps_of
 from tests.conftest import Api
-from tests.support.fake_openai import FakeOpenAI
+from tests.support.fake_openai import FakeOpenAI, Reply
 
 
 def replaying(source: str, **input: Any) -> dict[str, Any]:
@@ -102,3 +104,24 @@ async def test_a_cassette_round_trip_replays_for_its_owner_only(
         ("body", "job", "input", "text"),
         ("body", "job", "input", "max_words"),
     }
+
+
+async def test_a_replayed_answer_job_embeds_nothing_and_asks_nothing(
+    api: Api, fake_openai: FakeOpenAI
+) -> None:
+    """Retrieval is a step too: a replay of an answer job makes neither an embedding call nor
+    a chat call, and returns the recorded answer."""
+    await ingested(api)
+    fake_openai.script(
+        Reply.ok(json.dumps({"answer": "Maybe blue.", "grounded": False, "citations": []}))
+    )
+    body = {"type": "answer", "input": {"collection": "handbook", "question": "Office colour?"}}
+    recorded = await start_job(api.alice, body)
+    first = await wait_for(api.alice, recorded, "completed")
+    assert [s["name"] for s in await steps_of(api.alice, recorded)] == ["retrieve", "answer"]
+    asked = len(fake_openai.requests)
+    replay = await start_job(api.alice, {**body, "options": {"replay_from": recorded}})
+    done = await wait_for(api.alice, replay, "completed")
+    assert len(fake_openai.requests) == asked
+    assert done["result"]["answer"] == first["result"]["answer"]
+    assert [s["source"] for s in await steps_of(api.alice, replay)] == ["recording", "recording"]
