@@ -53,7 +53,8 @@ class EventLog:
             self._appender = asyncio.create_task(self._append_forever())
 
     def record_answer(self, step: str, record: AnswerRecord) -> None:
-        """Keep a person's answer among the job's steps, with the next events."""
+        """Keep a person's answer among the job's steps. It rides with the `input_received`
+        event published just before it, so it needs no append of its own."""
         self._answers.append(AnsweredStep(step=step, record=record))
 
     async def flush(self) -> None:
