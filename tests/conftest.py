@@ -37,6 +37,10 @@ SERVER_FIXTURES = frozenset(
     {"ts_env", "database_url", "stores", "fake_openai", "settings", "worker"}
 )
 E2E_FOLDERS = frozenset({"e2e", "cli", "contract"})
+# Where the suite's longest tests live (crashes, outages, `make run`, schemathesis): run first,
+# so the two pytest processes end on short tests together instead of one waiting on a long
+# one alone.
+LONG_FOLDERS = frozenset({"e2e", "contract"})
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -53,6 +57,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.integration)
         else:
             item.add_marker(pytest.mark.unit)
+    items.sort(key=lambda item: item.path.parent.name not in LONG_FOLDERS)
 
 
 @pytest.fixture(scope="session", autouse=True)
