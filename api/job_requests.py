@@ -81,8 +81,9 @@ async def _checked(
         if recorded is None:
             raise InvalidInput(
                 ("body", "options", "replay_from"),
-                f"no job or cassette {source!r} of yours has records (a job's records are kept "
-                "AIJOBS_JOURNAL_RETENTION_DAYS days)",
+                f"no job or cassette {source!r} of yours has records: a job started through "
+                "the API keeps them AIJOBS_JOURNAL_RETENTION_DAYS days, a schedule's jobs "
+                "keep none",
             )
     return job_type, job_input
 
