@@ -59,6 +59,7 @@ from core.pricing import ModelPrices
 from core.retention import ensure_retention_schedule
 from core.telemetry import TelemetryInvalid, configure_tracing, shutdown_tracing
 from core.temporal import connect, ensure_search_attributes, metrics_runtime
+from core.tls import trusted_roots
 from store import Stores
 from store.database import START_WAIT_S, check_ready, create_engine
 from store.encryption_keys import check_keys
@@ -94,6 +95,7 @@ def build_openai_client(settings: Settings) -> tuple[openai.AsyncOpenAI | None, 
         base_url=settings.openai_base_url,
         max_retries=0,
         timeout=settings.llm_timeout_s,
+        http_client=openai.DefaultAsyncHttpxClient(verify=trusted_roots()),
     )
     base_url = redaction.redact(settings.openai_base_url) if settings.openai_base_url else None
     log.info("llm.configured", base_url=base_url, default_model=settings.model)
@@ -114,7 +116,7 @@ def build_activities(
     client, default_model = build_openai_client(settings)
     # One HTTP client for webhooks, bounded so a stuck server cannot hang a task. Tools get
     # their own (no cookies, proxies or .netrc): what a model fetches shares nothing with it.
-    http = httpx.AsyncClient(timeout=httpx.Timeout(20.0))
+    http = httpx.AsyncClient(timeout=httpx.Timeout(20.0), verify=trusted_roots())
     tokens = TokenStreams(stores.events, timedelta(milliseconds=settings.stream_batch_ms))
     billing = Billing(stores.ledger, ModelPrices(settings.model_prices))
     gate = ModelGate(
@@ -163,7 +165,9 @@ def build_activities(
         timedelta(seconds=settings.webhook_secret_grace_s),
     )
     # One embedding client (and connection pool) for ingesting and for retrieval.
-    embedder = EmbeddingClient(settings, httpx.AsyncClient(timeout=settings.llm_timeout_s))
+    embedder = EmbeddingClient(
+        settings, httpx.AsyncClient(timeout=settings.llm_timeout_s, verify=trusted_roots())
+    )
     ingest = IngestActivities(
         embedder,
         stores,

@@ -41,6 +41,7 @@ from core.embedding_client import EmbeddingClient
 from core.errors import DatabaseNotReady, KeysMismatch, SettingsInvalid
 from core.logging import configure_logging
 from core.telemetry import TelemetryInvalid, configure_tracing, shutdown_tracing, tracing_on
+from core.tls import trusted_roots
 from store import Stores
 from store.database import START_WAIT_S, check_ready, create_engine
 from store.encryption_keys import check_keys
@@ -111,7 +112,7 @@ def create_app(
         hub.start()
         app.state.event_hub = hub
         # A search embeds its query here: one client for the process, bounded in time.
-        embedding_http = httpx.AsyncClient(timeout=httpx.Timeout(10.0))
+        embedding_http = httpx.AsyncClient(timeout=httpx.Timeout(10.0), verify=trusted_roots())
         app.state.embedder = EmbeddingClient(resolved, embedding_http)
         log.info("api.started", temporal=resolved.temporal_address, owners=len(resolved.api_keys))
         try:

@@ -19,6 +19,7 @@ from activities.pinned_http import send_to
 from activities.tools.registry import ToolContext, ToolError, implements
 from core.addresses import IPAddress, is_metadata, non_public
 from core.contracts.tools import FetchUrlArgs
+from core.tls import trusted_roots
 
 MAX_REDIRECTS = 3
 DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -52,14 +53,14 @@ class _NoCookies(CookieJar):
 
 
 def tool_http_client(
-    timeout: float = 20.0, verify: ssl.SSLContext | bool = True
+    timeout: float = 20.0, verify: ssl.SSLContext | None = None
 ) -> httpx.AsyncClient:
     """The worker's HTTP client for tools, apart from the webhook client: no cookies kept, no
     proxy variables or .netrc (`trust_env=False`), no auth, bounded so a stuck server cannot
     hang a task. `verify` is what TLS trusts (default: certifi's roots)."""
     return httpx.AsyncClient(
         timeout=httpx.Timeout(timeout),
-        verify=verify,
+        verify=verify or trusted_roots(trust_env=False),
         trust_env=False,
         cookies=_NoCookies(),
         # A fresh connection per request: the pool matches connections by IP and port only, so
