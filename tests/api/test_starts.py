@@ -43,9 +43,16 @@ async def test_every_answer_to_a_start_names_its_key_and_job(api: Api) -> None:
     assert refused.headers["idempotency-key"]
 
 
-async def owner_jobs(address: str, owner: str) -> int:
+async def owner_jobs(address: str, owner: str, at_least: int) -> int:
+    """The owner's jobs as Temporal's visibility counts them, once it shows `at_least` (it is
+    eventually consistent: a job started a moment ago may not be counted yet)."""
     client = await Client.connect(address)
-    return (await client.count_workflows(f"JobOwner = '{owner}'")).count
+
+    async def count() -> int:
+        return (await client.count_workflows(f"JobOwner = '{owner}'")).count
+
+    await eventually(count, until=lambda n: n >= at_least, what=f"{at_least} jobs counted")
+    return await count()
 
 
 @pytest.fixture
@@ -94,7 +101,7 @@ async def test_a_frozen_temporal_is_503_everywhere_and_starts_at_most_once(
             retried = await http.post("/v1/jobs", json=SUMMARIZE, headers={"Idempotency-Key": key})
             assert retried.status_code in (200, 202), retried.text
             assert retried.json()["id"] == unconfirmed.headers["job-id"]
-            assert await owner_jobs(address, owner) == 1
+            assert await owner_jobs(address, owner, 1) == 1
 
             # Thawed while the API asks again: the same request ends 202 with one job.
             monkeypatch.setattr(job_starts, "admit_start", then_freeze)
@@ -116,7 +123,7 @@ async def test_a_frozen_temporal_is_503_everywhere_and_starts_at_most_once(
                 answered = await pending
             assert answered.status_code == 202, answered.text
             assert answered.json()["id"] == answered.headers["job-id"]
-            assert await owner_jobs(address, owner) == 2
+            assert await owner_jobs(address, owner, 2) == 2
 
 
 async def test_many_retrying_clients_without_keys_make_one_job_each(
